@@ -1,0 +1,161 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// identityRule is Infobip's identity rule: 3–64 of letters, digits and - _ + = / .
+var identityRule = regexp.MustCompile(`^[\p{L}\p{N}\-_+=/.]{3,64}$`)
+
+// ValidIdentity reports whether id follows the identity rule:
+// 3 to 64 characters, each a letter, a digit or one of - _ + = / .
+func ValidIdentity(id string) bool { return identityRule.MatchString(id) }
+
+// Media is a kind of media a participant may publish.
+type Media string
+
+// The media kinds of the publish grant.
+const (
+	MediaAudio Media = "AUDIO"
+	MediaVideo Media = "VIDEO"
+)
+
+// RecordingOption is a token's recording option (DESIGN.md "Recording policy").
+type RecordingOption string
+
+// Recording options; the empty value means unset.
+const (
+	RecordingDisabled RecordingOption = "DISABLED"
+	RecordingAlways   RecordingOption = "ALWAYS"
+	RecordingOnDemand RecordingOption = "ON_DEMAND"
+)
+
+// Grants are the capabilities a token carries (the "grants" claim).
+type Grants struct {
+	// Outgoing: may place calls.
+	Outgoing bool `json:"outgoing,omitempty"`
+	// Incoming: may receive calls.
+	Incoming bool `json:"incoming,omitempty"`
+	// Rooms the holder may join by name; "*" means any room.
+	Rooms []string `json:"rooms,omitempty" validate:"omitempty,max=100,dive,min=1,max=128"`
+	// Publish lists the media the holder may publish.
+	Publish []Media `json:"publish,omitempty" validate:"omitempty,max=2,dive,oneof=AUDIO VIDEO"`
+	// Data: may send data-channel messages.
+	Data bool `json:"data,omitempty"`
+	// Recording is the participant's recording option; empty means unset.
+	Recording RecordingOption `json:"recording,omitempty" validate:"omitempty,oneof=DISABLED ALWAYS ON_DEMAND"`
+	// Admin: may use the account's REST admin API.
+	Admin bool `json:"admin,omitempty"`
+}
+
+// CanPublish reports whether m is in the publish grant.
+func (g Grants) CanPublish(m Media) bool { return slices.Contains(g.Publish, m) }
+
+// CanJoin reports whether the rooms grant allows the room name.
+func (g Grants) CanJoin(room string) bool {
+	return slices.Contains(g.Rooms, "*") || slices.Contains(g.Rooms, room)
+}
+
+// Grant names one capability a route may require (see Middleware).
+type Grant string
+
+// The grants a route can require.
+const (
+	GrantOutgoing Grant = "outgoing"
+	GrantIncoming Grant = "incoming"
+	GrantData     Grant = "data"
+	GrantAdmin    Grant = "admin"
+)
+
+// Has reports whether the grants include g.
+func (g Grants) Has(want Grant) bool {
+	switch want {
+	case GrantOutgoing:
+		return g.Outgoing
+	case GrantIncoming:
+		return g.Incoming
+	case GrantData:
+		return g.Data
+	case GrantAdmin:
+		return g.Admin
+	}
+	return false
+}
+
+// Claims are the verified contents of a token.
+type Claims struct {
+	Subject   string    `json:"sub"`
+	ID        string    `json:"jti"`
+	Issuer    string    `json:"iss"`
+	Audience  []string  `json:"aud"`
+	IssuedAt  time.Time `json:"-"`
+	NotBefore time.Time `json:"-"`
+	Expiry    time.Time `json:"-"`
+	// Account scopes everything the holder creates or sees.
+	Account string `json:"acct,omitempty"`
+	// DisplayName is shown to the other side of a call.
+	DisplayName string `json:"name,omitempty"`
+	// Scope is the space-separated OAuth2 scope of an API access token.
+	Scope  string `json:"scope,omitempty"`
+	Grants Grants `json:"grants"`
+	// SingleUse tokens are accepted once (needs a ReplayCache on the Verifier).
+	SingleUse bool `json:"once,omitempty"`
+}
+
+// HasScope reports whether the space-separated scope contains s.
+func (c *Claims) HasScope(s string) bool {
+	return slices.Contains(strings.Fields(c.Scope), s)
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying c.
+func NewContext(ctx context.Context, c *Claims) context.Context {
+	return context.WithValue(ctx, ctxKey{}, c)
+}
+
+// FromContext returns the claims Middleware put in ctx, if any.
+func FromContext(ctx context.Context) (*Claims, bool) {
+	c, ok := ctx.Value(ctxKey{}).(*Claims)
+	return c, ok
+}
+
+// ParseCapabilities maps MessageBird capability strings onto an identity and
+// grants: "client.outgoing?identity=Bert" grants Outgoing, "client.incoming?identity=Bert"
+// grants Incoming. Every capability must name the same identity. Unknown
+// capabilities are ErrInvalidClaims; a bad identity is ErrInvalidIdentity.
+func ParseCapabilities(caps []string) (identity string, g Grants, err error) {
+	if len(caps) == 0 {
+		return "", g, fmt.Errorf("%w: no capabilities", ErrInvalidClaims)
+	}
+	for _, c := range caps {
+		name, query, _ := strings.Cut(c, "?")
+		q, perr := url.ParseQuery(query)
+		if perr != nil {
+			return "", Grants{}, fmt.Errorf("%w: capability %q: malformed query", ErrInvalidClaims, name)
+		}
+		switch name {
+		case "client.outgoing":
+			g.Outgoing = true
+		case "client.incoming":
+			g.Incoming = true
+		default:
+			return "", Grants{}, fmt.Errorf("%w: unknown capability %q", ErrInvalidClaims, name)
+		}
+		id := q.Get("identity")
+		if !ValidIdentity(id) {
+			return "", Grants{}, fmt.Errorf("%w: capability %q", ErrInvalidIdentity, name)
+		}
+		if identity != "" && id != identity {
+			return "", Grants{}, fmt.Errorf("%w: capabilities name different identities", ErrInvalidClaims)
+		}
+		identity = id
+	}
+	return identity, g, nil
+}

@@ -1,0 +1,30 @@
+// Package auth owns Switchboard's credentials and tokens: API clients and
+// the OAuth2 client-credentials token endpoint (TokenHandler), minting
+// (Issuer) and verifying (Verifier) the JWTs that browsers, phones and REST
+// callers present, the signing keys with rotation and their JWKS document
+// (KeySet), capability grants (Grants, MessageBird capability strings),
+// revocation and single-use tokens (ReplayCache), and the HTTP middleware
+// that puts verified Claims into a request's context (Middleware,
+// FromContext).
+//
+// auth is the base of the module: it imports no other Switchboard package
+// (only internal helpers). The host composes it:
+//
+//	keys := auth.NewKeySet(key)                       // key from GenerateKey or ParsePrivateKeyPEM
+//	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
+//	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: auth.NewMemoryReplayCache(0, nil)})
+//	th, _ := auth.NewTokenHandler(auth.TokenHandlerConfig{Issuer: iss, Credentials: store})
+//	mux.Handle("POST /oauth2/token", th)
+//	mux.Handle("GET /.well-known/jwks.json", keys.JWKSHandler())
+//	mux.Handle("POST /v1/tokens", auth.NewMiddleware(auth.MiddlewareConfig{
+//		Verifier: ver, Credentials: store, Require: []auth.Grant{auth.GrantAdmin},
+//	})(auth.TokensHandler(iss)))
+//
+// Tokens are compact JWS, ES256 by default (EdDSA and HS256 selectable by
+// the key), with "kid" in the header. A Verifier looks the kid up in its
+// KeySet and accepts only that key's algorithm, so "alg":"none" and
+// algorithm confusion are refused; it requires exp and iat, checks nbf and
+// iat with a skew (30 s by default), iss and aud.
+//
+// Every exported type is safe for concurrent use.
+package auth

@@ -1,0 +1,74 @@
+package auth_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/switchboard-rtc/switchboard/auth"
+)
+
+// Mint a user token for a browser and verify it as signaling would.
+func ExampleIssuer_Mint() {
+	key, _ := auth.GenerateKey(auth.ES256)
+	keys := auth.NewKeySet(key)
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
+
+	tok, _, err := iss.Mint(context.Background(), auth.TokenRequest{
+		Identity: "alice",
+		Grants:   auth.Grants{Outgoing: true, Incoming: true, Publish: []auth.Media{auth.MediaAudio}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	c, err := ver.Verify(context.Background(), tok)
+	fmt.Println(c.Subject, c.Grants.Outgoing, c.Grants.CanPublish(auth.MediaVideo), err)
+	// Output: alice true false <nil>
+}
+
+// Serve the OAuth2 client-credentials endpoint and ask it for a token.
+func ExampleTokenHandler() {
+	key, _ := auth.GenerateKey(auth.ES256)
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: auth.NewKeySet(key)})
+	client, _ := auth.NewClient("acme-backend", "a-long-random-secret", "acct-acme")
+	th, _ := auth.NewTokenHandler(auth.TokenHandlerConfig{Issuer: iss, Credentials: auth.NewMemoryCredentialStore(client)})
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /oauth2/token", th)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	req, _ := http.NewRequest("POST", srv.URL+"/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("acme-backend", "a-long-random-secret")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer res.Body.Close()
+	fmt.Println(res.StatusCode, res.Header.Get("Cache-Control"))
+	// Output: 200 no-store
+}
+
+// Protect a REST route: Bearer tokens or the account's API credentials.
+func ExampleNewMiddleware() {
+	key, _ := auth.GenerateKey(auth.ES256)
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: auth.NewKeySet(key)})
+	client, _ := auth.NewClient("acme-backend", "a-long-random-secret", "acct-acme")
+	protect := auth.NewMiddleware(auth.MiddlewareConfig{
+		Verifier: ver, Credentials: auth.NewMemoryCredentialStore(client), Require: []auth.Grant{auth.GrantAdmin},
+	})
+	h := protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := auth.FromContext(r.Context())
+		fmt.Fprintln(w, "hello", c.Account)
+	}))
+	r := httptest.NewRequest("GET", "/v1/sessions", nil)
+	r.SetBasicAuth("acme-backend", "a-long-random-secret")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	fmt.Print(w.Code, " ", w.Body.String())
+	// Output: 200 hello acct-acme
+}

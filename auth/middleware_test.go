@@ -1,0 +1,124 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-rtc/switchboard/auth"
+)
+
+func TestMiddleware(t *testing.T) {
+	f := newFixture(t, auth.ES256)
+	ctx := context.Background()
+	admin, _, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "ops-1", Account: "acct-1", Grants: auth.Grants{Admin: true}})
+	user, _, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "alice", Account: "acct-1"})
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, ok := auth.FromContext(r.Context())
+		if !ok {
+			t.Error("no claims in context")
+		}
+		fmt.Fprint(w, c.Subject+"@"+c.Account)
+	})
+	strict := auth.Middleware(f.verify, auth.GrantAdmin)(echo)
+	loose := auth.NewMiddleware(auth.MiddlewareConfig{Verifier: f.verify, Credentials: f.store, AllowQueryToken: true, Now: f.clock.Now})(echo)
+
+	cases := []struct {
+		name   string
+		h      http.Handler
+		target string
+		authz  string
+		status int
+		body   string
+	}{
+		{"bearer admin", strict, "/", "Bearer " + admin, 200, "ops-1@acct-1"},
+		{"lower-case scheme", strict, "/", "bearer " + admin, 200, "ops-1@acct-1"},
+		{"missing grant", strict, "/", "Bearer " + user, 403, `"code":"forbidden"`},
+		{"no credentials", strict, "/", "", 401, `"code":"unauthorized"`},
+		{"garbage token", strict, "/", "Bearer xyz", 401, `"code":"invalid_token"`},
+		{"unknown scheme", strict, "/", "Digest abc", 401, `"code":"invalid_token"`},
+		{"query token refused by default", strict, "/?access_token=" + admin, "", 401, `"code":"unauthorized"`},
+		{"query token where enabled", loose, "/?access_token=" + user, "", 200, "alice@acct-1"},
+		{"basic with API credentials", loose, "/", "Basic " + basic(testClientID, testSecret), 200, testClientID + "@acct-1"},
+		{"basic with wrong secret", loose, "/", "Basic " + basic(testClientID, "nope"), 401, `"code":"invalid_client"`},
+		{"basic where not enabled", strict, "/", "Basic " + basic(testClientID, testSecret), 401, `"code":"invalid_token"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", tc.target, nil)
+			if tc.authz != "" {
+				r.Header.Set("Authorization", tc.authz)
+			}
+			w := httptest.NewRecorder()
+			tc.h.ServeHTTP(w, r)
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.body) {
+				t.Fatalf("got %d %s, want %d %s", w.Code, w.Body, tc.status, tc.body)
+			}
+			if w.Code == 401 && w.Header().Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+	}
+}
+
+func basic(u, p string) string {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.SetBasicAuth(u, p)
+	return strings.TrimPrefix(r.Header.Get("Authorization"), "Basic ")
+}
+
+func TestTokensAPI(t *testing.T) {
+	f := newFixture(t, auth.ES256)
+	h := auth.NewMiddleware(auth.MiddlewareConfig{Verifier: f.verify, Credentials: f.store, Require: []auth.Grant{auth.GrantAdmin}})(auth.TokensHandler(f.issuer))
+	do := func(authz, body string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", "/v1/tokens", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Authorization", authz)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	adminAuth := "Basic " + basic(testClientID, testSecret)
+	w := do(adminAuth, `{"identity":"alice","displayName":"Alice","grants":{"outgoing":true,"publish":["AUDIO"]},"ttl":300}`)
+	if w.Code != 201 {
+		t.Fatalf("status %d %s", w.Code, w.Body)
+	}
+	var res auth.UserTokenResponse
+	_ = json.Unmarshal(w.Body.Bytes(), &res)
+	c, err := f.verify.Verify(context.Background(), res.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Subject != "alice" || c.Account != "acct-1" || c.DisplayName != "Alice" || !c.Grants.Outgoing ||
+		!c.Grants.CanPublish(auth.MediaAudio) || c.Grants.CanPublish(auth.MediaVideo) || !res.ExpiresAt.Equal(f.clock.Now().Add(300e9)) {
+		t.Fatalf("claims %+v, response %+v", c, res)
+	}
+	w = do(adminAuth, `{"capabilities":["client.outgoing?identity=Bert","client.incoming?identity=Bert"]}`)
+	if w.Code != 201 || !strings.Contains(w.Body.String(), `"identity":"Bert"`) {
+		t.Fatalf("capabilities: %d %s", w.Code, w.Body)
+	}
+	userTok, _, _ := f.issuer.Mint(context.Background(), auth.TokenRequest{Identity: "alice"})
+	for _, tc := range []struct {
+		authz, body string
+		status      int
+		code        string
+	}{
+		{"Bearer " + userTok, `{"identity":"mallory"}`, 403, "forbidden"},
+		{adminAuth, `{"identity":"no"}`, 400, "invalid_identity"},
+		{adminAuth, `{}`, 400, "validation_failed"},
+		{adminAuth, `{"identity":"alice","extra":1}`, 400, "invalid_json"},
+		{adminAuth, `{"identity":"alice","ttl":86401}`, 400, "invalid_claims"},
+		{adminAuth, `{"identity":"alice","ttl":86400}`, 201, ""},
+		{adminAuth, `{"identity":"alice","grants":{"publish":["SMELL"]}}`, 400, "validation_failed"},
+		{adminAuth, `{"identity":"alice","pad":"` + strings.Repeat("x", auth.MaxTokensAPIBody) + `"}`, 413, "body_too_large"},
+	} {
+		w := do(tc.authz, tc.body)
+		if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.code) {
+			t.Errorf("%.60s: %d %s, want %d %s", tc.body, w.Code, w.Body, tc.status, tc.code)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwt"
+)
+
+// startServer runs the example on a free loopback port and returns its base URL.
+func startServer(t *testing.T, env map[string]string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ice-ip", "127.0.0.1"}, pw, func(k string) string { return env[k] })
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	base := strings.TrimSpace(strings.TrimPrefix(line, "switchboard listening on "))
+	if _, err := url.Parse(base); err != nil || !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("first line %q", line)
+	}
+	return base
+}
+
+// README's promise: curl -u user:secret -d grant_type=client_credentials
+// .../oauth2/token returns a token that verifies against .../.well-known/jwks.json.
+func TestTokenVerifiesAgainstJWKS(t *testing.T) {
+	base := startServer(t, map[string]string{"SWITCHBOARD_API_USER": "demo-user", "SWITCHBOARD_API_SECRET": "demo-secret-0123456789"})
+
+	res, err := http.Get(base + "/healthz")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", err, res)
+	}
+	res.Body.Close()
+
+	req, _ := http.NewRequest("POST", base+"/oauth2/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // what curl -d sends
+	req.SetBasicAuth("demo-user", "demo-secret-0123456789")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		ID          string `json:"access_token_id"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	if res.StatusCode != 200 || tok.AccessToken == "" {
+		t.Fatalf("token: %d", res.StatusCode)
+	}
+
+	set, err := jwk.Fetch(context.Background(), base+"/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := jwt.Parse([]byte(tok.AccessToken), jwt.WithKeySet(set), jwt.WithIssuer("switchboard"),
+		jwt.WithAudience("switchboard"), jwt.WithAcceptableSkew(30*time.Second))
+	if err != nil {
+		t.Fatalf("token does not verify against the JWKS: %v", err)
+	}
+	if jti, _ := parsed.JwtID(); jti != tok.ID {
+		t.Errorf("jti %q != access_token_id %q", jti, tok.ID)
+	}
+
+	// The admin API accepts the token.
+	req, _ = http.NewRequest("POST", base+"/v1/tokens", strings.NewReader(`{"identity":"alice"}`))
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("/v1/tokens: %v %v", err, res.StatusCode)
+	}
+	res.Body.Close()
+}
+
+func TestGeneratedCredentialsArePrinted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, func(string) string { return "" }); pw.Close() }()
+	r := bufio.NewReader(pr)
+	var out strings.Builder
+	for range 4 {
+		l, _ := r.ReadString('\n')
+		out.WriteString(l)
+	}
+	cancel()
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "user:   demo") || !strings.Contains(out.String(), "secret: ") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+}
+
+func TestBadFlag(t *testing.T) {
+	err := run(context.Background(), []string{"-ice-ip", "not-an-ip"}, io.Discard, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), "not an IP address") {
+		t.Fatalf("err = %v", err)
+	}
+}
