@@ -99,6 +99,9 @@ type Claims struct {
 	Expiry    time.Time `json:"-"`
 	// Account scopes everything the holder creates or sees.
 	Account string `json:"acct,omitempty"`
+	// ParticipantID ties the token to a rooms participant (set by the
+	// rooms REST API when it creates one); empty for plain identity tokens.
+	ParticipantID string `json:"pid,omitempty"`
 	// DisplayName is shown to the other side of a call.
 	DisplayName string `json:"name,omitempty"`
 	// Scope is the space-separated OAuth2 scope of an API access token.

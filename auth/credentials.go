@@ -79,7 +79,9 @@ type CredentialStore interface {
 type CredentialStoreFunc func(ctx context.Context, id string) (*Client, error)
 
 // Client implements CredentialStore.
-func (f CredentialStoreFunc) Client(ctx context.Context, id string) (*Client, error) { return f(ctx, id) }
+func (f CredentialStoreFunc) Client(ctx context.Context, id string) (*Client, error) {
+	return f(ctx, id)
+}
 
 var _ CredentialStore = (*MemoryCredentialStore)(nil)
 

@@ -36,6 +36,7 @@ type wireClaims struct {
 	NotBefore *int64   `json:"nbf,omitempty"`
 	Expiry    *int64   `json:"exp"`
 	Account   string   `json:"acct,omitempty"`
+	PID       string   `json:"pid,omitempty"`
 	Name      string   `json:"name,omitempty"`
 	Scope     string   `json:"scope,omitempty"`
 	Grants    Grants   `json:"grants"`
@@ -123,7 +124,9 @@ type TokenRequest struct {
 	Identity    string
 	DisplayName string
 	Account     string
-	Grants      Grants
+	// ParticipantID ties the token to a rooms participant ("pid").
+	ParticipantID string
+	Grants        Grants
 	// Capabilities are MessageBird capability strings; they add Outgoing/Incoming
 	// grants and name the identity (which must then agree with Identity, if set).
 	Capabilities []string
@@ -172,13 +175,13 @@ func (i *Issuer) Mint(_ context.Context, req TokenRequest) (string, *Claims, err
 	c := &Claims{
 		Subject: identity, ID: jti, Issuer: i.cfg.Issuer, Audience: slices.Clone(i.cfg.Audience),
 		IssuedAt: now, NotBefore: now, Expiry: now.Add(ttl),
-		Account: req.Account, DisplayName: req.DisplayName, Scope: req.Scope, Grants: g, SingleUse: req.SingleUse,
+		Account: req.Account, ParticipantID: req.ParticipantID, DisplayName: req.DisplayName, Scope: req.Scope, Grants: g, SingleUse: req.SingleUse,
 	}
 	iat, exp := now.Unix(), c.Expiry.Unix()
 	payload, err := json.Marshal(wireClaims{
 		Subject: c.Subject, ID: c.ID, Issuer: c.Issuer, Audience: c.Audience,
 		IssuedAt: &iat, NotBefore: &iat, Expiry: &exp,
-		Account: c.Account, Name: c.DisplayName, Scope: c.Scope, Grants: g, SingleUse: c.SingleUse,
+		Account: c.Account, PID: c.ParticipantID, Name: c.DisplayName, Scope: c.Scope, Grants: g, SingleUse: c.SingleUse,
 	})
 	if err != nil {
 		return "", nil, err
@@ -358,7 +361,7 @@ func (v *Verifier) validate(wc *wireClaims) (*Claims, error) {
 	}
 	return &Claims{
 		Subject: wc.Subject, ID: wc.ID, Issuer: wc.Issuer, Audience: wc.Audience,
-		IssuedAt: iat, NotBefore: nbf, Expiry: exp, Account: wc.Account, DisplayName: wc.Name,
+		IssuedAt: iat, NotBefore: nbf, Expiry: exp, Account: wc.Account, ParticipantID: wc.PID, DisplayName: wc.Name,
 		Scope: wc.Scope, Grants: wc.Grants, SingleUse: wc.SingleUse,
 	}, nil
 }

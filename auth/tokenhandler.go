@@ -53,8 +53,8 @@ type TokenHandlerConfig struct {
 // §4.4) as Bandwidth's In-App Calling uses it. It is an http.Handler, safe
 // for concurrent use; mount it at POST /oauth2/token.
 type TokenHandler struct {
-	cfg     TokenHandlerConfig
-	byAddr  *failureLimiter
+	cfg      TokenHandlerConfig
+	byAddr   *failureLimiter
 	byClient *failureLimiter
 }
 
@@ -93,8 +93,8 @@ func NewTokenHandler(cfg TokenHandlerConfig) (*TokenHandler, error) {
 		cfg.Now = time.Now
 	}
 	return &TokenHandler{
-		cfg:     cfg,
-		byAddr:  newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, cfg.Now),
+		cfg:      cfg,
+		byAddr:   newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, cfg.Now),
 		byClient: newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, cfg.Now),
 	}, nil
 }

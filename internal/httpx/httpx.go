@@ -72,6 +72,16 @@ func newValidator() *validator.Validate {
 // 413 body_too_large, 415 unsupported_media_type, 400 invalid_json,
 // 400 validation_failed.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
+	return decodeJSON(w, r, limit, dst, false)
+}
+
+// DecodeOptionalJSON is DecodeJSON for routes whose body may be absent: an
+// empty body leaves dst as it is and is not an error.
+func DecodeOptionalJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
+	return decodeJSON(w, r, limit, dst, true)
+}
+
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any, optional bool) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
 	}
@@ -83,6 +93,8 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) er
 		switch {
 		case errors.As(err, &tooBig):
 			return Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than %d bytes", limit)
+		case errors.Is(err, io.EOF) && optional:
+			return ValidateStruct(dst)
 		case errors.Is(err, io.EOF):
 			return Errorf(http.StatusBadRequest, "invalid_json", "request body is empty")
 		default:

@@ -1,0 +1,75 @@
+package rooms
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
+)
+
+// Errors of the package. Manager methods wrap them; test with errors.Is and
+// map to the wire with HTTPError.
+var (
+	// ErrNotFound: a store has no such record (or it belongs to another account).
+	ErrNotFound = errors.New("rooms: not found")
+	// ErrExists: a store already has a record with that key.
+	ErrExists = errors.New("rooms: already exists")
+	// ErrSessionNotFound and ErrParticipantNotFound wrap ErrNotFound.
+	ErrSessionNotFound     = &kindError{"session", ErrNotFound}
+	ErrParticipantNotFound = &kindError{"participant", ErrNotFound}
+	// ErrNotMember: the participant is not in that session.
+	ErrNotMember = errors.New("rooms: participant is not a member of the session")
+	// ErrSessionFull: the session is at MaxParticipantsPerSession.
+	ErrSessionFull = errors.New("rooms: session is full")
+	// ErrTooManySessions: the participant is at MaxSessionsPerParticipant.
+	ErrTooManySessions = errors.New("rooms: participant is in too many sessions")
+	// ErrInvalid: a request breaks a rule (tag length, stream alias, subscription form).
+	ErrInvalid = errors.New("rooms: invalid request")
+	// ErrPublishNotPermitted: a stream of a media type outside the participant's permissions.
+	ErrPublishNotPermitted = errors.New("rooms: publish not permitted")
+	// ErrSlowConsumer ends an event subscription whose reader fell behind.
+	ErrSlowConsumer = errors.New("rooms: event consumer too slow; subscription dropped")
+)
+
+type kindError struct {
+	kind string
+	err  error
+}
+
+func (e *kindError) Error() string { return "rooms: " + e.kind + " not found" }
+func (e *kindError) Unwrap() error { return e.err }
+
+// invalid wraps ErrInvalid with a message safe to show a client.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string { return "rooms: " + e.msg }
+func (e *invalidError) Unwrap() error { return ErrInvalid }
+
+func invalid(msg string) error { return &invalidError{msg} }
+
+// HTTPError maps an error of this package to the REST error body with its
+// status and stable code.
+func HTTPError(err error) *httpx.Error {
+	var ie *invalidError
+	switch {
+	case errors.Is(err, ErrSessionNotFound):
+		return httpx.Errorf(http.StatusNotFound, "session_not_found", "no such session")
+	case errors.Is(err, ErrParticipantNotFound):
+		return httpx.Errorf(http.StatusNotFound, "participant_not_found", "no such participant")
+	case errors.Is(err, ErrNotMember):
+		return httpx.Errorf(http.StatusNotFound, "not_a_member", "the participant is not in this session")
+	case errors.Is(err, ErrSessionFull):
+		return httpx.Errorf(http.StatusConflict, "session_full", "the session has reached its participant limit")
+	case errors.Is(err, ErrTooManySessions):
+		return httpx.Errorf(http.StatusConflict, "too_many_sessions", "the participant is already in as many sessions as allowed")
+	case errors.As(err, &ie):
+		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", ie.msg)
+	case errors.Is(err, ErrPublishNotPermitted):
+		return httpx.Errorf(http.StatusForbidden, "publish_not_permitted", "the participant may not publish that media type")
+	}
+	var he *httpx.Error
+	if errors.As(err, &he) {
+		return he
+	}
+	return httpx.Errorf(http.StatusInternalServerError, "internal_error", "internal error")
+}
