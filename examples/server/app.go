@@ -4,7 +4,10 @@ import (
 	"log/slog"
 	"net/http"
 
+	"context"
+
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
 // app is everything the example composes, in memory.
@@ -38,6 +41,18 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	}
 	admin := auth.NewMiddleware(auth.MiddlewareConfig{Verifier: verifier, Credentials: creds, Require: []auth.Grant{auth.GrantAdmin}})
 
+	mgr, err := rooms.NewManager(rooms.Config{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	restAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); _ = mgr.Run(ctx) }()
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -46,5 +61,6 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	mux.Handle("/oauth2/token", tokens)
 	mux.Handle("/.well-known/jwks.json", keys.JWKSHandler())
 	mux.Handle("/v1/tokens", admin(auth.TokensHandler(issuer)))
-	return &app{handler: mux, close: func() {}}, nil
+	mux.Handle("/v1/", admin(restAPI))
+	return &app{handler: mux, close: func() { cancel(); <-sweepDone }}, nil
 }
