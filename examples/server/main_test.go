@@ -98,7 +98,10 @@ func TestGeneratedCredentialsArePrinted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, func(string) string { return "" }); pw.Close() }()
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, func(string) string { return "" })
+		pw.Close()
+	}()
 	r := bufio.NewReader(pr)
 	var out strings.Builder
 	for range 4 {
