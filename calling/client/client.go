@@ -1,0 +1,392 @@
+// Package client is a programmatic Switchboard participant: it connects to
+// calling.Server's signaling WebSocket with a user token, joins a room or
+// session, publishes tracks, receives the tracks the server forwards, and
+// sends and receives data-channel messages. Tests, bots and the load tool
+// use it.
+//
+// A Client is safe for concurrent use. Its goroutines end when Close is
+// called or the connection ends.
+package client
+
+import (
+	"context"
+	"encoding/json"
+		"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/calling"
+)
+
+// Config configures Dial.
+type Config struct {
+	// URL of the signaling endpoint, e.g. ws://127.0.0.1:8080/v1/signal.
+	URL string
+	// Token is the user token.
+	Token string
+	// API makes the PeerConnection. Default: NewAPI() (every interface).
+	API *webrtc.API
+	// HTTPClient for the WebSocket handshake. Default http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// RemoteTrack is a track the server forwards: whose it is and which stream.
+type RemoteTrack struct {
+	ParticipantID string
+	Alias         string
+	*webrtc.TrackRemote
+	Receiver *webrtc.RTPReceiver
+}
+
+// Client is one participant.
+type Client struct {
+	conn *websocket.Conn
+	pc   *webrtc.PeerConnection
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	tracks chan *RemoteTrack
+	data   chan calling.DataEnvelope
+	events chan calling.Message
+
+	mu         sync.Mutex // guards the fields below and pc negotiation
+	pubs       []calling.Publication
+	joined     chan calling.Message
+	pendingICE []webrtc.ICECandidateInit
+	dc         *webrtc.DataChannel
+	dcOpen     chan struct{}
+	joinID     string
+	seq        atomic.Int64
+	err        error
+}
+
+// NewAPI returns a pion API with the default codecs and interceptors. With
+// ips it gathers candidates only on those addresses (e.g. "127.0.0.1").
+func NewAPI(ips ...string) (*webrtc.API, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if len(ips) > 0 {
+		loop := false
+		allowed := make([]net.IP, 0, len(ips))
+		for _, s := range ips {
+			ip := net.ParseIP(s)
+			if ip == nil {
+				return nil, fmt.Errorf("client: %q is not an IP address", s)
+			}
+			loop = loop || ip.IsLoopback()
+			allowed = append(allowed, ip)
+		}
+		se.SetIPFilter(func(ip net.IP) bool {
+			for _, a := range allowed {
+				if a.Equal(ip) {
+					return true
+				}
+			}
+			return false
+		})
+		se.SetIncludeLoopbackCandidate(loop)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+// Dial connects the signaling WebSocket and prepares the PeerConnection.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.API == nil {
+		api, err := NewAPI()
+		if err != nil {
+			return nil, err
+		}
+		cfg.API = api
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+cfg.Token)
+	conn, _, err := websocket.Dial(ctx, cfg.URL, &websocket.DialOptions{HTTPHeader: h, HTTPClient: cfg.HTTPClient})
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(1 << 20)
+	pc, err := cfg.API.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		_ = conn.CloseNow()
+		return nil, err
+	}
+	c := &Client{
+		conn: conn, pc: pc,
+		tracks: make(chan *RemoteTrack, 16),
+		data:   make(chan calling.DataEnvelope, 64),
+		events: make(chan calling.Message, 64),
+		joined: make(chan calling.Message, 1),
+		dcOpen: make(chan struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
+		if cand == nil {
+			return
+		}
+		init := cand.ToJSON()
+		_ = c.write(calling.Message{Type: calling.TypeCandidate, Candidate: &init})
+	})
+	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		select {
+		case c.tracks <- &RemoteTrack{ParticipantID: t.StreamID(), Alias: t.ID(), TrackRemote: t, Receiver: r}:
+		case <-c.ctx.Done():
+		}
+	})
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		if dc.Label() != "switchboard" {
+			return
+		}
+		c.mu.Lock()
+		c.dc = dc
+		c.mu.Unlock()
+		dc.OnOpen(func() { close(c.dcOpen) })
+		dc.OnMessage(func(m webrtc.DataChannelMessage) {
+			var env calling.DataEnvelope
+			if json.Unmarshal(m.Data, &env) != nil {
+				return
+			}
+			select {
+			case c.data <- env:
+			default: // a reader that does not keep up loses data messages, not the connection
+			}
+		})
+	})
+	c.wg.Add(1)
+	go c.read()
+	return c, nil
+}
+
+// Publish adds a track to send under a stream alias. Call it before Join.
+func (c *Client) Publish(alias string, track webrtc.TrackLocal) (*webrtc.RTPSender, error) {
+	tr, err := c.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.pubs = append(c.pubs, calling.Publication{Alias: alias, Kind: track.Kind().String()})
+	c.mu.Unlock()
+	sender := tr.Sender()
+	c.wg.Add(1)
+	go func() { // drain RTCP so the interceptors work
+		defer c.wg.Done()
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := sender.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	return sender, nil
+}
+
+// JoinRequest names what to join: a room by name or a session by id.
+type JoinRequest struct {
+	Room      string
+	SessionID string
+}
+
+// Join joins and returns the server's joined message (participant id,
+// session id, the others already there).
+func (c *Client) Join(ctx context.Context, req JoinRequest) (*calling.Message, error) {
+	c.mu.Lock()
+	pubs := append([]calling.Publication(nil), c.pubs...)
+	c.mu.Unlock()
+	id := c.nextID()
+	c.mu.Lock()
+	c.joinID = id
+	c.mu.Unlock()
+	if err := c.write(calling.Message{Type: calling.TypeJoin, ID: id, Room: req.Room, SessionID: req.SessionID, Publish: pubs}); err != nil {
+		return nil, err
+	}
+	select {
+	case m := <-c.joined:
+		if m.Type == calling.TypeError {
+			return nil, m.Error
+		}
+		return &m, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.ctx.Done():
+		return nil, c.Err()
+	}
+}
+
+// Mute stops (or resumes) forwarding of a published stream at the server.
+func (c *Client) Mute(alias string, muted bool) error {
+	return c.write(calling.Message{Type: calling.TypeMute, ID: c.nextID(), StreamAlias: alias, Muted: &muted})
+}
+
+// Send writes raw signaling (tests use it to misbehave).
+func (c *Client) Send(m calling.Message) error { return c.write(m) }
+
+// SendData sends a text message over the data channel to an identity
+// (empty = everyone else in the room).
+func (c *Client) SendData(ctx context.Context, to, text string) error {
+	select {
+	case <-c.dcOpen:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	b, _ := json.Marshal(calling.DataEnvelope{Type: calling.DataMessage, To: to, Text: text})
+	c.mu.Lock()
+	dc := c.dc
+	c.mu.Unlock()
+	return dc.SendText(string(b))
+}
+
+// Tracks delivers the tracks the server forwards to this client.
+func (c *Client) Tracks() <-chan *RemoteTrack { return c.tracks }
+
+// Data delivers data-channel messages (broadcasts and messages from others).
+func (c *Client) Data() <-chan calling.DataEnvelope { return c.data }
+
+// Events delivers other signaling messages: participantJoined,
+// participantLeft, muted, error, bye.
+func (c *Client) Events() <-chan calling.Message { return c.events }
+
+// PeerConnection is the client's pion PeerConnection (for stats).
+func (c *Client) PeerConnection() *webrtc.PeerConnection { return c.pc }
+
+// DataChannelOpen is closed once the data channel is open.
+func (c *Client) DataChannelOpen() <-chan struct{} { return c.dcOpen }
+
+// Done is closed when the connection has ended.
+func (c *Client) Done() <-chan struct{} { return c.ctx.Done() }
+
+// Err tells why the connection ended.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close leaves, closes the PeerConnection and the WebSocket, and waits
+// for the client's goroutines.
+func (c *Client) Close() error {
+	_ = c.write(calling.Message{Type: calling.TypeLeave})
+	c.cancel()
+	err := c.conn.Close(websocket.StatusNormalClosure, "bye")
+	_ = c.pc.Close()
+	c.wg.Wait()
+	return err
+}
+
+func (c *Client) nextID() string { return strconv.FormatInt(c.seq.Add(1), 10) }
+
+func (c *Client) write(m calling.Message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return c.conn.Write(c.ctx, websocket.MessageText, b)
+}
+
+func (c *Client) setErr(err error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.mu.Unlock()
+}
+
+func (c *Client) read() {
+	defer c.wg.Done()
+	defer c.cancel()
+	for {
+		_, b, err := c.conn.Read(c.ctx)
+		if err != nil {
+			c.setErr(err)
+			return
+		}
+		var m calling.Message
+		if err := json.Unmarshal(b, &m); err != nil {
+			c.setErr(fmt.Errorf("client: bad message from server: %w", err))
+			return
+		}
+		if err := c.handle(m); err != nil {
+			c.setErr(err)
+			return
+		}
+	}
+}
+
+func (c *Client) handle(m calling.Message) error {
+	switch m.Type {
+	case calling.TypeJoined:
+		c.joined <- m
+	case calling.TypeOffer:
+		return c.onOffer(m.SDP)
+	case calling.TypeCandidate:
+		if m.Candidate == nil {
+			return nil
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.pc.RemoteDescription() == nil {
+			c.pendingICE = append(c.pendingICE, *m.Candidate)
+			return nil
+		}
+		return c.pc.AddICECandidate(*m.Candidate)
+	case calling.TypeError:
+		c.mu.Lock()
+		isJoin := m.ID != "" && m.ID == c.joinID
+		c.mu.Unlock()
+		if isJoin {
+			c.joined <- m
+			return nil
+		}
+		c.event(m)
+	default:
+		c.event(m)
+	}
+	return nil
+}
+
+// event hands m to Events without blocking the reader (a full queue drops it).
+func (c *Client) event(m calling.Message) {
+	select {
+	case c.events <- m:
+	default:
+	}
+}
+
+func (c *Client) onOffer(sdp string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return err
+	}
+	for _, cand := range c.pendingICE {
+		if err := c.pc.AddICECandidate(cand); err != nil {
+			return err
+		}
+	}
+	c.pendingICE = nil
+	answer, err := c.pc.CreateAnswer(nil)
+	if err != nil {
+		return err
+	}
+	if err := c.pc.SetLocalDescription(answer); err != nil {
+		return err
+	}
+	return c.write(calling.Message{Type: calling.TypeAnswer, SDP: answer.SDP})
+}

@@ -1,0 +1,282 @@
+package calling
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/switchboard-rtc/switchboard/auth"
+)
+
+// peer is one signaling connection and, after join, its PeerConnection. It
+// is an actor (STYLE rule 6): a reader goroutine, a writer goroutine with a
+// bounded queue, a pinger, and one loop that alone mutates the state in
+// peerState. Anything else talks to it through send, poke, post and fail.
+type peer struct {
+	srv    *Server
+	conn   *websocket.Conn
+	claims *auth.Claims
+	log    *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // reader, writer, pinger, forwarders
+
+	out   chan []byte   // to the writer; full = slow consumer
+	inbox chan *Message // from the reader
+	fns   chan func()   // from pion callbacks, run on the loop
+	syncC chan struct{} // cap 1: "subscriptions may have changed"
+
+	closeOnce sync.Once
+	closeCode websocket.StatusCode
+	closeMsg  string
+
+	// Set once by join (on the loop) before the peer is visible to others.
+	pid      string
+	identity string
+	room     *room
+	dcMu     sync.Mutex
+	dc       dataSender
+
+	st peerState // loop only
+}
+
+// dataSender is the part of a data channel the room writes to.
+type dataSender interface {
+	SendText(string) error
+	ReadyState() int
+}
+
+func newPeer(s *Server, conn *websocket.Conn, c *auth.Claims) *peer {
+	ctx, cancel := context.WithCancel(s.ctx)
+	return &peer{
+		srv: s, conn: conn, claims: c, ctx: ctx, cancel: cancel,
+		log:   s.log.With("identity", c.Subject),
+		out:   make(chan []byte, s.cfg.WriteQueue),
+		inbox: make(chan *Message, 16),
+		fns:   make(chan func(), 64),
+		syncC: make(chan struct{}, 1),
+	}
+}
+
+// run serves the connection until it ends, then cleans up.
+func (p *peer) run() {
+	p.wg.Add(3)
+	go p.reader()
+	go p.writer()
+	go p.pinger()
+	p.loop()
+	p.cancel()
+	p.cleanup()
+	p.wg.Wait()
+	code, reason := p.closeCode, p.closeMsg
+	if code == 0 {
+		code, reason = websocket.StatusNormalClosure, "bye"
+	}
+	_ = p.conn.Close(code, reason)
+}
+
+// fail ends the connection with a close code and reason (the first one wins).
+func (p *peer) fail(code websocket.StatusCode, reason string) {
+	p.closeOnce.Do(func() {
+		p.closeCode, p.closeMsg = code, reason
+	})
+	p.cancel()
+}
+
+// send queues a message for the client without ever blocking; a full queue
+// disconnects the client as a slow consumer.
+func (p *peer) send(m *Message) {
+	select {
+	case p.out <- encode(m):
+	default:
+		p.fail(CloseSlowConsumer, "slow consumer: outgoing queue full")
+	}
+}
+
+// sendError reports a protocol error for request id.
+func (p *peer) sendError(id string, err error) {
+	p.send(&Message{Type: TypeError, ID: id, Error: protocolError(err)})
+}
+
+// poke asks the loop to recompute what this peer receives.
+func (p *peer) poke() {
+	select {
+	case p.syncC <- struct{}{}:
+	default:
+	}
+}
+
+// post runs fn on the loop; dropped if the peer is ending.
+func (p *peer) post(fn func()) {
+	select {
+	case p.fns <- fn:
+	case <-p.ctx.Done():
+	}
+}
+
+func (p *peer) reader() {
+	defer p.wg.Done()
+	defer p.cancel()
+	lim := rate.NewLimiter(rate.Limit(p.srv.cfg.MessageRate), p.srv.cfg.MessageBurst)
+	for {
+		typ, data, err := p.conn.Read(p.ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig || errors.Is(err, websocket.ErrMessageTooBig) {
+				p.fail(websocket.StatusMessageTooBig, "message too big")
+			}
+			return
+		}
+		if !lim.Allow() {
+			p.send(&Message{Type: TypeError, Error: &ProtocolError{Code: 429, Reason: "rate_limited", Message: "too many messages; slow down"}})
+			continue
+		}
+		if typ != websocket.MessageText {
+			p.sendError("", badMessage("binary messages are not part of the protocol"))
+			continue
+		}
+		m, perr := decodeMessage(data)
+		if perr != nil {
+			p.sendError(m.ID, perr)
+			continue
+		}
+		select {
+		case p.inbox <- m:
+		case <-p.ctx.Done():
+			return
+		}
+	}
+}
+
+// decodeMessage parses one client message, strictly.
+func decodeMessage(data []byte) (*Message, *ProtocolError) {
+	var m Message
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return &Message{}, badMessage("not a valid JSON message")
+	}
+	if dec.More() {
+		return &Message{ID: m.ID}, badMessage("data after the JSON message")
+	}
+	if len(m.ID) > 64 {
+		return &Message{}, badMessage("id is longer than 64 characters")
+	}
+	switch m.Type {
+	case TypeJoin, TypePublish, TypeUnpublish, TypeMute, TypeAnswer, TypeCandidate, TypeLeave, TypePing:
+	case "":
+		return &m, badMessage("type is required")
+	default:
+		return &Message{ID: m.ID}, badMessage("unknown message type")
+	}
+	return &m, nil
+}
+
+func (p *peer) writer() {
+	defer p.wg.Done()
+	defer p.cancel()
+	for {
+		select {
+		case <-p.ctx.Done():
+			// Flush what is queued (a final error or bye) briefly.
+			for {
+				select {
+				case b := <-p.out:
+					ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+					err := p.conn.Write(ctx, websocket.MessageText, b)
+					cancel()
+					if err != nil {
+						return
+					}
+				default:
+					return
+				}
+			}
+		case b := <-p.out:
+			ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+			err := p.conn.Write(ctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				p.fail(CloseTimeout, "write failed")
+				return
+			}
+		}
+	}
+}
+
+func (p *peer) pinger() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.srv.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(p.ctx, p.srv.cfg.PingTimeout)
+			err := p.conn.Ping(ctx)
+			cancel()
+			if err != nil && p.ctx.Err() == nil {
+				p.fail(CloseTimeout, "ping timeout")
+				return
+			}
+		}
+	}
+}
+
+func (p *peer) loop() {
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case m := <-p.inbox:
+			p.handle(m)
+		case fn := <-p.fns:
+			fn()
+		case <-p.syncC:
+			p.sync()
+		}
+	}
+}
+
+func (p *peer) handle(m *Message) {
+	switch m.Type {
+	case TypePing:
+		p.send(&Message{Type: TypePong, ID: m.ID})
+	case TypeJoin:
+		if err := p.join(m); err != nil {
+			p.sendError(m.ID, err)
+		}
+	case TypeLeave:
+		p.send(&Message{Type: TypeBye, ID: m.ID})
+		p.fail(websocket.StatusNormalClosure, "left")
+	default:
+		if p.room == nil {
+			p.sendError(m.ID, &ProtocolError{Code: 409, Reason: "not_joined", Message: "join first"})
+			return
+		}
+		var err error
+		switch m.Type {
+		case TypeAnswer:
+			err = p.onAnswer(m)
+		case TypeCandidate:
+			err = p.onCandidate(m)
+		case TypePublish:
+			err = p.publish(m.Publish)
+		case TypeUnpublish:
+			err = p.unpublish(m.StreamAlias)
+		case TypeMute:
+			err = p.mute(m)
+		}
+		if err != nil {
+			p.sendError(m.ID, err)
+		}
+	}
+}

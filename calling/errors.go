@@ -1,0 +1,64 @@
+package calling
+
+import (
+	"errors"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/rooms"
+)
+
+// Errors of the package.
+var (
+	// ErrClosed: the Server has been closed.
+	ErrClosed = errors.New("calling: server closed")
+	// ErrNoSuchRoom: Broadcast to a session nobody is connected to.
+	ErrNoSuchRoom = errors.New("calling: no live room for that session")
+	// ErrTextTooLong: a broadcast or data message over the limit.
+	ErrTextTooLong = errors.New("calling: text too long")
+)
+
+// Close codes of the signaling WebSocket (4000 + the protocol error code, so
+// a client reads the same code from an error message and a close frame).
+const (
+	CloseBadMessage    websocket.StatusCode = 4400
+	CloseForbidden     websocket.StatusCode = 4403
+	CloseNotAcceptable websocket.StatusCode = 4406
+	CloseRateLimited   websocket.StatusCode = 4429
+	CloseInternal      websocket.StatusCode = 4500
+	CloseSlowConsumer  websocket.StatusCode = 4008
+	CloseTimeout       websocket.StatusCode = 4408
+	CloseSessionEnded  websocket.StatusCode = 4410
+)
+
+// protocolError maps an error to the signaling error of DESIGN.md.
+func protocolError(err error) *ProtocolError {
+	switch {
+	case errors.Is(err, auth.ErrInvalidIdentity):
+		return &ProtocolError{Code: 406, Reason: "identity_not_acceptable", Message: "identity must be 3-64 letters, digits or - _ + = / ."}
+	case auth.SignalCode(err) == 403:
+		return &ProtocolError{Code: 403, Reason: "token_invalid", Message: "token expired or invalid; refresh it and retry"}
+	case errors.Is(err, rooms.ErrSessionFull):
+		return &ProtocolError{Code: 409, Reason: "session_full", Message: "the session is full"}
+	case errors.Is(err, rooms.ErrTooManySessions):
+		return &ProtocolError{Code: 409, Reason: "too_many_sessions", Message: "the participant is already in another session"}
+	case errors.Is(err, rooms.ErrNotFound), errors.Is(err, rooms.ErrNotMember):
+		return &ProtocolError{Code: 404, Reason: "not_found", Message: "no such session, or not a member of it"}
+	case errors.Is(err, rooms.ErrPublishNotPermitted):
+		return &ProtocolError{Code: 403, Reason: "publish_not_permitted", Message: "the token does not allow publishing that media"}
+	case errors.Is(err, rooms.ErrInvalid):
+		return &ProtocolError{Code: 400, Reason: "bad_request", Message: err.Error()}
+	}
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		return pe
+	}
+	return &ProtocolError{Code: 500, Reason: "internal", Message: "internal error"}
+}
+
+func (e *ProtocolError) Error() string { return e.Reason + ": " + e.Message }
+
+func badMessage(msg string) *ProtocolError {
+	return &ProtocolError{Code: 400, Reason: "bad_message", Message: msg}
+}

@@ -1,0 +1,117 @@
+package calling
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// MediaConfig builds the pion API a Server uses when Config.API is nil.
+// Hosts that need more control build their own *webrtc.API (we do not wrap pion).
+type MediaConfig struct {
+	// ICEIPs restricts host candidates to these addresses (e.g. 127.0.0.1
+	// for tests and load runs on one machine). Empty: every interface.
+	ICEIPs []string
+	// UDPPort is the one UDP port every peer shares (pion's UDP mux).
+	// 0 picks a free port.
+	UDPPort int
+	// NAT1To1IPs are public addresses to advertise instead of the host's
+	// (a server behind 1:1 NAT).
+	NAT1To1IPs []string
+	// DisconnectedTimeout and FailedTimeout of ICE. Defaults 4 s and 8 s,
+	// so a vanished peer is gone within 10 s.
+	DisconnectedTimeout, FailedTimeout time.Duration
+}
+
+// NewAPI returns a pion API with Opus, VP8 and H.264, the NACK, RTCP report
+// and TWCC interceptors, and one shared UDP port. Close the returned
+// io.Closer after the last PeerConnection is closed to release the port.
+func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if cfg.DisconnectedTimeout == 0 {
+		cfg.DisconnectedTimeout = 4 * time.Second
+	}
+	if cfg.FailedTimeout == 0 {
+		cfg.FailedTimeout = 8 * time.Second
+	}
+	se.SetICETimeouts(cfg.DisconnectedTimeout, cfg.FailedTimeout, time.Second)
+	if len(cfg.NAT1To1IPs) > 0 {
+		se.SetNAT1To1IPs(cfg.NAT1To1IPs, webrtc.ICECandidateTypeHost)
+	}
+
+	var muxes []ice.UDPMux
+	var conns []net.PacketConn
+	closeAll := func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}
+	if len(cfg.ICEIPs) > 0 {
+		allowed := make([]net.IP, 0, len(cfg.ICEIPs))
+		loopback := false
+		for _, s := range cfg.ICEIPs {
+			ip := net.ParseIP(s)
+			if ip == nil {
+				return nil, nil, fmt.Errorf("calling: ICE IP %q is not an address", s)
+			}
+			allowed = append(allowed, ip)
+			loopback = loopback || ip.IsLoopback()
+			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			conns = append(conns, c)
+			muxes = append(muxes, webrtc.NewICEUDPMux(nil, c))
+		}
+		se.SetIPFilter(func(ip net.IP) bool {
+			for _, a := range allowed {
+				if a.Equal(ip) {
+					return true
+				}
+			}
+			return false
+		})
+		se.SetIncludeLoopbackCandidate(loopback)
+	} else {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{Port: cfg.UDPPort})
+		if err != nil {
+			return nil, nil, err
+		}
+		conns = append(conns, c)
+		muxes = append(muxes, webrtc.NewICEUDPMux(nil, c))
+	}
+	if len(muxes) == 1 {
+		se.SetICEUDPMux(muxes[0])
+	} else {
+		se.SetICEUDPMux(ice.NewMultiUDPMuxDefault(muxes...))
+	}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return api, closerFunc(func() error {
+		var errs []error
+		for _, m := range muxes {
+			errs = append(errs, m.Close())
+		}
+		return errors.Join(errs...)
+	}), nil
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }

@@ -1,0 +1,498 @@
+package calling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/rooms"
+)
+
+// peerState is owned by the peer's loop.
+type peerState struct {
+	pc          *webrtc.PeerConnection
+	ephemeral   bool // participant created for this connection; deleted on leave
+	leaveRoom   bool // joined a room by name; leaves it on disconnect
+	senders     map[trackKey]*webrtc.RTPSender
+	published   map[string]*forwarder               // alias → track
+	recv        map[*webrtc.RTPReceiver]Publication // announced publications by receiver
+	negotiating bool                                // offer sent, answer pending
+	again       bool                                // renegotiate after the answer
+	pendingICE  []webrtc.ICECandidateInit
+}
+
+const maxPublications = 8
+
+func (p *peer) join(m *Message) error {
+	if p.room != nil {
+		return &ProtocolError{Code: 409, Reason: "already_joined", Message: "already joined"}
+	}
+	if (m.Room == "") == (m.SessionID == "") {
+		return badMessage("join needs exactly one of room and sessionId")
+	}
+	if err := checkPublications(m.Publish); err != nil {
+		return err
+	}
+	ctx, mgr, acct := p.ctx, p.srv.cfg.Rooms, p.claims.Account
+	pid := p.claims.ParticipantID
+	var part *rooms.Participant
+	var err error
+	if pid == "" {
+		// An identity token: a participant lives as long as this connection.
+		if m.Room == "" || !p.claims.Grants.CanJoin(m.Room) {
+			return &ProtocolError{Code: 403, Reason: "room_not_granted", Message: "the token does not grant this room"}
+		}
+		part, err = mgr.CreateParticipant(ctx, acct, rooms.ParticipantSpec{Identity: p.claims.Subject, PublishPermissions: p.claims.Grants.Publish})
+		if err != nil {
+			return err
+		}
+		p.st.ephemeral = true
+	} else if part, err = mgr.Participant(ctx, acct, pid); err != nil {
+		return err
+	}
+	sid := m.SessionID
+	if m.Room != "" {
+		if !p.st.ephemeral && !p.claims.Grants.CanJoin(m.Room) {
+			return &ProtocolError{Code: 403, Reason: "room_not_granted", Message: "the token does not grant this room"}
+		}
+		s, err := mgr.JoinRoom(ctx, acct, m.Room, part.ID)
+		if err != nil {
+			p.dropEphemeral(part.ID)
+			return err
+		}
+		sid, p.st.leaveRoom = s.ID, true
+	} else if _, err := mgr.Receives(ctx, acct, sid, part.ID); err != nil {
+		return err // not a member: the REST API decides who is in a session
+	}
+	for _, pub := range m.Publish {
+		if !part.CanPublish(pubMedia(pub.Kind)) {
+			p.leaveSession(part.ID, sid)
+			return rooms.ErrPublishNotPermitted
+		}
+	}
+
+	pc, err := p.srv.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		p.leaveSession(part.ID, sid)
+		return err
+	}
+	p.pid, p.identity = part.ID, part.Identity
+	if p.identity == "" {
+		p.identity = part.ID
+	}
+	p.log = p.log.With("participant", part.ID, "session", sid)
+	p.st.pc = pc
+	p.st.senders = make(map[trackKey]*webrtc.RTPSender)
+	p.st.published = make(map[string]*forwarder)
+	p.st.recv = make(map[*webrtc.RTPReceiver]Publication)
+	p.installCallbacks(pc)
+	if err := p.openDataChannel(pc); err != nil {
+		return err
+	}
+	if err := p.addReceivers(m.Publish); err != nil {
+		return err
+	}
+
+	r, replaced := p.srv.attach(roomKey{acct, sid}, p)
+	p.room = r
+	if replaced != nil {
+		replaced.fail(websocket.StatusPolicyViolation, "replaced by a newer connection")
+	}
+	var infos []PeerInfo
+	for _, o := range r.others(p) {
+		infos = append(infos, PeerInfo{ParticipantID: o.pid, Identity: o.identity})
+		o.send(&Message{Type: TypeParticipantJoined, ParticipantID: p.pid, Identity: p.identity})
+	}
+	p.send(&Message{
+		Type: TypeJoined, ID: m.ID, ParticipantID: p.pid, Identity: p.identity, SessionID: sid, Room: m.Room,
+		Participants: infos, ICEServers: p.srv.cfg.ICEServers, Status: "connecting",
+		Limits: &ClientLimits{MaxMessageBytes: p.srv.cfg.MaxMessageBytes, MaxDataMessageBytes: p.srv.cfg.MaxDataMessageBytes},
+	})
+	p.sync()
+	p.negotiate() // the data channel and the receivers need an offer even with nothing to send
+	return nil
+}
+
+func pubMedia(kind string) auth.Media {
+	if kind == "video" {
+		return auth.MediaVideo
+	}
+	return auth.MediaAudio
+}
+
+func checkPublications(pubs []Publication) error {
+	if len(pubs) > maxPublications {
+		return badMessage("too many publications")
+	}
+	seen := map[string]bool{}
+	for _, pub := range pubs {
+		if pub.Alias == "" || len(pub.Alias) > 64 || seen[pub.Alias] {
+			return badMessage("stream aliases must be 1-64 characters and unique")
+		}
+		if pub.Kind != "audio" && pub.Kind != "video" {
+			return badMessage("publication kind must be audio or video")
+		}
+		seen[pub.Alias] = true
+	}
+	return nil
+}
+
+func (p *peer) dropEphemeral(pid string) {
+	if p.st.ephemeral {
+		_ = p.srv.cfg.Rooms.DeleteParticipant(context.Background(), p.claims.Account, pid)
+	}
+}
+
+func (p *peer) leaveSession(pid, sid string) {
+	if p.st.leaveRoom {
+		_ = p.srv.cfg.Rooms.RemoveParticipant(context.Background(), p.claims.Account, sid, pid)
+	}
+	p.dropEphemeral(pid)
+}
+
+func (p *peer) installCallbacks(pc *webrtc.PeerConnection) {
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		init := c.ToJSON()
+		p.send(&Message{Type: TypeCandidate, Candidate: &init})
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		switch s {
+		case webrtc.PeerConnectionStateFailed:
+			p.fail(CloseTimeout, "media connection failed")
+		case webrtc.PeerConnectionStateConnected:
+			p.log.Debug("media connected")
+		}
+	})
+	pc.OnTrack(func(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		p.post(func() { p.onTrack(t, recv) })
+	})
+}
+
+func (p *peer) openDataChannel(pc *webrtc.PeerConnection) error {
+	ordered := true
+	dc, err := pc.CreateDataChannel("switchboard", &webrtc.DataChannelInit{Ordered: &ordered})
+	if err != nil {
+		return err
+	}
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) { p.onData(msg) })
+	p.dcMu.Lock()
+	p.dc = dcAdapter{dc}
+	p.dcMu.Unlock()
+	return nil
+}
+
+type dcAdapter struct{ *webrtc.DataChannel }
+
+func (d dcAdapter) ReadyState() int { return int(d.DataChannel.ReadyState()) }
+
+// sendData writes text to the peer's data channel if it is open.
+func (p *peer) sendData(text string) bool {
+	p.dcMu.Lock()
+	dc := p.dc
+	p.dcMu.Unlock()
+	if dc == nil || dc.ReadyState() != int(webrtc.DataChannelStateOpen) {
+		return false
+	}
+	return dc.SendText(text) == nil
+}
+
+// onData routes a participant's data-channel message (pion's goroutine).
+func (p *peer) onData(msg webrtc.DataChannelMessage) {
+	reply := func(text string) {
+		b, _ := json.Marshal(DataEnvelope{Type: "error", Text: text, Date: time.Now().UTC()})
+		p.sendData(string(b))
+	}
+	if !msg.IsString || len(msg.Data) > p.srv.cfg.MaxDataMessageBytes {
+		reply("data messages are JSON text of at most the limit's size")
+		return
+	}
+	if !p.claims.Grants.Data {
+		reply("the token does not grant data")
+		return
+	}
+	var env DataEnvelope
+	if err := json.Unmarshal(msg.Data, &env); err != nil || env.Type != DataMessage {
+		reply("expected {\"type\":\"message\",\"to\"?,\"text\"}")
+		return
+	}
+	out, _ := json.Marshal(DataEnvelope{Type: DataMessage, Text: env.Text, From: p.identity, FromParticipant: p.pid, To: env.To, Date: time.Now().UTC()})
+	r := p.room
+	if r == nil {
+		return
+	}
+	for _, o := range r.others(p) {
+		if env.To == "" || env.To == o.identity {
+			o.sendData(string(out))
+		}
+	}
+}
+
+func (p *peer) addReceivers(pubs []Publication) error {
+	for _, pub := range pubs {
+		kind := webrtc.RTPCodecTypeAudio
+		if pub.Kind == "video" {
+			kind = webrtc.RTPCodecTypeVideo
+		}
+		tr, err := p.st.pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+		if err != nil {
+			return err
+		}
+		p.st.recv[tr.Receiver()] = pub
+	}
+	return nil
+}
+
+// publish announces more tracks; each gets a receiver and an offer.
+func (p *peer) publish(pubs []Publication) error {
+	if err := checkPublications(pubs); err != nil {
+		return err
+	}
+	for _, pub := range pubs {
+		for _, have := range p.st.recv {
+			if have.Alias == pub.Alias {
+				return badMessage("stream alias already published")
+			}
+		}
+		if !slices.Contains(p.claims.Grants.Publish, pubMedia(pub.Kind)) && !p.participantCanPublish(pubMedia(pub.Kind)) {
+			return rooms.ErrPublishNotPermitted
+		}
+	}
+	if len(p.st.recv)+len(pubs) > maxPublications {
+		return badMessage("too many publications")
+	}
+	if err := p.addReceivers(pubs); err != nil {
+		return err
+	}
+	p.negotiate()
+	return nil
+}
+
+func (p *peer) participantCanPublish(m auth.Media) bool {
+	part, err := p.srv.cfg.Rooms.Participant(p.ctx, p.claims.Account, p.pid)
+	return err == nil && part.CanPublish(m)
+}
+
+func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	pub, ok := p.st.recv[recv]
+	if !ok {
+		return
+	}
+	pc := p.st.pc
+	ssrc := uint32(t.SSRC())
+	f := newForwarder(p, pub.Alias, t, func() {
+		_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+	})
+	p.st.published[pub.Alias] = f
+	p.room.publish(trackKey{p.pid, pub.Alias}, f)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		_ = f.forward() // ends when the PeerConnection closes
+	}()
+	p.reportStreams()
+}
+
+func (p *peer) unpublish(alias string) error {
+	f, ok := p.st.published[alias]
+	if !ok {
+		return &ProtocolError{Code: 404, Reason: "not_published", Message: "no such published stream"}
+	}
+	delete(p.st.published, alias)
+	p.room.unpublish(trackKey{p.pid, alias}, p)
+	f.muted.Store(true) // its reader keeps draining the receiver; nothing is forwarded
+	p.reportStreams()
+	return nil
+}
+
+func (p *peer) mute(m *Message) error {
+	if m.Muted == nil {
+		return badMessage("mute needs muted")
+	}
+	f, ok := p.st.published[m.StreamAlias]
+	if !ok {
+		return &ProtocolError{Code: 404, Reason: "not_published", Message: "no such published stream"}
+	}
+	f.muted.Store(*m.Muted)
+	for _, o := range p.room.others(p) {
+		o.send(&Message{Type: TypeMuted, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: m.Muted})
+	}
+	return nil
+}
+
+// reportStreams tells rooms what this participant publishes now; rooms
+// emits StreamsChanged and every peer of the session re-syncs.
+func (p *peer) reportStreams() {
+	streams := make([]rooms.Stream, 0, len(p.st.published))
+	for alias, f := range p.st.published {
+		streams = append(streams, rooms.Stream{Alias: alias, Media: mediaOf(f.kind)})
+	}
+	slices.SortFunc(streams, func(a, b rooms.Stream) int { return cmpString(a.Alias, b.Alias) })
+	if err := p.srv.cfg.Rooms.SetStreams(p.ctx, p.claims.Account, p.pid, streams); err != nil {
+		p.log.Warn("report streams", "err", err)
+	}
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func mediaOf(k webrtc.RTPCodecType) auth.Media {
+	if k == webrtc.RTPCodecTypeVideo {
+		return auth.MediaVideo
+	}
+	return auth.MediaAudio
+}
+
+// sync makes the peer's senders match what rooms says it receives.
+func (p *peer) sync() {
+	if p.room == nil || p.st.pc == nil {
+		return
+	}
+	want := map[trackKey]*forwarder{}
+	refs, err := p.srv.cfg.Rooms.Receives(p.ctx, p.claims.Account, p.room.key.session, p.pid)
+	if err != nil && !errors.Is(err, rooms.ErrNotMember) {
+		if errors.Is(err, rooms.ErrNotFound) {
+			p.fail(CloseSessionEnded, "session ended")
+		}
+		return
+	}
+	if errors.Is(err, rooms.ErrNotMember) {
+		p.fail(CloseSessionEnded, "removed from the session")
+		return
+	}
+	for _, ref := range refs {
+		k := trackKey{ref.ParticipantID, ref.Alias}
+		if f := p.room.track(k); f != nil {
+			want[k] = f
+		}
+	}
+	changed := false
+	for k, s := range p.st.senders {
+		if f, ok := want[k]; ok && s.Track() == webrtc.TrackLocal(f) {
+			continue
+		}
+		_ = p.st.pc.RemoveTrack(s)
+		delete(p.st.senders, k)
+		changed = true
+	}
+	for k, f := range want {
+		if _, ok := p.st.senders[k]; ok {
+			continue
+		}
+		s, err := p.st.pc.AddTrack(f)
+		if err != nil {
+			p.log.Warn("add track", "track", k.alias, "from", k.participant, "err", err)
+			continue
+		}
+		p.st.senders[k] = s
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			f.readSenderRTCP(s) // ends when the sender stops
+		}()
+		changed = true
+	}
+	if changed {
+		p.negotiate()
+	}
+}
+
+// negotiate sends an offer, or remembers to once the pending answer is in.
+// The server is always the offerer, so there is no glare.
+func (p *peer) negotiate() {
+	if p.st.negotiating {
+		p.st.again = true
+		return
+	}
+	offer, err := p.st.pc.CreateOffer(nil)
+	if err == nil {
+		err = p.st.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.log.Error("offer", "err", err)
+		p.fail(CloseInternal, "negotiation failed")
+		return
+	}
+	p.st.negotiating = true
+	p.send(&Message{Type: TypeOffer, SDP: offer.SDP})
+}
+
+func (p *peer) onAnswer(m *Message) error {
+	if !p.st.negotiating {
+		return &ProtocolError{Code: 409, Reason: "unexpected_answer", Message: "no offer is pending"}
+	}
+	if m.SDP == "" {
+		return badMessage("answer needs sdp")
+	}
+	if err := p.st.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+		return badMessage("answer rejected: " + err.Error())
+	}
+	p.st.negotiating = false
+	for _, c := range p.st.pendingICE {
+		_ = p.st.pc.AddICECandidate(c)
+	}
+	p.st.pendingICE = nil
+	if p.st.again {
+		p.st.again = false
+		p.negotiate()
+	}
+	return nil
+}
+
+func (p *peer) onCandidate(m *Message) error {
+	if m.Candidate == nil {
+		return badMessage("candidate needs candidate")
+	}
+	if p.st.pc.RemoteDescription() == nil {
+		if len(p.st.pendingICE) >= 64 {
+			return badMessage("too many early candidates")
+		}
+		p.st.pendingICE = append(p.st.pendingICE, *m.Candidate)
+		return nil
+	}
+	if err := p.st.pc.AddICECandidate(*m.Candidate); err != nil {
+		return badMessage("candidate rejected")
+	}
+	return nil
+}
+
+// cleanup runs once after the loop ends.
+func (p *peer) cleanup() {
+	if p.room == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p.srv.detach(p.room, p)
+	mgr, acct, sid := p.srv.cfg.Rooms, p.claims.Account, p.room.key.session
+	for _, o := range p.room.others(p) {
+		o.send(&Message{Type: TypeParticipantLeft, ParticipantID: p.pid, Identity: p.identity})
+	}
+	switch {
+	case p.st.ephemeral:
+		_ = mgr.DeleteParticipant(ctx, acct, p.pid)
+	case p.st.leaveRoom:
+		_ = mgr.RemoveParticipant(ctx, acct, sid, p.pid)
+		_ = mgr.SetStreams(ctx, acct, p.pid, nil)
+	default:
+		_ = mgr.SetStreams(ctx, acct, p.pid, nil)
+	}
+	p.room.pokeAll()
+	_ = p.st.pc.Close()
+}

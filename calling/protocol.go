@@ -1,0 +1,121 @@
+package calling
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Message types of the signaling protocol (docs/protocol.md has an example
+// of each). Client to server: join, publish, unpublish, mute, answer,
+// candidate, leave, ping. Server to client: joined, offer, candidate,
+// participantJoined, participantLeft, muted, error, pong, bye.
+const (
+	TypeJoin              = "join"
+	TypePublish           = "publish"
+	TypeUnpublish         = "unpublish"
+	TypeMute              = "mute"
+	TypeAnswer            = "answer"
+	TypeCandidate         = "candidate"
+	TypeLeave             = "leave"
+	TypePing              = "ping"
+	TypeJoined            = "joined"
+	TypeOffer             = "offer"
+	TypeParticipantJoined = "participantJoined"
+	TypeParticipantLeft   = "participantLeft"
+	TypeMuted             = "muted"
+	TypeError             = "error"
+	TypePong              = "pong"
+	TypeBye               = "bye"
+)
+
+// Publication announces one track a client publishes: its stream alias and kind.
+type Publication struct {
+	Alias string `json:"streamAlias"`
+	Kind  string `json:"kind"` // "audio" or "video"
+}
+
+// Message is one signaling message. Which fields are set depends on Type.
+type Message struct {
+	Type string `json:"type"`
+	// ID correlates a request with its reply (joined, error).
+	ID string `json:"id,omitempty"`
+
+	// join: Room (by name) or SessionID (a session the REST API put the participant in).
+	Room      string `json:"room,omitempty"`
+	SessionID string `json:"sessionId,omitempty"`
+	// join, publish: tracks the client publishes.
+	Publish []Publication `json:"publish,omitempty"`
+	// unpublish, mute: the stream concerned.
+	StreamAlias string `json:"streamAlias,omitempty"`
+	Muted       *bool  `json:"muted,omitempty"`
+
+	// offer, answer.
+	SDP string `json:"sdp,omitempty"`
+	// candidate.
+	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+
+	// joined, participantJoined, participantLeft, muted.
+	ParticipantID string         `json:"participantId,omitempty"`
+	Identity      string         `json:"identity,omitempty"`
+	Participants  []PeerInfo     `json:"participants,omitempty"`
+	ICEServers    []ICEServer    `json:"iceServers,omitempty"`
+	Limits        *ClientLimits  `json:"limits,omitempty"`
+	Status        string         `json:"status,omitempty"`
+	Error         *ProtocolError `json:"error,omitempty"`
+}
+
+// PeerInfo describes another participant.
+type PeerInfo struct {
+	ParticipantID string `json:"participantId"`
+	Identity      string `json:"identity,omitempty"`
+}
+
+// ICEServer is a STUN/TURN server handed to clients (as the Bandwidth SDK's
+// setServerConfig(iceServers) takes them).
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// ClientLimits tells a client the limits it must respect.
+type ClientLimits struct {
+	MaxMessageBytes     int64 `json:"maxMessageBytes"`
+	MaxDataMessageBytes int   `json:"maxDataMessageBytes"`
+}
+
+// ProtocolError is the body of an error message and the reason of a close.
+type ProtocolError struct {
+	// Code: 400 bad message, 403 token expired or invalid (refresh and
+	// retry), 404 no such session or room, 406 identity not acceptable,
+	// 409 conflict (session full, already joined), 429 rate limited,
+	// 500 internal.
+	Code    int    `json:"code"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// Data-channel messages (label "switchboard", JSON text).
+const (
+	DataBroadcast = "broadcast"
+	DataMessage   = "message"
+)
+
+// DataEnvelope is one message on the data channel.
+type DataEnvelope struct {
+	Type string `json:"type"`
+	// message: To is an identity (empty = everyone else in the room).
+	To   string `json:"to,omitempty"`
+	Text string `json:"text"`
+	// Set by the server.
+	From            string    `json:"from,omitempty"`
+	FromParticipant string    `json:"fromParticipant,omitempty"`
+	Date            time.Time `json:"date,omitzero"`
+}
+
+func encode(m *Message) []byte {
+	b, _ := json.Marshal(m) // Message has no unmarshalable fields
+	return b
+}

@@ -1,0 +1,316 @@
+package calling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
+	"github.com/switchboard-rtc/switchboard/rooms"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxMessageBytes     = 64 << 10
+	DefaultMaxDataMessageBytes = 16 << 10
+	DefaultMaxBroadcastBytes   = 16 << 10
+	DefaultMessageRate         = 50
+	DefaultMessageBurst        = 100
+	DefaultWriteQueue          = 256
+	DefaultPingInterval        = 5 * time.Second
+	DefaultPingTimeout         = 5 * time.Second
+)
+
+// Config configures a Server. Rooms and Verifier are required; every other
+// field has the documented default.
+type Config struct {
+	// Rooms is the source of truth for membership and subscriptions.
+	Rooms *rooms.Manager
+	// Verifier checks the user tokens clients connect with.
+	Verifier *auth.Verifier
+	// API is the pion API peers are made with. Nil: NewAPI(Media).
+	API *webrtc.API
+	// Media configures the default API (ignored when API is set).
+	Media MediaConfig
+	// ICEServers are handed to clients in the joined message.
+	ICEServers []ICEServer
+	// MaxMessageBytes is the largest signaling message read; a larger one
+	// closes the connection with 1009 (message too big). Default 64 KiB.
+	MaxMessageBytes int64
+	// MaxDataMessageBytes is the largest data-channel text. Default 16 KiB.
+	MaxDataMessageBytes int
+	// MessageRate and MessageBurst limit signaling messages per connection
+	// (a token bucket); excess messages get error 429 and are dropped.
+	// Defaults 50/s and 100.
+	MessageRate  float64
+	MessageBurst int
+	// WriteQueue is each connection's outgoing queue; a client that lets it
+	// fill is disconnected (close 4008), never allowed to stall others. Default 256.
+	WriteQueue int
+	// PingInterval and PingTimeout: a WebSocket ping every interval; no
+	// pong within the timeout closes the connection. Defaults 5 s and 5 s.
+	PingInterval, PingTimeout time.Duration
+	// OriginPatterns are extra origins allowed to open the WebSocket
+	// (coder/websocket AcceptOptions.OriginPatterns); same-origin is always allowed.
+	OriginPatterns []string
+	// Logger. Default: discard.
+	Logger *slog.Logger
+}
+
+// Server is the signaling endpoint and the SFU. Mount it at /v1/signal.
+// It is safe for concurrent use. Close it to end every connection.
+type Server struct {
+	cfg       Config
+	api       *webrtc.API
+	apiCloser io.Closer
+	log       *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	rooms map[roomKey]*room
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New validates cfg and returns a running Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Rooms == nil || cfg.Verifier == nil {
+		return nil, errors.New("calling: Config needs Rooms and Verifier")
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if cfg.MaxDataMessageBytes == 0 {
+		cfg.MaxDataMessageBytes = DefaultMaxDataMessageBytes
+	}
+	if cfg.MessageRate == 0 {
+		cfg.MessageRate = DefaultMessageRate
+	}
+	if cfg.MessageBurst == 0 {
+		cfg.MessageBurst = DefaultMessageBurst
+	}
+	if cfg.WriteQueue == 0 {
+		cfg.WriteQueue = DefaultWriteQueue
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = DefaultPingTimeout
+	}
+	if cfg.MaxMessageBytes < 1024 || cfg.MaxDataMessageBytes < 1 || cfg.MessageRate < 0 || cfg.MessageBurst < 1 || cfg.WriteQueue < 1 {
+		return nil, errors.New("calling: Config has a limit that is too small")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room)}
+	if s.api == nil {
+		api, closer, err := NewAPI(cfg.Media)
+		if err != nil {
+			return nil, err
+		}
+		s.api, s.apiCloser = api, closer
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	events := cfg.Rooms.Subscribe(s.ctx)
+	s.wg.Add(1)
+	go s.dispatch(events)
+	return s, nil
+}
+
+// Close ends every connection and peer, waits for their goroutines, and
+// releases the UDP port of a default API.
+func (s *Server) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	if s.apiCloser != nil {
+		return s.apiCloser.Close()
+	}
+	return nil
+}
+
+// dispatch routes room events to the live rooms until the server closes.
+func (s *Server) dispatch(events *rooms.Events) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case e, ok := <-events.C:
+			if !ok {
+				if s.ctx.Err() != nil {
+					return
+				}
+				// Dropped as a slow consumer: resubscribe and resync everyone.
+				s.log.Warn("room events dropped; resynchronising", "err", events.Err())
+				events = s.cfg.Rooms.Subscribe(s.ctx)
+				for _, r := range s.liveRooms() {
+					r.pokeAll()
+				}
+				continue
+			}
+			r := s.lookupRoom(roomKey{e.Account, e.SessionID})
+			if r == nil {
+				continue
+			}
+			switch e.Type {
+			case rooms.SessionEnded:
+				r.closeAll(CloseSessionEnded, "session ended")
+			default:
+				r.pokeAll()
+			}
+		}
+	}
+}
+
+func (s *Server) liveRooms() []*room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+func (s *Server) lookupRoom(k roomKey) *room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rooms[k]
+}
+
+// attach puts p into the room of k (creating the live room), replacing an
+// older connection of the same participant.
+func (s *Server) attach(k roomKey, p *peer) (*room, *peer) {
+	s.mu.Lock()
+	r, ok := s.rooms[k]
+	if !ok {
+		r = newRoom(k)
+		s.rooms[k] = r
+	}
+	s.mu.Unlock()
+	return r, r.add(p)
+}
+
+// detach removes p from its room and drops the room when nobody is left.
+func (s *Server) detach(r *room, p *peer) {
+	if empty := r.remove(p); empty {
+		s.mu.Lock()
+		if r.isEmpty() && s.rooms[r.key] == r {
+			delete(s.rooms, r.key)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// ServeHTTP upgrades to the signaling WebSocket. The user token comes in
+// Authorization: Bearer or (browsers) the access_token query parameter; a
+// bad token gets an error message and close code 4403, a bad identity 4406.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.ctx.Err() != nil {
+		httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, "shutting_down", "server is shutting down"))
+		return
+	}
+	token := r.URL.Query().Get("access_token")
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, cred, _ := strings.Cut(h, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			token = strings.TrimSpace(cred)
+		}
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns})
+	if err != nil {
+		return // Accept wrote the HTTP error
+	}
+	conn.SetReadLimit(s.cfg.MaxMessageBytes)
+	claims, err := s.cfg.Verifier.Verify(r.Context(), token)
+	if err != nil {
+		pe := protocolError(err)
+		if pe.Code == 500 {
+			pe = &ProtocolError{Code: 403, Reason: "token_invalid", Message: "token expired or invalid; refresh it and retry"}
+		}
+		refuse(r.Context(), conn, pe)
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	p := newPeer(s, conn, claims)
+	p.run()
+}
+
+// refuse sends an error message and closes with 4000+code.
+func refuse(ctx context.Context, conn *websocket.Conn, pe *ProtocolError) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_ = conn.Write(ctx, websocket.MessageText, encode(&Message{Type: TypeError, Error: pe}))
+	_ = conn.Close(websocket.StatusCode(4000+pe.Code), pe.Reason)
+}
+
+// Broadcast sends text to every endpoint of the session that has an open
+// data channel, as a broadcast event {text, date}, and returns how many
+// received it (Infobip's broadcast-webrtc-text).
+func (s *Server) Broadcast(_ context.Context, account, sessionID, text string) (int, error) {
+	if len(text) > DefaultMaxBroadcastBytes {
+		return 0, ErrTextTooLong
+	}
+	r := s.lookupRoom(roomKey{account, sessionID})
+	if r == nil {
+		return 0, nil
+	}
+	b, _ := json.Marshal(DataEnvelope{Type: DataBroadcast, Text: text, Date: time.Now().UTC()})
+	n := 0
+	for _, p := range r.snapshot() {
+		if p.sendData(string(b)) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// BroadcastRequest is the body of POST /v1/sessions/{sid}/broadcast.
+type BroadcastRequest struct {
+	Text string `json:"text" validate:"required"`
+}
+
+// BroadcastResponse tells how many endpoints received the text.
+type BroadcastResponse struct {
+	Received int `json:"received"`
+}
+
+// RegisterREST adds POST {prefix}/sessions/{sessionId}/broadcast to the
+// rooms REST handler (same authentication and account scoping).
+func (s *Server) RegisterREST(h *rooms.Handler) {
+	h.Handle("POST "+h.Prefix()+"/sessions/{sid}/broadcast", func(w http.ResponseWriter, r *http.Request, account string) error {
+		var req BroadcastRequest
+		if err := httpx.DecodeJSON(w, r, DefaultMaxBroadcastBytes+1024, &req); err != nil {
+			return err
+		}
+		if !utf8.ValidString(req.Text) || len(req.Text) > DefaultMaxBroadcastBytes {
+			return httpx.Errorf(http.StatusBadRequest, "text_too_long", "text is over %d bytes", DefaultMaxBroadcastBytes)
+		}
+		if _, err := s.cfg.Rooms.Session(r.Context(), account, r.PathValue("sid")); err != nil {
+			return err
+		}
+		n, err := s.Broadcast(r.Context(), account, r.PathValue("sid"), req.Text)
+		if err != nil {
+			return err
+		}
+		httpx.WriteJSON(w, http.StatusOK, BroadcastResponse{Received: n})
+		return nil
+	})
+}

@@ -1,0 +1,191 @@
+package calling
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// forwarder is one published track and its subscribers. It implements
+// webrtc.TrackLocal, so the same forwarder is added to every subscriber's
+// PeerConnection; each Bind adds a binding. The per-packet path (forward)
+// loads the bindings from an atomic pointer (copy-on-write, no lock), reuses
+// one read buffer, and writes each packet once per binding without copying
+// the payload.
+type forwarder struct {
+	id, streamID string // alias, publisher participant id
+	kind         webrtc.RTPCodecType
+	codec        webrtc.RTPCodecCapability
+
+	owner    *peer
+	remote   *webrtc.TrackRemote
+	keyframe func() // asks the publisher for a keyframe (rate limited)
+
+	muted    atomic.Bool
+	bindings atomic.Pointer[[]*binding]
+	mu       sync.Mutex // serialises Bind/Unbind (copy-on-write writers)
+
+	packets atomic.Uint64 // forwarded packets (all bindings)
+	lastKF  atomic.Int64  // unix nanos of the last keyframe request
+}
+
+type binding struct {
+	id          string
+	ssrc        uint32
+	payloadType uint8
+	writer      webrtc.TrackLocalWriter
+	paused      atomic.Bool // hold: nothing forwarded to this subscriber
+}
+
+var _ webrtc.TrackLocal = (*forwarder)(nil)
+
+func newForwarder(owner *peer, alias string, remote *webrtc.TrackRemote, keyframe func()) *forwarder {
+	f := &forwarder{id: alias, streamID: owner.pid, owner: owner, kind: remote.Kind(), codec: remote.Codec().RTPCodecCapability, remote: remote, keyframe: keyframe}
+	empty := []*binding{}
+	f.bindings.Store(&empty)
+	return f
+}
+
+// Bind implements webrtc.TrackLocal: it picks the subscriber's payload type
+// for our codec and adds a binding.
+func (f *forwarder) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	var match *webrtc.RTPCodecParameters
+	for _, c := range ctx.CodecParameters() {
+		if !strings.EqualFold(c.MimeType, f.codec.MimeType) {
+			continue
+		}
+		if c.SDPFmtpLine == f.codec.SDPFmtpLine {
+			match = &c
+			break
+		}
+		if match == nil {
+			cc := c
+			match = &cc
+		}
+	}
+	if match == nil {
+		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+	}
+	b := &binding{id: ctx.ID(), ssrc: uint32(ctx.SSRC()), payloadType: uint8(match.PayloadType), writer: ctx.WriteStream()}
+	f.mu.Lock()
+	old := *f.bindings.Load()
+	next := make([]*binding, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, b)
+	f.bindings.Store(&next)
+	f.mu.Unlock()
+	if f.kind == webrtc.RTPCodecTypeVideo {
+		f.requestKeyframe()
+	}
+	return *match, nil
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (f *forwarder) Unbind(ctx webrtc.TrackLocalContext) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := *f.bindings.Load()
+	next := make([]*binding, 0, len(old))
+	for _, b := range old {
+		if b.id != ctx.ID() {
+			next = append(next, b)
+		}
+	}
+	f.bindings.Store(&next)
+	return nil
+}
+
+func (f *forwarder) ID() string                { return f.id }
+func (f *forwarder) RID() string               { return "" }
+func (f *forwarder) StreamID() string          { return f.streamID }
+func (f *forwarder) Kind() webrtc.RTPCodecType { return f.kind }
+
+// subscribers returns how many bindings the track has now.
+func (f *forwarder) subscribers() int { return len(*f.bindings.Load()) }
+
+// requestKeyframe asks the publisher for a keyframe at most every 500 ms.
+func (f *forwarder) requestKeyframe() {
+	now := time.Now().UnixNano()
+	last := f.lastKF.Load()
+	if now-last < int64(500*time.Millisecond) || !f.lastKF.CompareAndSwap(last, now) {
+		return
+	}
+	if f.keyframe != nil {
+		f.keyframe()
+	}
+}
+
+// forward reads the publisher's RTP until the track ends and writes each
+// packet to every binding. It is the per-packet path: no lock, no
+// allocation per packet, no logging.
+func (f *forwarder) forward() error {
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	for {
+		n, _, err := f.remote.Read(buf)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			continue
+		}
+		f.writePacket(&pkt)
+	}
+}
+
+func (f *forwarder) writePacket(pkt *rtp.Packet) {
+	if f.muted.Load() {
+		return
+	}
+	// The publisher's header extensions carry ids negotiated with the
+	// publisher, not the subscriber: forward none.
+	h := pkt.Header
+	h.Extension = false
+	h.Extensions = nil
+	h.ExtensionProfile = 0
+	for _, b := range *f.bindings.Load() {
+		if b.paused.Load() {
+			continue
+		}
+		h.SSRC = b.ssrc
+		h.PayloadType = b.payloadType
+		_, _ = b.writer.WriteRTP(&h, pkt.Payload) // a failing subscriber does not stop the others
+	}
+	f.packets.Add(1)
+}
+
+// readSenderRTCP drains a subscriber's RTCP for this track (so the NACK and
+// report interceptors run) and turns PLI/FIR into keyframe requests. It ends
+// when the sender is stopped.
+func (f *forwarder) readSenderRTCP(s *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := s.Read(buf)
+		if err != nil {
+			return
+		}
+		if f.kind != webrtc.RTPCodecTypeVideo {
+			continue
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				f.requestKeyframe()
+			}
+		}
+	}
+}
