@@ -1,14 +1,20 @@
 package main
 
 import (
+	"context"
+	"embed"
+	"io/fs"
 	"log/slog"
 	"net/http"
 
-	"context"
-
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
+
+//go:embed static
+var static embed.FS
 
 // app is everything the example composes, in memory.
 type app struct {
@@ -49,6 +55,12 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, UDPPort: cfg.udpPort}, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	signal.RegisterREST(restAPI)
+
 	ctx, cancel := context.WithCancel(context.Background())
 	sweepDone := make(chan struct{})
 	go func() { defer close(sweepDone); _ = mgr.Run(ctx) }()
@@ -61,6 +73,40 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	mux.Handle("/oauth2/token", tokens)
 	mux.Handle("/.well-known/jwks.json", keys.JWKSHandler())
 	mux.Handle("/v1/tokens", admin(auth.TokensHandler(issuer)))
+	mux.Handle("/v1/signal", signal)
 	mux.Handle("/v1/", admin(restAPI))
-	return &app{handler: mux, close: func() { cancel(); <-sweepDone }}, nil
+	if cfg.demo {
+		mux.Handle("POST /demo/token", demoTokens(issuer))
+		sub, _ := fs.Sub(static, "static")
+		mux.Handle("/", http.FileServerFS(sub))
+	}
+	return &app{handler: mux, close: func() {
+		cancel()
+		<-sweepDone
+		_ = signal.Close()
+	}}, nil
+}
+
+// demoTokens hands any visitor a short-lived user token for the demo page:
+// any room, audio and video, data. Turn it off (-demo=false) anywhere real.
+func demoTokens(iss *auth.Issuer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Identity string `json:"identity" validate:"required"`
+		}
+		if err := httpx.DecodeJSON(w, r, 1024, &req); err != nil {
+			httpx.WriteError(w, err)
+			return
+		}
+		tok, c, err := iss.Mint(r.Context(), auth.TokenRequest{
+			Identity: req.Identity, DisplayName: req.Identity, Account: "default",
+			Grants: auth.Grants{Rooms: []string{"*"}, Publish: []auth.Media{auth.MediaAudio, auth.MediaVideo}, Data: true, Outgoing: true, Incoming: true},
+		})
+		if err != nil {
+			status, code := auth.HTTPStatus(err)
+			httpx.WriteError(w, httpx.Errorf(status, code, "identity must be 3-64 letters, digits or - _ + = / ."))
+			return
+		}
+		httpx.WriteJSON(w, http.StatusCreated, map[string]any{"token": tok, "expiresAt": c.Expiry})
+	})
 }

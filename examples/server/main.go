@@ -29,11 +29,13 @@ func main() {
 }
 
 type config struct {
-	addr   string
-	data   string
-	iceIPs []string
-	user   string
-	secret string
+	addr    string
+	data    string
+	iceIPs  []string
+	udpPort int
+	demo    bool
+	user    string
+	secret  string
 }
 
 func parseFlags(args []string, getenv func(string) string) (config, error) {
@@ -48,6 +50,8 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		c.iceIPs = append(c.iceIPs, s)
 		return nil
 	})
+	fs.IntVar(&c.udpPort, "udp-port", 0, "the one UDP port all media shares (0: any free port)")
+	fs.BoolVar(&c.demo, "demo", true, "serve the browser demo at / and hand out demo tokens at /demo/token (turn off anywhere real)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
