@@ -93,10 +93,13 @@ func (p *peer) join(m *Message) error {
 	p.st.published = make(map[string]*forwarder)
 	p.st.recv = make(map[*webrtc.RTPReceiver]Publication)
 	p.installCallbacks(pc)
-	if err := p.openDataChannel(pc); err != nil {
-		return err
+	if err := p.openDataChannel(pc); err == nil {
+		err = p.addReceivers(m.Publish)
 	}
-	if err := p.addReceivers(m.Publish); err != nil {
+	if err != nil {
+		_ = pc.Close()
+		p.st.pc = nil
+		p.leaveSession(part.ID, sid)
 		return err
 	}
 
@@ -167,8 +170,8 @@ func (p *peer) installCallbacks(pc *webrtc.PeerConnection) {
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
-		case webrtc.PeerConnectionStateFailed:
-			p.fail(CloseTimeout, "media connection failed")
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			p.fail(CloseTimeout, "media connection "+s.String())
 		case webrtc.PeerConnectionStateConnected:
 			p.log.Debug("media connected")
 		}
