@@ -24,7 +24,7 @@ type MediaConfig struct {
 	// NAT1To1IPs are public addresses to advertise instead of the host's
 	// (a server behind 1:1 NAT).
 	NAT1To1IPs []string
-	// DisconnectedTimeout and FailedTimeout of ICE. Defaults 4 s and 8 s,
+	// DisconnectedTimeout and FailedTimeout of ICE. Defaults 3 s and 5 s,
 	// so a vanished peer is gone within 10 s.
 	DisconnectedTimeout, FailedTimeout time.Duration
 }
@@ -44,10 +44,10 @@ func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if cfg.DisconnectedTimeout == 0 {
-		cfg.DisconnectedTimeout = 4 * time.Second
+		cfg.DisconnectedTimeout = 3 * time.Second
 	}
 	if cfg.FailedTimeout == 0 {
-		cfg.FailedTimeout = 8 * time.Second
+		cfg.FailedTimeout = 5 * time.Second
 	}
 	se.SetICETimeouts(cfg.DisconnectedTimeout, cfg.FailedTimeout, time.Second)
 	if len(cfg.NAT1To1IPs) > 0 {

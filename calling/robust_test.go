@@ -170,7 +170,10 @@ func TestSignalingRobustness(t *testing.T) {
 // A participant whose network dies (no pong, no close) is removed within
 // the keepalive window, and the others are told.
 func TestVanishedParticipantRemoved(t *testing.T) {
-	e := newEnv(t, func(c *calling.Config) { c.PingInterval = 200 * time.Millisecond; c.PingTimeout = 300 * time.Millisecond })
+	e := newEnv(t, func(c *calling.Config) {
+		c.PingInterval = 200 * time.Millisecond
+		c.PingTimeout = 300 * time.Millisecond
+	})
 	b := e.dial("bob")
 	ctx := ctxT(t, 10*time.Second)
 	if _, err := b.Join(ctx, client.JoinRequest{Room: "r"}); err != nil {

@@ -29,7 +29,7 @@ const (
 	DefaultMessageBurst        = 100
 	DefaultWriteQueue          = 256
 	DefaultPingInterval        = 5 * time.Second
-	DefaultPingTimeout         = 5 * time.Second
+	DefaultPingTimeout         = 4 * time.Second
 )
 
 // Config configures a Server. Rooms and Verifier are required; every other
@@ -59,7 +59,7 @@ type Config struct {
 	// fill is disconnected (close 4008), never allowed to stall others. Default 256.
 	WriteQueue int
 	// PingInterval and PingTimeout: a WebSocket ping every interval; no
-	// pong within the timeout closes the connection. Defaults 5 s and 5 s.
+	// pong within the timeout closes the connection. Defaults 5 s and 4 s (a dead peer is gone within 9 s).
 	PingInterval, PingTimeout time.Duration
 	// OriginPatterns are extra origins allowed to open the WebSocket
 	// (coder/websocket AcceptOptions.OriginPatterns); same-origin is always allowed.

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,7 +201,10 @@ func TestRoomMediaSubscriptionsBroadcast(t *testing.T) {
 	_ = b.Close()
 	_ = c.Close()
 	e.clients = nil
-	waitFor(t, func() bool { _, err := e.rooms.Session(context.Background(), acct, sid); return err != nil || sessionEmpty(e, sid) })
+	waitFor(t, func() bool {
+		_, err := e.rooms.Session(context.Background(), acct, sid)
+		return err != nil || sessionEmpty(e, sid)
+	})
 }
 
 func sessionEmpty(e *env, sid string) bool {
@@ -237,6 +238,3 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-var _ = fmt.Sprint
-var _ atomic.Int32

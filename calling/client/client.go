@@ -11,7 +11,7 @@ package client
 import (
 	"context"
 	"encoding/json"
-		"fmt"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"

@@ -148,6 +148,12 @@ func TestRESTFlowMatchesOpenAPI(t *testing.T) {
 	c.expect("POST", "/v1/participants", `{"colour":"red"}`, 400)
 	c.expect("POST", "/v1/participants", `{"pad":"`+strings.Repeat("x", 64<<10)+`"}`, 413)
 	c.expect("GET", "/v1/sessions/nope", "", 404)
+	if got := c.expect("POST", "/v1/sessions/"+sess.ID+"/broadcast", `{"text":"nobody is connected"}`, 200); !strings.Contains(string(got), `"received":0`) {
+		t.Fatalf("broadcast to an empty session: %s", got)
+	}
+	c.expect("POST", "/v1/sessions/nope/broadcast", `{"text":"x"}`, 404)
+	c.expect("POST", "/v1/sessions/"+sess.ID+"/broadcast", `{"text":"`+strings.Repeat("x", 16385)+`"}`, 400)
+	c.expect("POST", "/v1/sessions/"+sess.ID+"/broadcast", `{"text":"`+strings.Repeat("x", 16384)+`"}`, 200)
 	c.expect("DELETE", "/v1/sessions/"+sess.ID, "", 204)
 	c.expect("GET", "/v1/sessions/"+sess.ID, "", 404)
 	c.expect("DELETE", "/v1/participants/"+a.Participant.ID, "", 204)
@@ -181,7 +187,7 @@ func TestEveryDocumentedRouteExists(t *testing.T) {
 		"GET /.well-known/jwks.json", "POST /oauth2/token", "POST /v1/tokens",
 		"POST /v1/participants", "GET /v1/participants/{participantId}", "DELETE /v1/participants/{participantId}",
 		"POST /v1/sessions", "GET /v1/sessions/{sessionId}", "DELETE /v1/sessions/{sessionId}",
-		"GET /v1/sessions/{sessionId}/participants",
+		"GET /v1/sessions/{sessionId}/participants", "POST /v1/sessions/{sessionId}/broadcast",
 		"PUT /v1/sessions/{sessionId}/participants/{participantId}", "DELETE /v1/sessions/{sessionId}/participants/{participantId}",
 		"GET /v1/sessions/{sessionId}/participants/{participantId}/subscriptions", "PUT /v1/sessions/{sessionId}/participants/{participantId}/subscriptions",
 	}

@@ -1,0 +1,34 @@
+// Package calling is Switchboard's real-time core: the signaling WebSocket
+// (Server, an http.Handler mounted at /v1/signal), one pion PeerConnection
+// per participant, and the SFU that forwards each published track to exactly
+// the participants package rooms says receive it. It also carries the data
+// channel (participant-to-participant text and the server's Broadcast).
+//
+// Media routing follows rooms: when a track appears, a participant joins or
+// leaves, or subscriptions change, rooms emits an event and each affected
+// connection recomputes what it receives (rooms.Receives) and renegotiates.
+// The server is always the offerer, so there is no glare; clients answer.
+//
+// The per-packet path: one reader goroutine per published track; its
+// subscribers are an immutable slice behind an atomic pointer, replaced on
+// change (copy-on-write); each packet is written once per subscriber from
+// one reused buffer, with no lock and no allocation. All peers share one UDP
+// port (pion's UDP mux).
+//
+// Each connection is an actor: a reader, a writer with a bounded queue (a
+// client that lets it fill is disconnected with close code 4008), a pinger
+// (no pong within PingTimeout closes with 4408), and one loop that alone
+// changes the connection's state. Bad tokens close with 4403, identities that
+// break the rule with 4406. The wire protocol is docs/protocol.md.
+//
+// Compose it:
+//
+//	srv, _ := calling.New(calling.Config{Rooms: mgr, Verifier: verifier})
+//	defer srv.Close()
+//	mux.Handle("/v1/signal", srv)
+//	srv.RegisterREST(roomsHandler) // POST /v1/sessions/{id}/broadcast
+//
+// Package calling/client is a Go participant for tests, bots and load.
+//
+// Server is safe for concurrent use.
+package calling
