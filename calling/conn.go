@@ -34,7 +34,7 @@ type peer struct {
 	fns   chan func()   // from pion callbacks, run on the loop
 	syncC chan struct{} // cap 1: "subscriptions may have changed"
 
-	closeOnce sync.Once
+	closeMu   sync.Mutex
 	closeCode websocket.StatusCode
 	closeMsg  string
 
@@ -76,7 +76,9 @@ func (p *peer) run() {
 	p.cancel()
 	p.cleanup()
 	p.wg.Wait()
+	p.closeMu.Lock()
 	code, reason := p.closeCode, p.closeMsg
+	p.closeMu.Unlock()
 	if code == 0 {
 		code, reason = websocket.StatusNormalClosure, "bye"
 	}
@@ -85,9 +87,11 @@ func (p *peer) run() {
 
 // fail ends the connection with a close code and reason (the first one wins).
 func (p *peer) fail(code websocket.StatusCode, reason string) {
-	p.closeOnce.Do(func() {
+	p.closeMu.Lock()
+	if p.closeCode == 0 {
 		p.closeCode, p.closeMsg = code, reason
-	})
+	}
+	p.closeMu.Unlock()
 	p.cancel()
 }
 

@@ -32,6 +32,11 @@ type forwarder struct {
 	bindings atomic.Pointer[[]*binding]
 	mu       sync.Mutex // serialises Bind/Unbind (copy-on-write writers)
 
+	// scratch is the header written to subscribers; only the reader
+	// goroutine (forward) touches it, so reusing it needs no lock and keeps
+	// the header off the heap.
+	scratch rtp.Header
+
 	packets atomic.Uint64 // forwarded packets (all bindings)
 	lastKF  atomic.Int64  // unix nanos of the last keyframe request
 }
@@ -149,7 +154,8 @@ func (f *forwarder) writePacket(pkt *rtp.Packet) {
 	}
 	// The publisher's header extensions carry ids negotiated with the
 	// publisher, not the subscriber: forward none.
-	h := pkt.Header
+	h := &f.scratch
+	*h = pkt.Header
 	h.Extension = false
 	h.Extensions = nil
 	h.ExtensionProfile = 0
@@ -159,7 +165,7 @@ func (f *forwarder) writePacket(pkt *rtp.Packet) {
 		}
 		h.SSRC = b.ssrc
 		h.PayloadType = b.payloadType
-		_, _ = b.writer.WriteRTP(&h, pkt.Payload) // a failing subscriber does not stop the others
+		_, _ = b.writer.WriteRTP(h, pkt.Payload) // a failing subscriber does not stop the others
 	}
 	f.packets.Add(1)
 }

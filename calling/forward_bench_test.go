@@ -1,0 +1,117 @@
+package calling
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// countingWriter stands in for a subscriber's SRTP write stream.
+type countingWriter struct{ n int }
+
+func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.n += len(payload)
+	return len(payload), nil
+}
+func (w *countingWriter) Write(b []byte) (int, error) { w.n += len(b); return len(b), nil }
+
+type fakeCtx struct {
+	id string
+	w  webrtc.TrackLocalWriter
+}
+
+func (c fakeCtx) CodecParameters() []webrtc.RTPCodecParameters {
+	return []webrtc.RTPCodecParameters{{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}}
+}
+func (c fakeCtx) HeaderExtensions() []webrtc.RTPHeaderExtensionParameter { return nil }
+func (c fakeCtx) SSRC() webrtc.SSRC                                      { return 1234 }
+func (c fakeCtx) SSRCRetransmission() webrtc.SSRC                        { return 0 }
+func (c fakeCtx) SSRCForwardErrorCorrection() webrtc.SSRC                { return 0 }
+func (c fakeCtx) WriteStream() webrtc.TrackLocalWriter                   { return c.w }
+func (c fakeCtx) ID() string                                             { return c.id }
+func (c fakeCtx) RTCPReader() interceptor.RTCPReader                     { return nil }
+
+func benchPacket() *rtp.Packet {
+	p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: 1, Timestamp: 960, SSRC: 99}, Payload: make([]byte, 80)}
+	_ = p.Header.SetExtension(1, []byte{0x30})
+	return p
+}
+
+// BenchmarkForward: one audio packet written to N subscribers by our
+// forwarder (copy-on-write bindings, no lock) beside pion's
+// TrackLocalStaticRTP (bindings under an RWMutex, a pooled packet copy).
+func BenchmarkForward(b *testing.B) {
+	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+	for _, n := range []int{1, 10, 50} {
+		b.Run(fmt.Sprintf("switchboard/subs=%d", n), func(b *testing.B) {
+			f := &forwarder{kind: webrtc.RTPCodecTypeAudio, codec: codec}
+			empty := []*binding{}
+			f.bindings.Store(&empty)
+			for i := range n {
+				if _, err := f.Bind(fakeCtx{id: fmt.Sprint(i), w: &countingWriter{}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			pkt := benchPacket()
+			b.ReportAllocs()
+			for b.Loop() {
+				f.writePacket(pkt)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/forwarded-packet")
+		})
+		b.Run(fmt.Sprintf("pion-static-rtp/subs=%d", n), func(b *testing.B) {
+			tr, _ := webrtc.NewTrackLocalStaticRTP(codec, "a", "s")
+			for i := range n {
+				if _, err := tr.Bind(fakeCtx{id: fmt.Sprint(i), w: &countingWriter{}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			pkt := benchPacket()
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = tr.WriteRTP(pkt)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/forwarded-packet")
+		})
+	}
+}
+
+// TestForwardAllocatesNothing: the per-packet path allocates nothing.
+func TestForwardAllocatesNothing(t *testing.T) {
+	f := &forwarder{kind: webrtc.RTPCodecTypeAudio, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}}
+	empty := []*binding{}
+	f.bindings.Store(&empty)
+	for i := range 10 {
+		_, _ = f.Bind(fakeCtx{id: fmt.Sprint(i), w: &countingWriter{}})
+	}
+	pkt := benchPacket()
+	if a := testing.AllocsPerRun(1000, func() { f.writePacket(pkt) }); a != 0 {
+		t.Fatalf("%v allocations per forwarded packet", a)
+	}
+	// The publisher's header extensions are not forwarded, the payload is untouched.
+	w := &recordingWriter{}
+	f2 := &forwarder{kind: webrtc.RTPCodecTypeAudio, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}}
+	f2.bindings.Store(&empty)
+	_, _ = f2.Bind(fakeCtx{id: "x", w: w})
+	f2.writePacket(pkt)
+	if w.h.Extension || len(w.h.Extensions) != 0 || w.h.SSRC != 1234 || w.h.PayloadType != 111 || len(w.payload) != 80 {
+		t.Fatalf("forwarded header %+v", w.h)
+	}
+	if !pkt.Header.Extension {
+		t.Fatal("the publisher's packet was modified")
+	}
+}
+
+type recordingWriter struct {
+	h       rtp.Header
+	payload []byte
+}
+
+func (w *recordingWriter) WriteRTP(h *rtp.Header, p []byte) (int, error) {
+	w.h, w.payload = *h, p
+	return len(p), nil
+}
+func (w *recordingWriter) Write(b []byte) (int, error) { return len(b), nil }
