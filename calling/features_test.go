@@ -149,6 +149,13 @@ func TestDataLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, c := range []*client.Client{a, mute, b} {
+		select {
+		case <-c.DataChannelOpen():
+		case <-ctx.Done():
+			t.Fatal("data channel did not open")
+		}
+	}
 	// What the client sends is {"type":"message","to":"bob","text":"…"}.
 	exact := strings.Repeat("x", 200-len(`{"type":"message","to":"bob","text":""}`))
 	if err := a.SendData(ctx, "bob", exact); err != nil {
