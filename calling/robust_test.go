@@ -253,3 +253,43 @@ func TestNoGoroutineLeak(t *testing.T) {
 		*e = env{t: t, http: e.http, srv: e.srv} // close already done; make the cleanup a no-op
 	}()
 }
+
+// The message size limit: exactly MaxMessageBytes is read, one more closes with 1009.
+func TestMessageSizeLimit(t *testing.T) {
+	e := newEnv(t, func(c *calling.Config) { c.MaxMessageBytes = 4096 })
+	c := rawDial(t, e, e.token("alice", roomGrants))
+	ctx := ctxT(t, 5*time.Second)
+	msg := `{"type":"ping","id":"x"}`
+	atLimit := msg + strings.Repeat(" ", 4096-len(msg))
+	if err := c.Write(ctx, websocket.MessageText, []byte(atLimit)); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := readMsg(t, c); err != nil || m.Type != calling.TypePong {
+		t.Fatalf("at the limit: %+v %v", m, err)
+	}
+	_ = c.Write(ctx, websocket.MessageText, []byte(atLimit+" "))
+	if _, err := readMsg(t, c); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+		t.Fatalf("one past the limit: %v, want 1009", err)
+	}
+}
+
+// The rate limit: a burst of MessageBurst is answered, the next is 429.
+func TestMessageRateLimit(t *testing.T) {
+	e := newEnv(t, func(c *calling.Config) { c.MessageRate = 0.001; c.MessageBurst = 5 })
+	c := rawDial(t, e, e.token("alice", roomGrants))
+	ctx := ctxT(t, 5*time.Second)
+	for i := range 6 {
+		_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`))
+		m, err := readMsg(t, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := calling.TypePong
+		if i == 5 {
+			want = calling.TypeError
+		}
+		if m.Type != want || (i == 5 && m.Error.Code != 429) {
+			t.Fatalf("message %d: %+v", i+1, m)
+		}
+	}
+}
