@@ -45,7 +45,8 @@ type peer struct {
 	dcMu     sync.Mutex
 	dc       dataSender
 
-	st peerState // loop only
+	st   peerState // loop only
+	call *Call     // loop only: the call this connection is in
 }
 
 // dataSender is the part of a data channel the room writes to.
@@ -72,6 +73,7 @@ func (p *peer) run() {
 	go p.reader()
 	go p.writer()
 	go p.pinger()
+	p.srv.goOnline(p)
 	p.loop()
 	p.cancel()
 	p.cleanup()
@@ -174,7 +176,8 @@ func decodeMessage(data []byte) (*Message, *ProtocolError) {
 		return &Message{}, badMessage("id is longer than 64 characters")
 	}
 	switch m.Type {
-	case TypeJoin, TypePublish, TypeUnpublish, TypeMute, TypeAnswer, TypeCandidate, TypeLeave, TypePing:
+	case TypeJoin, TypePublish, TypeUnpublish, TypeMute, TypeAnswer, TypeCandidate, TypeLeave, TypePing,
+		TypeCall, TypeAccept, TypeReject, TypeHangup, TypeHold, TypeDTMF:
 	case "":
 		return &m, badMessage("type is required")
 	default:
@@ -261,6 +264,10 @@ func (p *peer) handle(m *Message) {
 	case TypeLeave:
 		p.send(&Message{Type: TypeBye, ID: m.ID})
 		p.fail(websocket.StatusNormalClosure, "left")
+	case TypeCall, TypeAccept, TypeReject, TypeHangup, TypeHold, TypeDTMF:
+		if err := p.handleCall(m); err != nil {
+			p.sendError(m.ID, err)
+		}
 	default:
 		if p.room == nil {
 			p.sendError(m.ID, &ProtocolError{Code: 409, Reason: "not_joined", Message: "join first"})

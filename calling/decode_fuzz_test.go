@@ -24,7 +24,8 @@ func FuzzDecodeMessage(f *testing.F) {
 				t.Fatal("accepted a long id")
 			}
 			switch m.Type {
-			case TypeJoin, TypePublish, TypeUnpublish, TypeMute, TypeAnswer, TypeCandidate, TypeLeave, TypePing:
+			case TypeJoin, TypePublish, TypeUnpublish, TypeMute, TypeAnswer, TypeCandidate, TypeLeave, TypePing,
+				TypeCall, TypeAccept, TypeReject, TypeHangup, TypeHold, TypeDTMF:
 			default:
 				t.Fatalf("accepted type %q", m.Type)
 			}

@@ -41,7 +41,7 @@ func TestVideoCodecsAndMute(t *testing.T) {
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, "screen", "a")
 	mic, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "a")
 	for alias, tr := range map[string]*webrtc.TrackLocalStaticRTP{rooms.AliasCamera: vp8, rooms.AliasScreenShare: h264, rooms.AliasMicrophone: mic} {
-		if _, err := a.Publish(alias, tr); err != nil {
+		if err := a.Publish(alias, tr); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -127,7 +127,7 @@ func TestJoinSessionByID(t *testing.T) {
 	// Publishing video without the permission is refused.
 	v := e.dialToken(tokFor(member.ID))
 	cam, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "cam", "x")
-	_, _ = v.Publish(rooms.AliasCamera, cam)
+	_ = v.Publish(rooms.AliasCamera, cam)
 	if _, err := v.Join(ctx, client.JoinRequest{SessionID: s.ID}); err == nil || err.(*calling.ProtocolError).Reason != "publish_not_permitted" {
 		t.Fatalf("video without permission: %v", err)
 	}

@@ -26,13 +26,14 @@ type peerState struct {
 	negotiating bool                                // offer sent, answer pending
 	again       bool                                // renegotiate after the answer
 	pendingICE  []webrtc.ICECandidateInit
+	connected   bool // the PeerConnection has reached connected
 }
 
 const maxPublications = 8
 
 func (p *peer) join(m *Message) error {
-	if p.room != nil {
-		return &ProtocolError{Code: 409, Reason: "already_joined", Message: "already joined"}
+	if p.room != nil || p.call != nil {
+		return &ProtocolError{Code: 409, Reason: "already_joined", Message: "already joined or in a call"}
 	}
 	if (m.Room == "") == (m.SessionID == "") {
 		return badMessage("join needs exactly one of room and sessionId")
@@ -71,13 +72,22 @@ func (p *peer) join(m *Message) error {
 	} else if _, err := mgr.Receives(ctx, acct, sid, part.ID); err != nil {
 		return err // not a member: the REST API decides who is in a session
 	}
-	for _, pub := range m.Publish {
+	if err := p.enterSession(part, sid, m.Publish, m.ID, m.Room); err != nil {
+		return err
+	}
+	return nil
+}
+
+// enterSession sets up the PeerConnection in session sid for participant
+// part, announces it, and starts negotiating. On error it undoes what the
+// caller set up (leaving a room joined by name, an ephemeral participant).
+func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publication, reqID, roomName string) error {
+	for _, pub := range pubs {
 		if !part.CanPublish(pubMedia(pub.Kind)) {
 			p.leaveSession(part.ID, sid)
 			return rooms.ErrPublishNotPermitted
 		}
 	}
-
 	pc, err := p.srv.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		p.leaveSession(part.ID, sid)
@@ -87,14 +97,14 @@ func (p *peer) join(m *Message) error {
 	if p.identity == "" {
 		p.identity = part.ID
 	}
-	p.log = p.log.With("participant", part.ID, "session", sid)
+	p.log = p.srv.log.With("identity", p.claims.Subject, "participant", part.ID, "session", sid)
 	p.st.pc = pc
 	p.st.senders = make(map[trackKey]*webrtc.RTPSender)
 	p.st.published = make(map[string]*forwarder)
 	p.st.recv = make(map[*webrtc.RTPReceiver]Publication)
 	p.installCallbacks(pc)
 	if err := p.openDataChannel(pc); err == nil {
-		err = p.addReceivers(m.Publish)
+		err = p.addReceivers(pubs)
 	}
 	if err != nil {
 		_ = pc.Close()
@@ -103,8 +113,13 @@ func (p *peer) join(m *Message) error {
 		return err
 	}
 
-	r, replaced := p.srv.attach(roomKey{acct, sid}, p)
+	r, replaced := p.srv.attach(roomKey{p.claims.Account, sid}, p)
 	p.room = r
+	callID := ""
+	if p.call != nil {
+		r.markCall()
+		callID = p.call.ID
+	}
 	if replaced != nil {
 		replaced.fail(websocket.StatusPolicyViolation, "replaced by a newer connection")
 	}
@@ -114,10 +129,12 @@ func (p *peer) join(m *Message) error {
 		o.send(&Message{Type: TypeParticipantJoined, ParticipantID: p.pid, Identity: p.identity})
 	}
 	p.send(&Message{
-		Type: TypeJoined, ID: m.ID, ParticipantID: p.pid, Identity: p.identity, SessionID: sid, Room: m.Room,
+		Type: TypeJoined, ID: reqID, ParticipantID: p.pid, Identity: p.identity, SessionID: sid, Room: roomName, CallID: callID,
 		Participants: infos, ICEServers: p.srv.cfg.ICEServers, Status: "connecting",
 		Limits: &ClientLimits{MaxMessageBytes: p.srv.cfg.MaxMessageBytes, MaxDataMessageBytes: p.srv.cfg.MaxDataMessageBytes},
 	})
+	ev := ParticipantEvent{Account: p.claims.Account, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, Joined: true, At: time.Now()}
+	p.srv.hook(func(ctx context.Context, h Hooks) { h.ParticipantChanged(ctx, ev) })
 	p.sync()
 	p.negotiate() // the data channel and the receivers need an offer even with nothing to send
 	return nil
@@ -173,7 +190,12 @@ func (p *peer) installCallbacks(pc *webrtc.PeerConnection) {
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			p.fail(CloseTimeout, "media connection "+s.String())
 		case webrtc.PeerConnectionStateConnected:
-			p.log.Debug("media connected")
+			p.post(func() {
+				if p.st.pc == pc {
+					p.st.connected = true
+					p.checkMediaReady()
+				}
+			})
 		}
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
@@ -303,6 +325,7 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		_ = f.forward() // ends when the PeerConnection closes
 	}()
 	p.reportStreams()
+	p.checkMediaReady()
 }
 
 func (p *peer) unpublish(alias string) error {
@@ -369,14 +392,14 @@ func (p *peer) sync() {
 	}
 	want := map[trackKey]*forwarder{}
 	refs, err := p.srv.cfg.Rooms.Receives(p.ctx, p.claims.Account, p.room.key.session, p.pid)
-	if err != nil && !errors.Is(err, rooms.ErrNotMember) {
-		if errors.Is(err, rooms.ErrNotFound) {
+	if err != nil {
+		switch {
+		case p.call != nil: // the call's end takes the peer out of its session
+		case errors.Is(err, rooms.ErrNotMember):
+			p.fail(CloseSessionEnded, "removed from the session")
+		case errors.Is(err, rooms.ErrNotFound):
 			p.fail(CloseSessionEnded, "session ended")
 		}
-		return
-	}
-	if errors.Is(err, rooms.ErrNotMember) {
-		p.fail(CloseSessionEnded, "removed from the session")
 		return
 	}
 	for _, ref := range refs {
@@ -477,16 +500,27 @@ func (p *peer) onCandidate(m *Message) error {
 
 // cleanup runs once after the loop ends.
 func (p *peer) cleanup() {
+	p.srv.goOffline(p)
+	p.exitSession()
+}
+
+// exitSession leaves the current session: the others are told, the
+// participant's streams (and an ephemeral participant) go, the
+// PeerConnection closes. The signaling connection stays.
+func (p *peer) exitSession() {
 	if p.room == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	p.srv.detach(p.room, p)
-	mgr, acct, sid := p.srv.cfg.Rooms, p.claims.Account, p.room.key.session
-	for _, o := range p.room.others(p) {
+	r := p.room
+	p.srv.detach(r, p)
+	mgr, acct, sid := p.srv.cfg.Rooms, p.claims.Account, r.key.session
+	for _, o := range r.others(p) {
 		o.send(&Message{Type: TypeParticipantLeft, ParticipantID: p.pid, Identity: p.identity})
 	}
+	ev := ParticipantEvent{Account: acct, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, At: time.Now()}
+	p.srv.hook(func(ctx context.Context, h Hooks) { h.ParticipantChanged(ctx, ev) })
 	switch {
 	case p.st.ephemeral:
 		_ = mgr.DeleteParticipant(ctx, acct, p.pid)
@@ -496,6 +530,13 @@ func (p *peer) cleanup() {
 	default:
 		_ = mgr.SetStreams(ctx, acct, p.pid, nil)
 	}
-	p.room.pokeAll()
-	_ = p.st.pc.Close()
+	r.pokeAll()
+	if p.st.pc != nil {
+		_ = p.st.pc.Close()
+	}
+	p.dcMu.Lock()
+	p.dc = nil
+	p.dcMu.Unlock()
+	p.room, p.pid = nil, ""
+	p.st = peerState{}
 }

@@ -28,7 +28,30 @@ const (
 	TypeError             = "error"
 	TypePong              = "pong"
 	TypeBye               = "bye"
+
+	// 1:1 calls. Client to server: call, accept, reject, hangup, hold, dtmf.
+	// Server to client: incoming, callState, holdStateChanged, dtmf.
+	TypeCall        = "call"
+	TypeAccept      = "accept"
+	TypeReject      = "reject"
+	TypeHangup      = "hangup"
+	TypeHold        = "hold"
+	TypeDTMF        = "dtmf"
+	TypeIncoming    = "incoming"
+	TypeCallState   = "callState"
+	TypeHoldChanged = "holdStateChanged"
 )
+
+// CallOptions are what a caller asks for (and a callee answers with).
+type CallOptions struct {
+	Audio bool `json:"audio"`
+	Video bool `json:"video"`
+	// Recording is the call option of the recording policy:
+	// UNDEFINED (default), AUDIO or AUDIO_AND_VIDEO.
+	Recording string `json:"recording,omitempty"`
+	// CustomData travels to the callee untouched (at most 16 entries, 1 KiB in all).
+	CustomData map[string]string `json:"customData,omitempty"`
+}
 
 // Publication announces one track a client publishes: its stream alias and kind.
 type Publication struct {
@@ -64,6 +87,21 @@ type Message struct {
 	Limits        *ClientLimits  `json:"limits,omitempty"`
 	Status        string         `json:"status,omitempty"`
 	Error         *ProtocolError `json:"error,omitempty"`
+
+	// Calls: call (To, Options, Publish), accept (CallID, Options, Publish),
+	// reject/hangup (CallID), hold (CallID, Hold), dtmf (CallID, Digits);
+	// incoming (CallID, From, DisplayName, Options), callState (CallID,
+	// State, Cause), holdStateChanged (CallID, Hold, IsRemote), dtmf (CallID, From, Digits).
+	CallID      string       `json:"callId,omitempty"`
+	To          string       `json:"to,omitempty"`
+	From        string       `json:"from,omitempty"`
+	DisplayName string       `json:"displayName,omitempty"`
+	Options     *CallOptions `json:"options,omitempty"`
+	State       CallState    `json:"state,omitempty"`
+	Cause       Cause        `json:"cause,omitempty"`
+	Hold        *bool        `json:"hold,omitempty"`
+	IsRemote    bool         `json:"isRemote,omitempty"`
+	Digits      string       `json:"digits,omitempty"`
 }
 
 // PeerInfo describes another participant.

@@ -98,7 +98,7 @@ func TestSignalingRobustness(t *testing.T) {
 	// A call in progress.
 	a, b := e.dial("alice"), e.dial("bob")
 	mic, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "a")
-	_, _ = a.Publish(rooms.AliasMicrophone, mic)
+	_ = a.Publish(rooms.AliasMicrophone, mic)
 	ctx := ctxT(t, 60*time.Second)
 	ja, err := a.Join(ctx, client.JoinRequest{Room: "calm"})
 	if err != nil {
@@ -238,7 +238,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		e := newEnv(t, nil)
 		a, b := e.dial("alice"), e.dial("bob")
 		mic, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "a")
-		_, _ = a.Publish(rooms.AliasMicrophone, mic)
+		_ = a.Publish(rooms.AliasMicrophone, mic)
 		ctx := ctxT(t, 10*time.Second)
 		ja, _ := a.Join(ctx, client.JoinRequest{Room: "r"})
 		_, _ = b.Join(ctx, client.JoinRequest{Room: "r"})

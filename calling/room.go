@@ -17,6 +17,7 @@ type room struct {
 	key roomKey
 
 	mu     sync.Mutex
+	call   bool             // the session of a 1:1 call: its end does not close connections
 	peers  map[string]*peer // participant id → its live connection
 	tracks map[trackKey]*forwarder
 }
@@ -107,4 +108,16 @@ func (r *room) closeAll(code websocket.StatusCode, reason string) {
 	for _, p := range r.snapshot() {
 		p.fail(code, reason)
 	}
+}
+
+func (r *room) isCall() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.call
+}
+
+func (r *room) markCall() {
+	r.mu.Lock()
+	r.call = true
+	r.mu.Unlock()
 }

@@ -2,6 +2,8 @@ package calling
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -64,6 +66,17 @@ type Config struct {
 	// OriginPatterns are extra origins allowed to open the WebSocket
 	// (coder/websocket AcceptOptions.OriginPatterns); same-origin is always allowed.
 	OriginPatterns []string
+	// Hooks receive call states, DTMF and participant changes. Default NopHooks.
+	Hooks Hooks
+	// Waker wakes callees who have no live connection (package push). Nil:
+	// such calls fail with callee_offline.
+	Waker Waker
+	// RingTimeout ends an unanswered call with no_answer. Default 45 s.
+	RingTimeout time.Duration
+	// MediaTimeout fails an answered call whose media is not up with timeout. Default 20 s.
+	MediaTimeout time.Duration
+	// Clock of the calls. Default: the real one.
+	Clock Clock
 	// Logger. Default: discard.
 	Logger *slog.Logger
 }
@@ -82,6 +95,14 @@ type Server struct {
 
 	mu    sync.Mutex
 	rooms map[roomKey]*room
+
+	clock   Clock
+	hookC   chan func(context.Context, Hooks)
+	callsMu sync.Mutex
+	calls   map[string]*Call
+	online  map[identKey]map[*peer]struct{} // connections that may ring
+	busy    map[identKey]*Call              // identities in a call
+	woken   map[identKey]*Call              // calls waiting for a woken callee
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -118,7 +139,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room)}
+	if cfg.Hooks == nil {
+		cfg.Hooks = NopHooks{}
+	}
+	if cfg.RingTimeout == 0 {
+		cfg.RingTimeout = 45 * time.Second
+	}
+	if cfg.MediaTimeout == 0 {
+		cfg.MediaTimeout = 20 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
+		clock: cfg.Clock, hookC: make(chan func(context.Context, Hooks), 1024), calls: map[string]*Call{},
+		online: map[identKey]map[*peer]struct{}{}, busy: map[identKey]*Call{}, woken: map[identKey]*Call{}}
 	if s.api == nil {
 		api, closer, err := NewAPI(cfg.Media)
 		if err != nil {
@@ -128,14 +163,29 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	events := cfg.Rooms.Subscribe(s.ctx)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.dispatch(events)
+	go s.runHooks()
 	return s, nil
 }
 
-// Close ends every connection and peer, waits for their goroutines, and
-// releases the UDP port of a default API.
+// Close fails every call in progress (server_shutdown), ends every
+// connection and peer, waits for their goroutines, and releases the UDP
+// port of a default API.
 func (s *Server) Close() error {
+	s.callsMu.Lock()
+	var live []*Call
+	for _, c := range s.calls {
+		live = append(live, c)
+	}
+	s.callsMu.Unlock()
+	for _, c := range live {
+		c.mu.Lock()
+		if c.state != StateEnded && c.state != StateFailed {
+			_ = c.setState(StateFailed, CauseServerShutdown)
+		}
+		c.mu.Unlock()
+	}
 	s.cancel()
 	s.wg.Wait()
 	if s.apiCloser != nil {
@@ -170,7 +220,9 @@ func (s *Server) dispatch(events *rooms.Events) {
 			}
 			switch e.Type {
 			case rooms.SessionEnded:
-				r.closeAll(CloseSessionEnded, "session ended")
+				if !r.isCall() {
+					r.closeAll(CloseSessionEnded, "session ended")
+				}
 			default:
 				r.pokeAll()
 			}
@@ -313,4 +365,10 @@ func (s *Server) RegisterREST(h *rooms.Handler) {
 		httpx.WriteJSON(w, http.StatusOK, BroadcastResponse{Received: n})
 		return nil
 	})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -81,7 +81,7 @@ func TestRoomMediaSubscriptionsBroadcast(t *testing.T) {
 	e := newEnv(t, nil)
 	a, b, c := e.dial("alice"), e.dial("bob"), e.dial("carol")
 	mic, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "alice")
-	if _, err := a.Publish(rooms.AliasMicrophone, mic); err != nil {
+	if err := a.Publish(rooms.AliasMicrophone, mic); err != nil {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t, 20*time.Second)

@@ -11,6 +11,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -49,7 +50,7 @@ type RemoteTrack struct {
 // Client is one participant.
 type Client struct {
 	conn *websocket.Conn
-	pc   *webrtc.PeerConnection
+	api  *webrtc.API
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -60,12 +61,14 @@ type Client struct {
 	events chan calling.Message
 
 	mu         sync.Mutex // guards the fields below and pc negotiation
+	pc         *webrtc.PeerConnection
 	pubs       []calling.Publication
-	joined     chan calling.Message
+	tracksOut  []webrtc.TrackLocal
+	waiting    map[string]chan calling.Message
 	pendingICE []webrtc.ICECandidateInit
 	dc         *webrtc.DataChannel
 	dcOpen     chan struct{}
-	joinID     string
+	inCall     string
 	seq        atomic.Int64
 	err        error
 }
@@ -124,20 +127,44 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	conn.SetReadLimit(1 << 20)
-	pc, err := cfg.API.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		_ = conn.CloseNow()
-		return nil, err
-	}
 	c := &Client{
-		conn: conn, pc: pc,
-		tracks: make(chan *RemoteTrack, 16),
-		data:   make(chan calling.DataEnvelope, 64),
-		events: make(chan calling.Message, 64),
-		joined: make(chan calling.Message, 1),
-		dcOpen: make(chan struct{}),
+		conn: conn, api: cfg.API,
+		tracks:  make(chan *RemoteTrack, 16),
+		data:    make(chan calling.DataEnvelope, 64),
+		events:  make(chan calling.Message, 64),
+		waiting: map[string]chan calling.Message{},
+		dcOpen:  make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.wg.Add(1)
+	go c.read()
+	return c, nil
+}
+
+// Publish adds a track to send under a stream alias in every session this
+// client joins or call it makes or answers. Call it before Join, Call or Accept.
+func (c *Client) Publish(alias string, track webrtc.TrackLocal) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pubs = append(c.pubs, calling.Publication{Alias: alias, Kind: track.Kind().String()})
+	c.tracksOut = append(c.tracksOut, track)
+	return nil
+}
+
+// newPC makes the PeerConnection of a session the server just put us in,
+// with our tracks; c.mu held.
+func (c *Client) newPC() error {
+	if c.pc != nil {
+		_ = c.pc.Close()
+	}
+	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return err
+	}
+	c.pc = pc
+	c.pendingICE = nil
+	dcOpen := make(chan struct{})
+	c.dcOpen = dcOpen
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand == nil {
 			return
@@ -158,7 +185,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		c.mu.Lock()
 		c.dc = dc
 		c.mu.Unlock()
-		dc.OnOpen(func() { close(c.dcOpen) })
+		dc.OnOpen(func() { close(dcOpen) })
 		dc.OnMessage(func(m webrtc.DataChannelMessage) {
 			var env calling.DataEnvelope
 			if json.Unmarshal(m.Data, &env) != nil {
@@ -170,32 +197,94 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 			}
 		})
 	})
-	c.wg.Add(1)
-	go c.read()
-	return c, nil
+	for _, track := range c.tracksOut {
+		tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return err
+		}
+		sender := tr.Sender()
+		c.wg.Add(1)
+		go func() { // drain RTCP so the interceptors work; ends when the PeerConnection closes
+			defer c.wg.Done()
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := sender.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	return nil
 }
 
-// Publish adds a track to send under a stream alias. Call it before Join.
-func (c *Client) Publish(alias string, track webrtc.TrackLocal) (*webrtc.RTPSender, error) {
-	tr, err := c.pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+// Call calls identity to ("alice" or "client:alice") with the published
+// tracks and returns the call id. States arrive on Events as callState.
+func (c *Client) Call(ctx context.Context, to string, opts calling.CallOptions) (string, error) {
+	c.mu.Lock()
+	pubs := append([]calling.Publication(nil), c.pubs...)
+	c.mu.Unlock()
+	m, err := c.request(ctx, calling.Message{Type: calling.TypeCall, To: to, Options: &opts, Publish: pubs})
 	if err != nil {
+		return "", err
+	}
+	return m.CallID, nil
+}
+
+// Accept answers an incoming call with the published tracks.
+func (c *Client) Accept(callID string, opts calling.CallOptions) error {
+	c.mu.Lock()
+	pubs := append([]calling.Publication(nil), c.pubs...)
+	c.mu.Unlock()
+	return c.write(calling.Message{Type: calling.TypeAccept, ID: c.nextID(), CallID: callID, Options: &opts, Publish: pubs})
+}
+
+// Reject declines an incoming call.
+func (c *Client) Reject(callID string) error {
+	return c.write(calling.Message{Type: calling.TypeReject, ID: c.nextID(), CallID: callID})
+}
+
+// Hangup ends a call (cancels it before the answer).
+func (c *Client) Hangup(callID string) error {
+	return c.write(calling.Message{Type: calling.TypeHangup, ID: c.nextID(), CallID: callID})
+}
+
+// Hold puts a call on hold or takes it off.
+func (c *Client) Hold(callID string, on bool) error {
+	return c.write(calling.Message{Type: calling.TypeHold, ID: c.nextID(), CallID: callID, Hold: &on})
+}
+
+// SendDTMF sends digits (0-9 * # A-D) to the other party.
+func (c *Client) SendDTMF(callID, digits string) error {
+	return c.write(calling.Message{Type: calling.TypeDTMF, ID: c.nextID(), CallID: callID, Digits: digits})
+}
+
+// request sends m with a fresh id and waits for the reply that echoes it.
+func (c *Client) request(ctx context.Context, m calling.Message) (*calling.Message, error) {
+	id := c.nextID()
+	m.ID = id
+	ch := make(chan calling.Message, 1)
+	c.mu.Lock()
+	c.waiting[id] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.waiting, id)
+		c.mu.Unlock()
+	}()
+	if err := c.write(m); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	c.pubs = append(c.pubs, calling.Publication{Alias: alias, Kind: track.Kind().String()})
-	c.mu.Unlock()
-	sender := tr.Sender()
-	c.wg.Add(1)
-	go func() { // drain RTCP so the interceptors work
-		defer c.wg.Done()
-		buf := make([]byte, 1500)
-		for {
-			if _, _, err := sender.Read(buf); err != nil {
-				return
-			}
+	select {
+	case r := <-ch:
+		if r.Type == calling.TypeError {
+			return nil, r.Error
 		}
-	}()
-	return sender, nil
+		return &r, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.ctx.Done():
+		return nil, c.Err()
+	}
 }
 
 // JoinRequest names what to join: a room by name or a session by id.
@@ -210,24 +299,7 @@ func (c *Client) Join(ctx context.Context, req JoinRequest) (*calling.Message, e
 	c.mu.Lock()
 	pubs := append([]calling.Publication(nil), c.pubs...)
 	c.mu.Unlock()
-	id := c.nextID()
-	c.mu.Lock()
-	c.joinID = id
-	c.mu.Unlock()
-	if err := c.write(calling.Message{Type: calling.TypeJoin, ID: id, Room: req.Room, SessionID: req.SessionID, Publish: pubs}); err != nil {
-		return nil, err
-	}
-	select {
-	case m := <-c.joined:
-		if m.Type == calling.TypeError {
-			return nil, m.Error
-		}
-		return &m, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.ctx.Done():
-		return nil, c.Err()
-	}
+	return c.request(ctx, calling.Message{Type: calling.TypeJoin, Room: req.Room, SessionID: req.SessionID, Publish: pubs})
 }
 
 // Mute stops (or resumes) forwarding of a published stream at the server.
@@ -242,7 +314,7 @@ func (c *Client) Send(m calling.Message) error { return c.write(m) }
 // (empty = everyone else in the room).
 func (c *Client) SendData(ctx context.Context, to, text string) error {
 	select {
-	case <-c.dcOpen:
+	case <-c.DataChannelOpen():
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -250,6 +322,9 @@ func (c *Client) SendData(ctx context.Context, to, text string) error {
 	c.mu.Lock()
 	dc := c.dc
 	c.mu.Unlock()
+	if dc == nil {
+		return errors.New("client: no data channel")
+	}
 	return dc.SendText(string(b))
 }
 
@@ -263,11 +338,20 @@ func (c *Client) Data() <-chan calling.DataEnvelope { return c.data }
 // participantLeft, muted, error, bye.
 func (c *Client) Events() <-chan calling.Message { return c.events }
 
-// PeerConnection is the client's pion PeerConnection (for stats).
-func (c *Client) PeerConnection() *webrtc.PeerConnection { return c.pc }
+// PeerConnection is the PeerConnection of the current session (nil before
+// the first join or call is set up).
+func (c *Client) PeerConnection() *webrtc.PeerConnection {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pc
+}
 
-// DataChannelOpen is closed once the data channel is open.
-func (c *Client) DataChannelOpen() <-chan struct{} { return c.dcOpen }
+// DataChannelOpen is closed once the current session's data channel is open.
+func (c *Client) DataChannelOpen() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dcOpen
+}
 
 // Done is closed when the connection has ended.
 func (c *Client) Done() <-chan struct{} { return c.ctx.Done() }
@@ -285,7 +369,11 @@ func (c *Client) Close() error {
 	_ = c.write(calling.Message{Type: calling.TypeLeave})
 	c.cancel()
 	err := c.conn.Close(websocket.StatusNormalClosure, "bye")
-	_ = c.pc.Close()
+	c.mu.Lock()
+	if c.pc != nil {
+		_ = c.pc.Close()
+	}
+	c.mu.Unlock()
 	c.wg.Wait()
 	return err
 }
@@ -330,9 +418,37 @@ func (c *Client) read() {
 }
 
 func (c *Client) handle(m calling.Message) error {
+	c.mu.Lock()
+	waiter := c.waiting[m.ID]
+	c.mu.Unlock()
 	switch m.Type {
 	case calling.TypeJoined:
-		c.joined <- m
+		c.mu.Lock()
+		err := c.newPC()
+		c.inCall = m.CallID
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if waiter != nil {
+			waiter <- m
+		}
+		c.event(m)
+		return nil
+	case calling.TypeCallState:
+		if waiter != nil {
+			waiter <- m
+		}
+		if m.State == calling.StateEnded || m.State == calling.StateFailed {
+			c.mu.Lock()
+			if c.pc != nil && c.inCall == m.CallID {
+				_ = c.pc.Close()
+				c.pc = nil
+			}
+			c.mu.Unlock()
+		}
+		c.event(m)
+		return nil
 	case calling.TypeOffer:
 		return c.onOffer(m.SDP)
 	case calling.TypeCandidate:
@@ -341,17 +457,17 @@ func (c *Client) handle(m calling.Message) error {
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		if c.pc == nil {
+			return nil // a candidate of a session that has ended
+		}
 		if c.pc.RemoteDescription() == nil {
 			c.pendingICE = append(c.pendingICE, *m.Candidate)
 			return nil
 		}
 		return c.pc.AddICECandidate(*m.Candidate)
 	case calling.TypeError:
-		c.mu.Lock()
-		isJoin := m.ID != "" && m.ID == c.joinID
-		c.mu.Unlock()
-		if isJoin {
-			c.joined <- m
+		if waiter != nil {
+			waiter <- m
 			return nil
 		}
 		c.event(m)
@@ -372,6 +488,9 @@ func (c *Client) event(m calling.Message) {
 func (c *Client) onOffer(sdp string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.pc == nil {
+		return errors.New("client: offer before joined")
+	}
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return err
 	}

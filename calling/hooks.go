@@ -1,0 +1,95 @@
+package calling
+
+import (
+	"context"
+	"time"
+)
+
+// CallEvent is one state change of a call, for the host.
+type CallEvent struct {
+	CallID    string      `json:"callId"`
+	Account   string      `json:"account"`
+	From      string      `json:"from"`
+	To        string      `json:"to"`
+	State     CallState   `json:"state"`
+	Cause     Cause       `json:"cause,omitempty"`
+	SessionID string      `json:"sessionId,omitempty"`
+	Options   CallOptions `json:"options"`
+	At        time.Time   `json:"at"`
+}
+
+// DTMFEvent is digits one party of a call sent.
+type DTMFEvent struct {
+	CallID  string    `json:"callId"`
+	Account string    `json:"account"`
+	From    string    `json:"from"`
+	Digits  string    `json:"digits"`
+	At      time.Time `json:"at"`
+}
+
+// ParticipantEvent is a participant connecting to or leaving a session.
+type ParticipantEvent struct {
+	Account       string    `json:"account"`
+	SessionID     string    `json:"sessionId"`
+	ParticipantID string    `json:"participantId"`
+	Identity      string    `json:"identity"`
+	Joined        bool      `json:"joined"`
+	At            time.Time `json:"at"`
+}
+
+// Hooks receive what happens, for the host's own logic (IVR on DTMF,
+// billing on call states, ...). The server calls them from one goroutine
+// of its own, in order, never from the media or signaling paths; a hook
+// that blocks delays only later hooks. NewWebhooks posts them as signed JSON.
+type Hooks interface {
+	CallStateChanged(ctx context.Context, e CallEvent)
+	DTMFReceived(ctx context.Context, e DTMFEvent)
+	ParticipantChanged(ctx context.Context, e ParticipantEvent)
+}
+
+// NopHooks ignores everything.
+type NopHooks struct{}
+
+func (NopHooks) CallStateChanged(context.Context, CallEvent)          {}
+func (NopHooks) DTMFReceived(context.Context, DTMFEvent)              {}
+func (NopHooks) ParticipantChanged(context.Context, ParticipantEvent) {}
+
+var _ Hooks = NopHooks{}
+
+// Wakeup asks the host to wake a callee who has no live connection: an
+// APNs VoIP push or an FCM high-priority message (package push).
+type Wakeup struct {
+	Account     string    `json:"account"`
+	Identity    string    `json:"identity"`
+	CallID      string    `json:"callId"`
+	From        string    `json:"from"`
+	DisplayName string    `json:"displayName,omitempty"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+}
+
+// Waker wakes a callee's devices. After a successful Wake the call keeps
+// ringing until the callee connects and answers or the ring timeout passes.
+// Implementations must be safe for concurrent use.
+type Waker interface {
+	Wake(ctx context.Context, w Wakeup) error
+}
+
+// WakerFunc adapts a function to Waker.
+type WakerFunc func(ctx context.Context, w Wakeup) error
+
+// Wake implements Waker.
+func (f WakerFunc) Wake(ctx context.Context, w Wakeup) error { return f(ctx, w) }
+
+// Clock is the time source of calls (ring timeouts). Tests inject one.
+type Clock interface {
+	Now() time.Time
+	// AfterFunc runs f after d; the returned function stops it.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+func (realClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}

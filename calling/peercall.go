@@ -1,0 +1,151 @@
+package calling
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/rooms"
+)
+
+// handleCall runs the call messages on the peer's loop.
+func (p *peer) handleCall(m *Message) error {
+	if m.Type == TypeCall {
+		if !p.claims.Grants.Outgoing {
+			return &ProtocolError{Code: 403, Reason: "forbidden", Message: "the token does not grant outgoing calls"}
+		}
+		if p.room != nil || p.call != nil {
+			return &ProtocolError{Code: 409, Reason: "busy", Message: "already in a call or a room"}
+		}
+		if err := checkOptions(m.Options); err != nil {
+			return err
+		}
+		if err := p.checkCallPubs(m.Publish); err != nil {
+			return err
+		}
+		opts := CallOptions{Audio: true}
+		if m.Options != nil {
+			opts = *m.Options
+		}
+		name := p.claims.DisplayName
+		if name == "" {
+			name = p.claims.Subject
+		}
+		c, err := p.srv.placeCall(p.ctx, p.claims.Account, p.claims.Subject, name, m.To, opts, p, m.Publish, m.ID)
+		if err != nil {
+			return err
+		}
+		p.call = c
+		return nil
+	}
+	c, ok := p.srv.Call(p.claims.Account, m.CallID)
+	if !ok {
+		return &ProtocolError{Code: 404, Reason: "no_such_call", Message: "no such call"}
+	}
+	switch m.Type {
+	case TypeAccept:
+		if p.room != nil || p.call != nil {
+			return &ProtocolError{Code: 409, Reason: "busy", Message: "already in a call or a room"}
+		}
+		if err := checkOptions(m.Options); err != nil {
+			return err
+		}
+		if err := p.checkCallPubs(m.Publish); err != nil {
+			return err
+		}
+		if err := c.accept(p, m.Publish); err != nil {
+			return err
+		}
+		p.call = c
+		return nil
+	case TypeReject:
+		return c.reject(p)
+	case TypeHangup:
+		return c.hangup(p)
+	case TypeHold:
+		if m.Hold == nil {
+			return badMessage("hold needs hold: true or false")
+		}
+		return c.hold(p, *m.Hold)
+	case TypeDTMF:
+		return c.dtmf(p, m.Digits)
+	}
+	return badMessage("unknown call message")
+}
+
+func (p *peer) checkCallPubs(pubs []Publication) error {
+	if err := checkPublications(pubs); err != nil {
+		return err
+	}
+	for _, pub := range pubs {
+		if !p.claims.Grants.CanPublish(pubMedia(pub.Kind)) {
+			return rooms.ErrPublishNotPermitted
+		}
+	}
+	return nil
+}
+
+// enterCall joins the call's session (on the loop, after accept).
+func (p *peer) enterCall(c *Call, sid string, pubs []Publication) {
+	if p.call != c && c.caller != p {
+		return
+	}
+	p.call = c
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	mgr, acct := p.srv.cfg.Rooms, p.claims.Account
+	part, err := mgr.CreateParticipant(ctx, acct, rooms.ParticipantSpec{Identity: p.claims.Subject, PublishPermissions: p.claims.Grants.Publish})
+	if err == nil {
+		p.st.ephemeral = true
+		err = mgr.AddParticipant(ctx, acct, sid, part.ID, rooms.Everyone(sid))
+		if err != nil {
+			_ = mgr.DeleteParticipant(ctx, acct, part.ID)
+		}
+	}
+	if err == nil {
+		err = p.enterSession(part, sid, pubs, "", "")
+	}
+	if err != nil {
+		p.log.Warn("enter call", "call", c.ID, "err", err)
+		c.mu.Lock()
+		if c.state == StateAccepted || c.state == StateConfirmed {
+			_ = c.setState(StateFailed, CauseMediaFailed)
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.joined(p, part.ID)
+}
+
+// leaveCall leaves the call's session when the call has ended; the last
+// party out deletes the session.
+func (p *peer) leaveCall(c *Call) {
+	if p.call != c {
+		return
+	}
+	p.call = nil
+	if p.room == nil || !p.room.isCall() {
+		return
+	}
+	sid := p.room.key.session
+	p.exitSession()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s, err := p.srv.cfg.Rooms.Session(ctx, p.claims.Account, sid); err == nil && len(s.Members) == 0 {
+		if err := p.srv.cfg.Rooms.DeleteSession(ctx, p.claims.Account, sid); err != nil && !errors.Is(err, rooms.ErrNotFound) {
+			p.log.Warn("delete call session", "err", err)
+		}
+	}
+}
+
+// checkMediaReady tells the call when this party's media is up: the
+// PeerConnection is connected and every announced track has arrived.
+func (p *peer) checkMediaReady() {
+	if p.call == nil || p.st.pc == nil || !p.st.connected {
+		return
+	}
+	if len(p.st.published) < len(p.st.recv) {
+		return
+	}
+	p.call.mediaReady(p)
+}
