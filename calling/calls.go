@@ -450,10 +450,11 @@ func (s *Server) runHooks() {
 	}
 }
 
-// goOnline registers a connection that may receive calls.
-func (s *Server) goOnline(p *peer) {
+// goOnline registers a connection that may receive calls and reports
+// whether it did.
+func (s *Server) goOnline(p *peer) bool {
 	if !p.claims.Grants.Incoming || !auth.ValidIdentity(p.claims.Subject) {
-		return
+		return false
 	}
 	k := identKey{p.claims.Account, p.claims.Subject}
 	s.callsMu.Lock()
@@ -466,6 +467,7 @@ func (s *Server) goOnline(p *peer) {
 	if woken != nil {
 		woken.calleeConnected(p)
 	}
+	return true
 }
 
 func (s *Server) goOffline(p *peer) {

@@ -188,7 +188,16 @@ func (p *peer) installCallbacks(pc *webrtc.PeerConnection) {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-			p.fail(CloseTimeout, "media connection "+s.String())
+			p.post(func() {
+				if p.st.pc != pc {
+					return // a session we already left
+				}
+				if p.call != nil { // a call fails; the signaling connection stays
+					p.call.lost(p)
+					return
+				}
+				p.fail(CloseTimeout, "media connection "+s.String())
+			})
 		case webrtc.PeerConnectionStateConnected:
 			p.post(func() {
 				if p.st.pc == pc {
@@ -421,11 +430,14 @@ func (p *peer) sync() {
 		if _, ok := p.st.senders[k]; ok {
 			continue
 		}
-		s, err := p.st.pc.AddTrack(f)
+		// A transceiver of its own (sendonly), never pion's AddTrack reuse of
+		// the publisher's receiving transceiver: one m-line per forwarded track.
+		tr, err := p.st.pc.AddTransceiverFromTrack(f, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
 			p.log.Warn("add track", "track", k.alias, "from", k.participant, "err", err)
 			continue
 		}
+		s := tr.Sender()
 		p.st.senders[k] = s
 		p.wg.Add(1)
 		go func() {

@@ -28,6 +28,9 @@ const (
 	TypeError             = "error"
 	TypePong              = "pong"
 	TypeBye               = "bye"
+	// TypeStatus is the server's first message on an accepted connection
+	// (status "connected", the identity, whether it may receive calls).
+	TypeStatus = "status"
 
 	// 1:1 calls. Client to server: call, accept, reject, hangup, hold, dtmf.
 	// Server to client: incoming, callState, holdStateChanged, dtmf.
@@ -101,6 +104,7 @@ type Message struct {
 	Cause       Cause        `json:"cause,omitempty"`
 	Hold        *bool        `json:"hold,omitempty"`
 	IsRemote    bool         `json:"isRemote,omitempty"`
+	Incoming    bool         `json:"incoming,omitempty"`
 	Digits      string       `json:"digits,omitempty"`
 }
 

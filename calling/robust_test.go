@@ -34,6 +34,16 @@ func rawDial(t *testing.T, e *env, tok string) *websocket.Conn {
 	return c
 }
 
+// rawDialOK dials with a valid token and reads the server's status message.
+func rawDialOK(t *testing.T, e *env, tok string) *websocket.Conn {
+	t.Helper()
+	c := rawDial(t, e, tok)
+	if m, err := readMsg(t, c); err != nil || m.Type != calling.TypeStatus || m.Status != "connected" {
+		t.Fatalf("first message %+v %v", m, err)
+	}
+	return c
+}
+
 func readMsg(t *testing.T, c *websocket.Conn) (calling.Message, error) {
 	t.Helper()
 	_, b, err := c.Read(ctxT(t, 5*time.Second))
@@ -125,7 +135,7 @@ func TestSignalingRobustness(t *testing.T) {
 	conns := 0
 	sent := 0
 	for sent < 1000 {
-		c := rawDial(t, e, e.token(fmt.Sprintf("fuzzer-%d", conns), roomGrants))
+		c := rawDialOK(t, e, e.token(fmt.Sprintf("fuzzer-%d", conns), roomGrants))
 		conns++
 		for i := 0; i < 50 && sent < 1000; i++ {
 			sent++
@@ -179,7 +189,7 @@ func TestVanishedParticipantRemoved(t *testing.T) {
 	if _, err := b.Join(ctx, client.JoinRequest{Room: "r"}); err != nil {
 		t.Fatal(err)
 	}
-	ghost := rawDial(t, e, e.token("ghost", roomGrants))
+	ghost := rawDialOK(t, e, e.token("ghost", roomGrants))
 	_ = ghost.Write(ctx, websocket.MessageText, []byte(`{"type":"join","id":"1","room":"r"}`))
 	// Read until joined, then stop reading: pings go unanswered.
 	for {
@@ -206,7 +216,7 @@ func TestVanishedParticipantRemoved(t *testing.T) {
 // fills, and never stalls the others.
 func TestSlowConsumerDisconnected(t *testing.T) {
 	e := newEnv(t, func(c *calling.Config) { c.WriteQueue = 4; c.MessageRate = 1e6; c.MessageBurst = 1e6 })
-	slow := rawDial(t, e, e.token("slowpoke", roomGrants))
+	slow := rawDialOK(t, e, e.token("slowpoke", roomGrants))
 	ctx := ctxT(t, 10*time.Second)
 	// Flood pings without reading the pongs: the queue (4) fills.
 	closed := false
@@ -257,7 +267,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 // The message size limit: exactly MaxMessageBytes is read, one more closes with 1009.
 func TestMessageSizeLimit(t *testing.T) {
 	e := newEnv(t, func(c *calling.Config) { c.MaxMessageBytes = 4096 })
-	c := rawDial(t, e, e.token("alice", roomGrants))
+	c := rawDialOK(t, e, e.token("alice", roomGrants))
 	ctx := ctxT(t, 5*time.Second)
 	msg := `{"type":"ping","id":"x"}`
 	atLimit := msg + strings.Repeat(" ", 4096-len(msg))
@@ -276,7 +286,7 @@ func TestMessageSizeLimit(t *testing.T) {
 // The rate limit: a burst of MessageBurst is answered, the next is 429.
 func TestMessageRateLimit(t *testing.T) {
 	e := newEnv(t, func(c *calling.Config) { c.MessageRate = 0.001; c.MessageBurst = 5 })
-	c := rawDial(t, e, e.token("alice", roomGrants))
+	c := rawDialOK(t, e, e.token("alice", roomGrants))
 	ctx := ctxT(t, 5*time.Second)
 	for i := range 6 {
 		_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`))

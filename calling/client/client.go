@@ -69,6 +69,7 @@ type Client struct {
 	dc         *webrtc.DataChannel
 	dcOpen     chan struct{}
 	inCall     string
+	status     chan calling.Message
 	seq        atomic.Int64
 	err        error
 }
@@ -136,9 +137,22 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		dcOpen:  make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.status = make(chan calling.Message, 1)
 	c.wg.Add(1)
 	go c.read()
-	return c, nil
+	// The server's first message says the connection is registered (and,
+	// with the incoming grant, reachable for calls).
+	select {
+	case <-c.status:
+		return c, nil
+	case <-ctx.Done():
+		_ = c.Close()
+		return nil, ctx.Err()
+	case <-c.ctx.Done():
+		err := c.Err()
+		_ = c.Close()
+		return nil, err
+	}
 }
 
 // Publish adds a track to send under a stream alias in every session this
@@ -422,6 +436,12 @@ func (c *Client) handle(m calling.Message) error {
 	waiter := c.waiting[m.ID]
 	c.mu.Unlock()
 	switch m.Type {
+	case calling.TypeStatus:
+		select {
+		case c.status <- m:
+		default:
+		}
+		return nil
 	case calling.TypeJoined:
 		c.mu.Lock()
 		err := c.newPC()
