@@ -71,8 +71,8 @@ type hookRecorder struct {
 func newHookRecorder() *hookRecorder {
 	return &hookRecorder{states: make(chan calling.CallEvent, 100), dtmf: make(chan calling.DTMFEvent, 100)}
 }
-func (h *hookRecorder) CallStateChanged(_ context.Context, e calling.CallEvent) { h.states <- e }
-func (h *hookRecorder) DTMFReceived(_ context.Context, e calling.DTMFEvent)     { h.dtmf <- e }
+func (h *hookRecorder) CallStateChanged(_ context.Context, e calling.CallEvent)      { h.states <- e }
+func (h *hookRecorder) DTMFReceived(_ context.Context, e calling.DTMFEvent)          { h.dtmf <- e }
 func (h *hookRecorder) ParticipantChanged(context.Context, calling.ParticipantEvent) {}
 
 var callGrants = auth.Grants{Outgoing: true, Incoming: true, Publish: []auth.Media{auth.MediaAudio, auth.MediaVideo}, Data: true}
@@ -204,7 +204,6 @@ func anyTrack(t *testing.T, c *client.Client) *client.RemoteTrack {
 	}
 	return nil
 }
-
 
 func TestCallRejectCancelNoAnswer(t *testing.T) {
 	clk := newFakeClock()
