@@ -112,8 +112,11 @@ func (c *Call) finish() {
 	}
 	s := c.srv
 	s.callsMu.Lock()
-	delete(s.busy, identKey{c.Account, c.From})
-	delete(s.busy, identKey{c.Account, c.To})
+	for _, k := range []identKey{{c.Account, c.From}, {c.Account, c.To}} {
+		if s.busy[k] == c {
+			delete(s.busy, k)
+		}
+	}
 	if woken := s.woken[identKey{c.Account, c.To}]; woken == c {
 		delete(s.woken, identKey{c.Account, c.To})
 	}

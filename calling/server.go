@@ -344,9 +344,58 @@ type BroadcastResponse struct {
 	Received int `json:"received"`
 }
 
-// RegisterREST adds POST {prefix}/sessions/{sessionId}/broadcast to the
-// rooms REST handler (same authentication and account scoping).
+// PlaceCallRequest is the body of POST /v1/calls.
+type PlaceCallRequest struct {
+	// From is shown to the callee: a display identity or an application name.
+	From    string       `json:"from" validate:"required,max=64"`
+	To      string       `json:"to" validate:"required,max=80"`
+	Options *CallOptions `json:"options,omitempty"`
+}
+
+// RegisterREST adds to the rooms REST handler (same authentication and
+// account scoping): POST {prefix}/sessions/{sessionId}/broadcast, and
+// POST {prefix}/calls, GET and DELETE {prefix}/calls/{callId}.
 func (s *Server) RegisterREST(h *rooms.Handler) {
+	h.Handle("POST "+h.Prefix()+"/calls", func(w http.ResponseWriter, r *http.Request, account string) error {
+		var req PlaceCallRequest
+		if err := httpx.DecodeJSON(w, r, 8<<10, &req); err != nil {
+			return err
+		}
+		opts := CallOptions{Audio: true}
+		if req.Options != nil {
+			opts = *req.Options
+		}
+		c, err := s.PlaceCall(r.Context(), account, req.From, req.To, opts)
+		if err != nil {
+			pe := protocolError(err)
+			status := http.StatusBadRequest
+			if pe.Code == 500 {
+				status = http.StatusInternalServerError
+			}
+			return httpx.Errorf(status, pe.Reason, "%s", pe.Message)
+		}
+		httpx.WriteJSON(w, http.StatusCreated, c.Info())
+		return nil
+	})
+	h.Handle("GET "+h.Prefix()+"/calls/{id}", func(w http.ResponseWriter, r *http.Request, account string) error {
+		c, ok := s.Call(account, r.PathValue("id"))
+		if !ok {
+			return httpx.Errorf(http.StatusNotFound, "call_not_found", "no such call")
+		}
+		httpx.WriteJSON(w, http.StatusOK, c.Info())
+		return nil
+	})
+	h.Handle("DELETE "+h.Prefix()+"/calls/{id}", func(w http.ResponseWriter, r *http.Request, account string) error {
+		c, ok := s.Call(account, r.PathValue("id"))
+		if !ok {
+			return httpx.Errorf(http.StatusNotFound, "call_not_found", "no such call")
+		}
+		if err := c.Hangup(); err != nil {
+			return httpx.Errorf(http.StatusConflict, "call_over", "the call has already ended")
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
 	h.Handle("POST "+h.Prefix()+"/sessions/{sid}/broadcast", func(w http.ResponseWriter, r *http.Request, account string) error {
 		var req BroadcastRequest
 		if err := httpx.DecodeJSON(w, r, DefaultMaxBroadcastBytes+1024, &req); err != nil {
