@@ -55,7 +55,14 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, UDPPort: cfg.udpPort}, Logger: logger})
+	var hooks calling.Hooks
+	if cfg.webhook != "" {
+		if hooks, err = calling.NewWebhooks(calling.WebhookConfig{URL: cfg.webhook, Secret: []byte(cfg.whSecret), Logger: logger}); err != nil {
+			return nil, err
+		}
+	}
+	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks,
+		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, UDPPort: cfg.udpPort}, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

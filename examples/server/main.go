@@ -29,13 +29,15 @@ func main() {
 }
 
 type config struct {
-	addr    string
-	data    string
-	iceIPs  []string
-	udpPort int
-	demo    bool
-	user    string
-	secret  string
+	addr     string
+	data     string
+	iceIPs   []string
+	udpPort  int
+	demo     bool
+	webhook  string
+	whSecret string
+	user     string
+	secret   string
 }
 
 func parseFlags(args []string, getenv func(string) string) (config, error) {
@@ -51,11 +53,16 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		return nil
 	})
 	fs.IntVar(&c.udpPort, "udp-port", 0, "the one UDP port all media shares (0: any free port)")
+	fs.StringVar(&c.webhook, "webhook-url", "", "POST call states, DTMF and participant events here, signed with SWITCHBOARD_WEBHOOK_SECRET (docs/webhooks.md)")
 	fs.BoolVar(&c.demo, "demo", true, "serve the browser demo at / and hand out demo tokens at /demo/token (turn off anywhere real)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
 	c.user, c.secret = getenv("SWITCHBOARD_API_USER"), getenv("SWITCHBOARD_API_SECRET")
+	c.whSecret = getenv("SWITCHBOARD_WEBHOOK_SECRET")
+	if c.webhook != "" && len(c.whSecret) < 16 {
+		return c, fmt.Errorf("-webhook-url needs SWITCHBOARD_WEBHOOK_SECRET of at least 16 bytes")
+	}
 	return c, nil
 }
 

@@ -154,6 +154,16 @@ func TestRESTFlowMatchesOpenAPI(t *testing.T) {
 	c.expect("POST", "/v1/sessions/nope/broadcast", `{"text":"x"}`, 404)
 	c.expect("POST", "/v1/sessions/"+sess.ID+"/broadcast", `{"text":"`+strings.Repeat("x", 16385)+`"}`, 400)
 	c.expect("POST", "/v1/sessions/"+sess.ID+"/broadcast", `{"text":"`+strings.Repeat("x", 16384)+`"}`, 200)
+	// A server-placed call to an identity nobody is connected as fails at once.
+	var call struct{ ID, State, Cause string }
+	_ = json.Unmarshal(c.expect("POST", "/v1/calls", `{"from":"support-line","to":"client:nobody-home","options":{"audio":true}}`, 201), &call)
+	if call.State != "failed" || call.Cause != "callee_offline" {
+		t.Fatalf("call: %+v", call)
+	}
+	c.expect("GET", "/v1/calls/"+call.ID, "", 200)
+	c.expect("DELETE", "/v1/calls/"+call.ID, "", 409)
+	c.expect("GET", "/v1/calls/c-none", "", 404)
+	c.expect("POST", "/v1/calls", `{"from":"x","to":"no"}`, 400)
 	c.expect("DELETE", "/v1/sessions/"+sess.ID, "", 204)
 	c.expect("GET", "/v1/sessions/"+sess.ID, "", 404)
 	c.expect("DELETE", "/v1/participants/"+a.Participant.ID, "", 204)
@@ -168,7 +178,7 @@ func TestEveryDocumentedRouteExists(t *testing.T) {
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
 			documented = append(documented, method+" "+path)
-			concrete := strings.NewReplacer("{sessionId}", "s-x", "{participantId}", "p-x").Replace(path)
+			concrete := strings.NewReplacer("{sessionId}", "s-x", "{participantId}", "p-x", "{callId}", "c-x").Replace(path)
 			req, _ := http.NewRequest(method, c.base+concrete, nil)
 			req.SetBasicAuth(c.user, c.secret)
 			res, err := http.DefaultClient.Do(req)
@@ -188,6 +198,7 @@ func TestEveryDocumentedRouteExists(t *testing.T) {
 		"POST /v1/participants", "GET /v1/participants/{participantId}", "DELETE /v1/participants/{participantId}",
 		"POST /v1/sessions", "GET /v1/sessions/{sessionId}", "DELETE /v1/sessions/{sessionId}",
 		"GET /v1/sessions/{sessionId}/participants", "POST /v1/sessions/{sessionId}/broadcast",
+		"POST /v1/calls", "GET /v1/calls/{callId}", "DELETE /v1/calls/{callId}",
 		"PUT /v1/sessions/{sessionId}/participants/{participantId}", "DELETE /v1/sessions/{sessionId}/participants/{participantId}",
 		"GET /v1/sessions/{sessionId}/participants/{participantId}/subscriptions", "PUT /v1/sessions/{sessionId}/participants/{participantId}/subscriptions",
 	}
