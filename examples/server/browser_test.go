@@ -47,7 +47,7 @@ func onlyLoopback() bool {
 	return true
 }
 
-func TestBrowserTwoTabsTalk(t *testing.T) {
+func TestBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		requireBrowser(t, "no Chromium at %s: apt-get install -y chromium", chromiumPath)
 	}
@@ -58,25 +58,27 @@ func TestBrowserTwoTabsTalk(t *testing.T) {
 		if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
 			requireBrowser(t, "this machine has a non-loopback interface and the browser test needs root and unshare to isolate it")
 		}
-		cmd := exec.Command("unshare", "-n", "sh", "-c", `ip link set lo up && exec "$0" -test.run '^TestBrowserTwoTabsTalk$' -test.v -test.count=1`, os.Args[0])
+		cmd := exec.Command("unshare", "-n", "sh", "-c", `ip link set lo up && exec "$0" -test.run '^TestBrowser$' -test.v -test.count=1`, os.Args[0])
 		cmd.Env = append(os.Environ(), "SWITCHBOARD_IN_NETNS=1")
 		out, err := cmd.CombinedOutput()
 		t.Logf("in a loopback-only network namespace:\n%s", out)
 		if err != nil {
 			t.Fatalf("browser test failed: %v", err)
 		}
-		if !strings.Contains(string(out), "--- PASS: TestBrowserTwoTabsTalk") {
+		if !strings.Contains(string(out), "--- PASS: TestBrowser ") {
 			t.Fatal("browser test did not pass inside the namespace")
 		}
 		return
 	}
-	runBrowserTest(t)
-}
-
-func runBrowserTest(t *testing.T) {
 	env := map[string]string{"SWITCHBOARD_API_USER": "e2e-user", "SWITCHBOARD_API_SECRET": "e2e-secret-0123456789"}
 	base := startServer(t, env)
+	tab1, tab2 := openBrowser(t)
+	t.Run("room", func(t *testing.T) { browserRoom(t, base, env, tab1, tab2) })
+	t.Run("call", func(t *testing.T) { browserCall(t, base, tab1, tab2) })
+}
 
+// openBrowser starts headless Chromium with fake media and two tabs.
+func openBrowser(t *testing.T) (context.Context, context.Context) {
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromiumPath),
 		chromedp.UserDataDir(t.TempDir()),
@@ -92,16 +94,60 @@ func runBrowserTest(t *testing.T) {
 		chromedp.Flag("no-first-run", true),
 		chromedp.Flag("disable-gpu", true),
 	)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	t.Cleanup(cancelBrowser)
 	if err := chromedp.Do(browser); err != nil { // starts the browser (first tab)
 		t.Fatalf("start chromium: %v", err)
 	}
-	tab1 := browser
 	tab2, cancelTab2 := chromedp.NewContext(browser)
-	defer cancelTab2()
+	t.Cleanup(cancelTab2)
+	return browser, tab2
+}
 
+// pageStats reads inbound RTP packet counts from the page's peer connection.
+const statsJS = `(async () => {
+	if (window.demo.error) return {error: window.demo.error};
+	if (!window.sb || !window.sb.pc) return {};
+	const out = {audio: 0, video: 0};
+	(await window.sb.pc.getStats()).forEach(s => { if (s.type === "inbound-rtp") out[s.kind] += s.packetsReceived; });
+	return out;
+})()`
+
+type pageStats struct {
+	Audio, Video int
+	Error        string
+}
+
+// waitPage polls the page until js returns true (there is no event to wait
+// on across the DevTools boundary).
+func waitPage(t *testing.T, tab context.Context, what, js string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, err := chromedp.Run(tab, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			state, _ := chromedp.Run(tab, chromedp.Evaluate[string](`JSON.stringify(window.demo)`))
+			t.Fatalf("%s: not after 20 s; page state %s", what, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func click(t *testing.T, tab context.Context, js string) {
+	t.Helper()
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](js+`; true`)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func browserRoom(t *testing.T, base string, env map[string]string, tab1, tab2 context.Context) {
 	start := time.Now()
 	for i, tab := range []context.Context{tab1, tab2} {
 		if err := chromedp.Do(tab, chromedp.Navigate(fmt.Sprintf("%s/?room=e2e&identity=tab-%d", base, i+1))); err != nil {
@@ -109,26 +155,15 @@ func runBrowserTest(t *testing.T) {
 		}
 	}
 	// Each tab receives audio and video packets from the other.
-	const statsJS = `(async () => {
-		if (window.demo.error) return {error: window.demo.error};
-		if (!window.sb || !window.sb.pc) return {};
-		const out = {audio: 0, video: 0};
-		(await window.sb.pc.getStats()).forEach(s => { if (s.type === "inbound-rtp") out[s.kind] += s.packetsReceived; });
-		return out;
-	})()`
 	const diagJS = `JSON.stringify({demo: window.demo, log: document.getElementById("log").innerText,
 		pc: window.sb && window.sb.pc && {conn: sb.pc.connectionState, ice: sb.pc.iceConnectionState, sig: sb.pc.signalingState,
 			tx: sb.pc.getTransceivers().map(t => [t.mid, t.direction, t.currentDirection, t.receiver.track.kind]),
 			local: sb.pc.localDescription && sb.pc.localDescription.sdp.split("\n").filter(l => l.startsWith("a=candidate")),
 			remote: sb.pc.remoteDescription && sb.pc.remoteDescription.sdp.split("\n").filter(l => l.startsWith("a=candidate") || l.startsWith("m="))}})`
-	type stats struct {
-		Audio, Video int
-		Error        string
-	}
 	for i, tab := range []context.Context{tab1, tab2} {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			s, err := chromedp.Run(tab, chromedp.Evaluate[stats](statsJS, chromedp.EvalAwaitPromise))
+			s, err := chromedp.Run(tab, chromedp.Evaluate[pageStats](statsJS, chromedp.EvalAwaitPromise))
 			if err != nil {
 				t.Fatalf("tab %d: %v", i+1, err)
 			}
@@ -179,5 +214,39 @@ func runBrowserTest(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+}
+
+// browserCall: two demo pages in phone mode call each other by identity:
+// ring, answer, audio both ways, DTMF, hold, hang up.
+func browserCall(t *testing.T, base string, alice, bob context.Context) {
+	for tab, who := range map[context.Context]string{alice: "alice", bob: "bob"} {
+		if err := chromedp.Do(tab, chromedp.Navigate(base+"/?mode=phone&identity="+who)); err != nil {
+			t.Fatal(err)
+		}
+		waitPage(t, tab, who+" connected", `window.demo.status === "connected"`)
+	}
+	click(t, alice, `document.getElementById("to").value = "bob"; document.getElementById("dial").click()`)
+	waitPage(t, bob, "bob rings", `window.demo.incoming === "alice"`)
+	click(t, bob, `document.getElementById("answer").click()`)
+	for tab, who := range map[context.Context]string{alice: "alice", bob: "bob"} {
+		waitPage(t, tab, who+" confirmed", `window.demo.callStates.includes("confirmed")`)
+		waitPage(t, tab, who+" hears the other", `(async () => {
+			if (!window.sb.pc) return false;
+			let n = 0; (await window.sb.pc.getStats()).forEach(s => { if (s.type === "inbound-rtp" && s.kind === "audio") n += s.packetsReceived; });
+			return n >= 50; })()`)
+	}
+	got, _ := chromedp.Run(alice, chromedp.Evaluate[[]string](`window.demo.callStates`))
+	if strings.Join(got, ",") != "connecting,ringing,accepted,confirmed" {
+		t.Fatalf("alice's states: %v", got)
+	}
+	click(t, alice, `[...document.querySelectorAll("#pad button")].find(b => b.textContent === "5").click()`)
+	click(t, alice, `[...document.querySelectorAll("#pad button")].find(b => b.textContent === "#").click()`)
+	waitPage(t, bob, "DTMF at bob", `window.demo.dtmf.join("") === "5#"`)
+	click(t, alice, `document.getElementById("hold").click()`)
+	waitPage(t, bob, "remote hold at bob", `window.demo.hold.some(h => h.hold && h.isRemote)`)
+	click(t, bob, `document.getElementById("hangup").click()`)
+	for tab, who := range map[context.Context]string{alice: "alice", bob: "bob"} {
+		waitPage(t, tab, who+" ended", `window.demo.callStates.includes("ended (normal)")`)
 	}
 }

@@ -1,14 +1,16 @@
 import { Client } from "./switchboard.js";
 
 const params = new URLSearchParams(location.search);
+const mode = params.get("mode") || "room";
 const room = params.get("room") || "demo";
 const identity = params.get("identity") || "guest-" + Math.random().toString(36).slice(2, 8);
 const $ = (id) => document.getElementById(id);
 $("room").textContent = room;
 $("identity").textContent = identity;
 
-// State the end-to-end test reads.
-window.demo = { status: "offline", broadcasts: [], messages: [], sessionId: "", participantId: "", error: "" };
+// State the end-to-end tests read.
+window.demo = { status: "offline", broadcasts: [], messages: [], sessionId: "", participantId: "", error: "",
+  callStates: [], incoming: "", dtmf: [], hold: [] };
 const log = (text, cls) => {
   const div = document.createElement("div");
   div.textContent = text;
@@ -22,8 +24,10 @@ async function main() {
   });
   if (!res.ok) throw new Error("demo token: " + res.status);
   const { token } = await res.json();
-  const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+  const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: mode === "room" });
   $("local").srcObject = media;
+  const publish = [{ alias: "microphone", track: media.getAudioTracks()[0] }];
+  if (mode === "room") publish.push({ alias: "camera", track: media.getVideoTracks()[0] });
 
   const wsURL = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/signal";
   const sb = new Client({ url: wsURL, token });
@@ -35,6 +39,7 @@ async function main() {
     if (!v) { v = document.createElement("video"); v.id = id; v.autoplay = true; v.playsInline = true; $("videos").append(v); }
     v.srcObject = stream || new MediaStream([track]);
   });
+  sb.on("joined", (m) => { window.demo.sessionId = m.sessionId; window.demo.participantId = m.participantId; });
   sb.on("participantJoined", (m) => log(`${m.identity} joined`));
   sb.on("participantLeft", (m) => { log(`${m.identity} left`); document.getElementById("v-" + m.participantId)?.remove(); });
   sb.on("broadcast", (b) => { window.demo.broadcasts.push(b.text); log(`📣 ${b.text}`, "broadcast"); });
@@ -42,16 +47,6 @@ async function main() {
   sb.on("error", (e) => { window.demo.error = e.message || String(e); log(`error ${e.code}: ${e.message}`); });
 
   await sb.connect();
-  const joined = await sb.join({
-    room,
-    publish: [
-      { alias: "microphone", track: media.getAudioTracks()[0] },
-      { alias: "camera", track: media.getVideoTracks()[0] },
-    ],
-  });
-  window.demo.sessionId = joined.sessionId;
-  window.demo.participantId = joined.participantId;
-  log(`joined ${room} (${joined.participants?.length || 0} others here)`);
 
   let muted = false;
   $("mute").onclick = () => {
@@ -61,6 +56,44 @@ async function main() {
     $("mute").textContent = muted ? "Unmute" : "Mute";
   };
   $("leave").onclick = () => { sb.leave(); log("left"); };
+
+  if (mode === "phone") return phone(sb, publish);
+  const joined = await sb.join({ room, publish });
+  log(`joined ${room} (${joined.participants?.length || 0} others here)`);
+}
+
+// phone is the 1:1 view: dial, ring, answer, hold, DTMF keys, hang up.
+function phone(sb, publish) {
+  $("where").textContent = "Phone";
+  $("hint").style.display = "none";
+  $("phone").style.display = "block";
+  let held = false;
+  let ringing = "";
+  sb.on("callState", (m) => {
+    const s = m.cause ? `${m.state} (${m.cause})` : m.state;
+    window.demo.callStates.push(s);
+    $("callstate").textContent = s;
+    if (m.state === "ended" || m.state === "failed") { $("incoming").style.display = "none"; held = false; }
+  });
+  sb.on("incoming", (m) => {
+    ringing = m.callId;
+    window.demo.incoming = m.from;
+    $("caller").textContent = m.displayName || m.from;
+    $("incoming").style.display = "block";
+  });
+  sb.on("holdStateChanged", (m) => { window.demo.hold.push({ hold: m.hold, isRemote: !!m.isRemote }); log(`hold ${m.hold} ${m.isRemote ? "(remote)" : ""}`); });
+  sb.on("dtmf", (m) => { window.demo.dtmf.push(m.digits); log(`DTMF from ${m.from}: ${m.digits}`); });
+  $("dial").onclick = () => sb.call($("to").value, { publish, options: { audio: true } }).catch((e) => log(String(e)));
+  $("answer").onclick = () => { $("incoming").style.display = "none"; sb.accept(ringing, { publish }); };
+  $("decline").onclick = () => { $("incoming").style.display = "none"; sb.reject(ringing); };
+  $("hangup").onclick = () => sb.hangup();
+  $("hold").onclick = () => { held = !held; sb.hold(held); $("hold").textContent = held ? "Resume" : "Hold"; };
+  for (const k of "123A456B789C*0#D") {
+    const b = document.createElement("button");
+    b.textContent = k;
+    b.onclick = () => sb.sendDTMF(k);
+    $("pad").append(b);
+  }
 }
 
 main().catch((e) => { window.demo.error = String(e); log(String(e)); });

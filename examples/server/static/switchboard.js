@@ -1,12 +1,17 @@
 // Switchboard browser client: an ES module, no build step, no framework.
 // It speaks the signaling protocol of docs/protocol.md over a WebSocket and
-// runs one RTCPeerConnection; the server always offers (no glare).
+// runs one RTCPeerConnection per session (room or call); the server always
+// offers (no glare).
 //
 //   import { Client } from "./switchboard.js";
 //   const sb = new Client({ url: "ws://host/v1/signal", token });
 //   sb.on("track", ({ participantId, alias, track, stream }) => ...);
 //   await sb.connect();
 //   await sb.join({ room: "demo", publish: [{ alias: "microphone", track }] });
+//   // or: const callId = await sb.call("bob", { publish, options: { audio: true } });
+//
+// Events: status, track, participantJoined, participantLeft, muted, incoming,
+// callState, holdStateChanged, dtmf, broadcast, message, error, close.
 
 export class Client {
   constructor({ url, token }) {
@@ -17,45 +22,30 @@ export class Client {
     this.pendingICE = [];
     this.seq = 0;
     this.waiting = new Map();
+    this.publish = [];
     this.pc = null;
     this.dc = null;
+    this.callId = "";
   }
 
   on(event, fn) { (this.handlers[event] ||= []).push(fn); return this; }
   emit(event, data) { for (const fn of this.handlers[event] || []) fn(data); }
   setStatus(s) { if (this.status !== s) { this.status = s; this.emit("status", s); } }
 
-  // connect opens the signaling WebSocket and the peer connection.
+  // connect opens the signaling WebSocket; it resolves once the server says
+  // the connection is registered ("status": "connected").
   connect() {
     this.setStatus("connecting");
-    this.pc = new RTCPeerConnection();
-    this.pc.onicecandidate = (e) => { if (e.candidate) this.send({ type: "candidate", candidate: e.candidate.toJSON() }); };
-    this.pc.ontrack = (e) => {
-      const stream = e.streams[0];
-      this.emit("track", { participantId: stream ? stream.id : "", alias: e.track.id, track: e.track, stream });
-    };
-    this.pc.ondatachannel = (e) => {
-      if (e.channel.label !== "switchboard") return;
-      this.dc = e.channel;
-      this.dc.onmessage = (m) => {
-        let env; try { env = JSON.parse(m.data); } catch { return; }
-        this.emit(env.type, env); // "broadcast", "message", "error"
-      };
-    };
-    this.pc.onconnectionstatechange = () => {
-      const s = this.pc.connectionState;
-      if (s === "connected") this.setStatus("connected");
-      if (s === "failed") this.setStatus("error");
-    };
     return new Promise((resolve, reject) => {
       const u = new URL(this.url);
       u.searchParams.set("access_token", this.token);
       this.ws = new WebSocket(u);
-      this.ws.onopen = () => resolve();
+      this.connected = resolve;
       this.ws.onerror = () => { this.setStatus("error"); reject(new Error("signaling connection failed")); };
       this.ws.onclose = (e) => {
         this.emit("close", { code: e.code, reason: e.reason });
         this.setStatus(e.code === 1000 ? "offline" : "error");
+        reject(new Error(`closed ${e.code} ${e.reason}`));
       };
       this.ws.onmessage = (e) => this.onMessage(JSON.parse(e.data));
     });
@@ -71,21 +61,57 @@ export class Client {
     });
   }
 
-  // join a room by name or a session by id, publishing [{alias, track}].
-  async join({ room, sessionId, publish = [] }) {
+  announce(publish) { return publish.map((p) => ({ streamAlias: p.alias, kind: p.track.kind })); }
+
+  // newPC makes the peer connection of the session the server put us in.
+  newPC(iceServers) {
+    if (this.pc) this.pc.close();
+    const pc = new RTCPeerConnection({ iceServers: iceServers || [] });
+    this.pc = pc;
+    this.pendingICE = [];
+    pc.onicecandidate = (e) => { if (e.candidate) this.send({ type: "candidate", candidate: e.candidate.toJSON() }); };
+    pc.ontrack = (e) => {
+      const stream = e.streams[0];
+      this.emit("track", { participantId: stream ? stream.id : "", alias: e.track.id, track: e.track, stream });
+    };
+    pc.ondatachannel = (e) => {
+      if (e.channel.label !== "switchboard") return;
+      this.dc = e.channel;
+      this.dc.onmessage = (m) => {
+        let env; try { env = JSON.parse(m.data); } catch { return; }
+        this.emit(env.type, env); // "broadcast", "message", "error"
+      };
+    };
+    pc.onconnectionstatechange = () => this.emit("media", pc.connectionState);
     // addTrack (not addTransceiver): JSEP lets only addTrack's transceivers
     // take over the server's recvonly m-lines when its offer arrives.
-    this.localStream = this.localStream || new MediaStream();
-    for (const p of publish) { this.localStream.addTrack(p.track); this.pc.addTrack(p.track, this.localStream); }
-    const joined = await this.request({
-      type: "join", room, sessionId,
-      publish: publish.map((p) => ({ streamAlias: p.alias, kind: p.track.kind })),
-    });
-    if (joined.iceServers) this.pc.setConfiguration({ iceServers: joined.iceServers });
-    this.joined = joined;
-    return joined;
+    const stream = new MediaStream(this.publish.map((p) => p.track));
+    for (const p of this.publish) pc.addTrack(p.track, stream);
   }
 
+  // join a room by name or a session by id, publishing [{alias, track}].
+  async join({ room, sessionId, publish = [] }) {
+    this.publish = publish;
+    return this.request({ type: "join", room, sessionId, publish: this.announce(publish) });
+  }
+
+  // call an identity; resolves with the call id (states arrive as callState events).
+  async call(to, { publish = [], options = { audio: true } } = {}) {
+    this.publish = publish;
+    const m = await this.request({ type: "call", to, options, publish: this.announce(publish) });
+    this.callId = m.callId;
+    return m.callId;
+  }
+
+  accept(callId, { publish = [], options = { audio: true } } = {}) {
+    this.publish = publish;
+    this.callId = callId;
+    this.send({ type: "accept", id: String(++this.seq), callId, options, publish: this.announce(publish) });
+  }
+  reject(callId) { this.send({ type: "reject", id: String(++this.seq), callId }); }
+  hangup(callId = this.callId) { this.send({ type: "hangup", id: String(++this.seq), callId }); }
+  hold(on, callId = this.callId) { this.send({ type: "hold", id: String(++this.seq), callId, hold: on }); }
+  sendDTMF(digits, callId = this.callId) { this.send({ type: "dtmf", id: String(++this.seq), callId, digits }); }
   mute(alias, muted) { this.send({ type: "mute", id: String(++this.seq), streamAlias: alias, muted }); }
 
   sendData(to, text) {
@@ -102,15 +128,32 @@ export class Client {
 
   async onMessage(m) {
     const w = m.id && this.waiting.get(m.id);
+    if (w) this.waiting.delete(m.id);
     switch (m.type) {
+      case "status":
+        this.setStatus("connected");
+        this.connected?.();
+        return;
       case "joined":
-        if (w) { this.waiting.delete(m.id); w.resolve(m); }
+        this.newPC(m.iceServers);
+        this.joined = m;
+        if (w) w.resolve(m);
+        this.emit("joined", m);
         return;
       case "error":
-        if (w) { this.waiting.delete(m.id); w.reject(Object.assign(new Error(m.error.message), m.error)); }
+        if (w) w.reject(Object.assign(new Error(m.error.message), m.error));
         this.emit("error", m.error);
         return;
+      case "callState":
+        if (w) w.resolve(m);
+        if ((m.state === "ended" || m.state === "failed") && m.callId === this.callId) {
+          if (this.pc) { this.pc.close(); this.pc = null; }
+          this.callId = "";
+        }
+        this.emit("callState", m);
+        return;
       case "offer":
+        if (!this.pc) return;
         await this.pc.setRemoteDescription({ type: "offer", sdp: m.sdp });
         for (const c of this.pendingICE) await this.pc.addIceCandidate(c);
         this.pendingICE = [];
@@ -121,11 +164,13 @@ export class Client {
         }
         return;
       case "candidate":
+        if (!this.pc) return;
         if (!this.pc.remoteDescription) this.pendingICE.push(m.candidate);
         else await this.pc.addIceCandidate(m.candidate);
         return;
       default:
-        this.emit(m.type, m); // participantJoined, participantLeft, muted, bye, pong
+        if (w) w.resolve(m);
+        this.emit(m.type, m); // participantJoined, participantLeft, muted, incoming, holdStateChanged, dtmf, bye, pong
     }
   }
 }
