@@ -61,7 +61,11 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 			return nil, err
 		}
 	}
-	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks,
+	var iceServers []calling.ICEServer
+	if len(cfg.stun) > 0 {
+		iceServers = []calling.ICEServer{{URLs: cfg.stun}}
+	}
+	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers,
 		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, UDPPort: cfg.udpPort}, Logger: logger})
 	if err != nil {
 		return nil, err

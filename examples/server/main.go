@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,6 +33,7 @@ type config struct {
 	addr     string
 	data     string
 	iceIPs   []string
+	stun     []string
 	udpPort  int
 	demo     bool
 	webhook  string
@@ -50,6 +52,13 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 			return fmt.Errorf("not an IP address: %q", s)
 		}
 		c.iceIPs = append(c.iceIPs, s)
+		return nil
+	})
+	fs.Func("ice-server", "a STUN/TURN URL handed to clients, e.g. stun:stun.example.com:3478 (repeatable)", func(s string) error {
+		if !strings.HasPrefix(s, "stun:") && !strings.HasPrefix(s, "turn:") && !strings.HasPrefix(s, "turns:") {
+			return fmt.Errorf("not a stun:, turn: or turns: URL: %q", s)
+		}
+		c.stun = append(c.stun, s)
 		return nil
 	})
 	fs.IntVar(&c.udpPort, "udp-port", 0, "the one UDP port all media shares (0: any free port)")
