@@ -10,6 +10,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/internal/iceaddr"
 )
 
 // MediaConfig builds the pion API a Server uses when Config.API is nil.
@@ -62,15 +64,11 @@ func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
 		}
 	}
 	if len(cfg.ICEIPs) > 0 {
-		allowed := make([]net.IP, 0, len(cfg.ICEIPs))
-		loopback := false
-		for _, s := range cfg.ICEIPs {
-			ip := net.ParseIP(s)
-			if ip == nil {
-				return nil, nil, fmt.Errorf("calling: ICE IP %q is not an address", s)
-			}
-			allowed = append(allowed, ip)
-			loopback = loopback || ip.IsLoopback()
+		allowed, loopback, err := iceaddr.Parse(cfg.ICEIPs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("calling: ICE IP: %w", err)
+		}
+		for _, ip := range allowed {
 			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
 			if err != nil {
 				closeAll()
@@ -79,14 +77,7 @@ func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
 			conns = append(conns, c)
 			muxes = append(muxes, webrtc.NewICEUDPMux(nil, c))
 		}
-		se.SetIPFilter(func(ip net.IP) bool {
-			for _, a := range allowed {
-				if a.Equal(ip) {
-					return true
-				}
-			}
-			return false
-		})
+		se.SetIPFilter(iceaddr.Filter(allowed))
 		se.SetIncludeLoopbackCandidate(loopback)
 	} else {
 		c, err := net.ListenUDP("udp", &net.UDPAddr{Port: cfg.UDPPort})

@@ -14,13 +14,7 @@ func (p *peer) handleCall(m *Message) error {
 		if !p.claims.Grants.Outgoing {
 			return &ProtocolError{Code: 403, Reason: "forbidden", Message: "the token does not grant outgoing calls"}
 		}
-		if p.room != nil || p.call != nil {
-			return &ProtocolError{Code: 409, Reason: "busy", Message: "already in a call or a room"}
-		}
-		if err := checkOptions(m.Options); err != nil {
-			return err
-		}
-		if err := p.checkCallPubs(m.Publish); err != nil {
+		if err := p.checkCallable(m); err != nil {
 			return err
 		}
 		opts := CallOptions{Audio: true}
@@ -44,13 +38,7 @@ func (p *peer) handleCall(m *Message) error {
 	}
 	switch m.Type {
 	case TypeAccept:
-		if p.room != nil || p.call != nil {
-			return &ProtocolError{Code: 409, Reason: "busy", Message: "already in a call or a room"}
-		}
-		if err := checkOptions(m.Options); err != nil {
-			return err
-		}
-		if err := p.checkCallPubs(m.Publish); err != nil {
+		if err := p.checkCallable(m); err != nil {
 			return err
 		}
 		if err := c.accept(p, m.Publish); err != nil {
@@ -73,11 +61,18 @@ func (p *peer) handleCall(m *Message) error {
 	return badMessage("unknown call message")
 }
 
-func (p *peer) checkCallPubs(pubs []Publication) error {
-	if err := checkPublications(pubs); err != nil {
+// checkCallable checks that a call or accept can start from this connection.
+func (p *peer) checkCallable(m *Message) error {
+	if p.room != nil || p.call != nil {
+		return &ProtocolError{Code: 409, Reason: "busy", Message: "already in a call or a room"}
+	}
+	if err := checkOptions(m.Options); err != nil {
 		return err
 	}
-	for _, pub := range pubs {
+	if err := checkPublications(m.Publish); err != nil {
+		return err
+	}
+	for _, pub := range m.Publish {
 		if !p.claims.Grants.CanPublish(pubMedia(pub.Kind)) {
 			return rooms.ErrPublishNotPermitted
 		}

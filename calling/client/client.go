@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -25,6 +24,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/internal/iceaddr"
 )
 
 // Config configures Dial.
@@ -88,24 +88,11 @@ func NewAPI(ips ...string) (*webrtc.API, error) {
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if len(ips) > 0 {
-		loop := false
-		allowed := make([]net.IP, 0, len(ips))
-		for _, s := range ips {
-			ip := net.ParseIP(s)
-			if ip == nil {
-				return nil, fmt.Errorf("client: %q is not an IP address", s)
-			}
-			loop = loop || ip.IsLoopback()
-			allowed = append(allowed, ip)
+		allowed, loop, err := iceaddr.Parse(ips)
+		if err != nil {
+			return nil, fmt.Errorf("client: %w", err)
 		}
-		se.SetIPFilter(func(ip net.IP) bool {
-			for _, a := range allowed {
-				if a.Equal(ip) {
-					return true
-				}
-			}
-			return false
-		})
+		se.SetIPFilter(iceaddr.Filter(allowed))
 		se.SetIncludeLoopbackCandidate(loop)
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	}
