@@ -60,7 +60,7 @@ func TestCallHoldStopsMediaBothWays(t *testing.T) {
 	}
 	local := waitEvent(t, alice, calling.TypeHoldChanged, "")
 	remote := waitEvent(t, bob, calling.TypeHoldChanged, "")
-	if !*local.Hold || local.IsRemote || !*remote.Hold || !remote.IsRemote {
+	if !*local.IsHold || local.IsRemote || !*remote.IsHold || !remote.IsRemote {
 		t.Fatalf("hold events: %+v / %+v", local, remote)
 	}
 	// Held: the forwarded tracks are withdrawn, so the readers end or go silent.

@@ -121,8 +121,13 @@ func (c *Call) finish() {
 		delete(s.woken, identKey{c.Account, c.To})
 	}
 	s.callsMu.Unlock()
+	s.clock.AfterFunc(s.cfg.CallRetention, func() {
+		s.callsMu.Lock()
+		delete(s.calls, c.ID)
+		s.callsMu.Unlock()
+	})
 	// Each party leaves the call's session on its own loop; the last one out
-	// deletes the session. The call stays visible to GET /v1/calls/{id}.
+	// deletes the session.
 	for _, p := range c.parties() {
 		p.post(func() { p.leaveCall(c) })
 	}
@@ -362,7 +367,7 @@ func (c *Call) hold(p *peer, on bool) error {
 		anyHeld = anyHeld || h
 	}
 	for _, q := range c.parties() {
-		q.send(&Message{Type: TypeHoldChanged, CallID: c.ID, Hold: &on, IsRemote: q != p})
+		q.send(&Message{Type: TypeHoldChanged, CallID: c.ID, IsHold: &on, IsRemote: q != p})
 	}
 	return c.applyHold(anyHeld)
 }
@@ -406,7 +411,7 @@ func (c *Call) dtmf(p *peer, digits string) error {
 	return nil
 }
 
-// Call returns a call by id (calls stay listed until the server closes).
+// Call returns a call by id (an ended call stays for Config.CallRetention).
 func (s *Server) Call(account, id string) (*Call, bool) {
 	s.callsMu.Lock()
 	defer s.callsMu.Unlock()

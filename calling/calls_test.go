@@ -240,6 +240,15 @@ func TestCallRejectCancelNoAnswer(t *testing.T) {
 	if s, c := mustCall(t, e, id).State(); s != calling.StateEnded || c != calling.CauseNoAnswer {
 		t.Fatalf("state changed after end: %s %s", s, c)
 	}
+	// Ended calls are forgotten after the retention (1 h by default).
+	clk.Advance(time.Hour - 46*time.Second)
+	if _, ok := e.srv.Call(acct, id); !ok {
+		t.Fatal("call forgotten before the retention")
+	}
+	clk.Advance(46 * time.Second)
+	if _, ok := e.srv.Call(acct, id); ok {
+		t.Fatal("call kept past the retention")
+	}
 }
 
 func mustCall(t *testing.T, e *env, id string) *calling.Call {

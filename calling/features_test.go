@@ -188,3 +188,36 @@ func recvData(t *testing.T, c *client.Client) calling.DataEnvelope {
 	}
 	return calling.DataEnvelope{}
 }
+
+// A new video subscriber makes the SFU ask the publisher for a keyframe.
+func TestKeyframeRequestedForNewSubscriber(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.dial("alice")
+	cam, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "cam", "a")
+	if err := a.Publish(rooms.AliasCamera, cam); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 20*time.Second)
+	if _, err := a.Join(ctx, client.JoinRequest{Room: "kf"}); err != nil {
+		t.Fatal(err)
+	}
+	sendCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go sendPackets(sendCtx, cam, []byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a})
+	// Drain requests from before anyone subscribed.
+	for len(a.KeyframeRequests()) > 0 {
+		<-a.KeyframeRequests()
+	}
+	b := e.dial("bob")
+	if _, err := b.Join(ctx, client.JoinRequest{Room: "kf"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case alias := <-a.KeyframeRequests():
+		if alias != rooms.AliasCamera {
+			t.Fatalf("keyframe request for %q", alias)
+		}
+	case <-ctx.Done():
+		t.Fatal("no keyframe request after a new video subscriber")
+	}
+}

@@ -94,7 +94,7 @@ type Message struct {
 	// Calls: call (To, Options, Publish), accept (CallID, Options, Publish),
 	// reject/hangup (CallID), hold (CallID, Hold), dtmf (CallID, Digits);
 	// incoming (CallID, From, DisplayName, Options), callState (CallID,
-	// State, Cause), holdStateChanged (CallID, Hold, IsRemote), dtmf (CallID, From, Digits).
+	// State, Cause), holdStateChanged (CallID, IsHold, IsRemote), dtmf (CallID, From, Digits).
 	CallID      string       `json:"callId,omitempty"`
 	To          string       `json:"to,omitempty"`
 	From        string       `json:"from,omitempty"`
@@ -103,6 +103,7 @@ type Message struct {
 	State       CallState    `json:"state,omitempty"`
 	Cause       Cause        `json:"cause,omitempty"`
 	Hold        *bool        `json:"hold,omitempty"`
+	IsHold      *bool        `json:"isHold,omitempty"`
 	IsRemote    bool         `json:"isRemote,omitempty"`
 	Incoming    bool         `json:"incoming,omitempty"`
 	Digits      string       `json:"digits,omitempty"`

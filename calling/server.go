@@ -75,6 +75,9 @@ type Config struct {
 	RingTimeout time.Duration
 	// MediaTimeout fails an answered call whose media is not up with timeout. Default 20 s.
 	MediaTimeout time.Duration
+	// CallRetention keeps an ended call visible to GET /v1/calls/{id} this
+	// long, then forgets it. Default 1 h.
+	CallRetention time.Duration
 	// Clock of the calls. Default: the real one.
 	Clock Clock
 	// Logger. Default: discard.
@@ -150,6 +153,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
+	}
+	if cfg.CallRetention == 0 {
+		cfg.CallRetention = time.Hour
 	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
 		clock: cfg.Clock, hookC: make(chan func(context.Context, Hooks), 1024), calls: map[string]*Call{},

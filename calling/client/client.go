@@ -21,6 +21,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/calling"
@@ -56,9 +57,10 @@ type Client struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	tracks chan *RemoteTrack
-	data   chan calling.DataEnvelope
-	events chan calling.Message
+	tracks    chan *RemoteTrack
+	keyframes chan string
+	data      chan calling.DataEnvelope
+	events    chan calling.Message
 
 	mu         sync.Mutex // guards the fields below and pc negotiation
 	pc         *webrtc.PeerConnection
@@ -117,11 +119,12 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	conn.SetReadLimit(1 << 20)
 	c := &Client{
 		conn: conn, api: cfg.API,
-		tracks:  make(chan *RemoteTrack, 16),
-		data:    make(chan calling.DataEnvelope, 64),
-		events:  make(chan calling.Message, 64),
-		waiting: map[string]chan calling.Message{},
-		dcOpen:  make(chan struct{}),
+		tracks:    make(chan *RemoteTrack, 16),
+		keyframes: make(chan string, 16),
+		data:      make(chan calling.DataEnvelope, 64),
+		events:    make(chan calling.Message, 64),
+		waiting:   map[string]chan calling.Message{},
+		dcOpen:    make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.status = make(chan calling.Message, 1)
@@ -203,14 +206,33 @@ func (c *Client) newPC() error {
 		if err != nil {
 			return err
 		}
-		sender := tr.Sender()
+		sender, alias := tr.Sender(), track.ID()
+		for i, t := range c.tracksOut {
+			if t == track {
+				alias = c.pubs[i].Alias
+			}
+		}
 		c.wg.Add(1)
-		go func() { // drain RTCP so the interceptors work; ends when the PeerConnection closes
+		go func() { // read RTCP so the interceptors work; ends when the PeerConnection closes
 			defer c.wg.Done()
 			buf := make([]byte, 1500)
 			for {
-				if _, _, err := sender.Read(buf); err != nil {
+				n, _, err := sender.Read(buf)
+				if err != nil {
 					return
+				}
+				pkts, err := rtcp.Unmarshal(buf[:n])
+				if err != nil {
+					continue
+				}
+				for _, p := range pkts {
+					switch p.(type) {
+					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+						select {
+						case c.keyframes <- alias:
+						default:
+						}
+					}
 				}
 			}
 		}()
@@ -328,6 +350,10 @@ func (c *Client) SendData(ctx context.Context, to, text string) error {
 	}
 	return dc.SendText(string(b))
 }
+
+// KeyframeRequests delivers the stream alias of a published video track
+// whenever the server asks for a keyframe (PLI or FIR): send one then.
+func (c *Client) KeyframeRequests() <-chan string { return c.keyframes }
 
 // Tracks delivers the tracks the server forwards to this client.
 func (c *Client) Tracks() <-chan *RemoteTrack { return c.tracks }

@@ -81,7 +81,7 @@ function phone(sb, publish) {
     $("caller").textContent = m.displayName || m.from;
     $("incoming").style.display = "block";
   });
-  sb.on("holdStateChanged", (m) => { window.demo.hold.push({ hold: m.hold, isRemote: !!m.isRemote }); log(`hold ${m.hold} ${m.isRemote ? "(remote)" : ""}`); });
+  sb.on("holdStateChanged", (m) => { window.demo.hold.push({ hold: m.isHold, isRemote: !!m.isRemote }); log(`hold ${m.isHold} ${m.isRemote ? "(remote)" : ""}`); });
   sb.on("dtmf", (m) => { window.demo.dtmf.push(m.digits); log(`DTMF from ${m.from}: ${m.digits}`); });
   $("dial").onclick = () => sb.call($("to").value, { publish, options: { audio: true } }).catch((e) => log(String(e)));
   $("answer").onclick = () => { $("incoming").style.display = "none"; sb.accept(ringing, { publish }); };
