@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
@@ -23,7 +24,7 @@ type app struct {
 }
 
 func newApp(cfg config, logger *slog.Logger) (*app, error) {
-	key, err := auth.GenerateKey(auth.ES256)
+	key, err := signingKey(cfg.keyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -120,4 +121,16 @@ func demoTokens(iss *auth.Issuer) http.Handler {
 		}
 		httpx.WriteJSON(w, http.StatusCreated, map[string]any{"token": tok, "expiresAt": c.Expiry})
 	})
+}
+
+// signingKey loads the PEM key file, or generates a key when none is given.
+func signingKey(file string) (*auth.Key, error) {
+	if file == "" {
+		return auth.GenerateKey(auth.ES256)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return auth.ParsePrivateKeyPEM(b)
 }

@@ -34,6 +34,7 @@ type config struct {
 	data     string
 	iceIPs   []string
 	stun     []string
+	keyFile  string
 	udpPort  int
 	demo     bool
 	webhook  string
@@ -61,6 +62,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		c.stun = append(c.stun, s)
 		return nil
 	})
+	fs.StringVar(&c.keyFile, "key", "", "PEM file of the token signing key (P-256 ECDSA or Ed25519; every node of a cluster uses the same); default: generated at start")
 	fs.IntVar(&c.udpPort, "udp-port", 0, "the one UDP port all media shares (0: any free port)")
 	fs.StringVar(&c.webhook, "webhook-url", "", "POST call states, DTMF and participant events here, signed with SWITCHBOARD_WEBHOOK_SECRET (docs/webhooks.md)")
 	fs.BoolVar(&c.demo, "demo", true, "serve the browser demo at / and hand out demo tokens at /demo/token (turn off anywhere real)")

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+
 	"bufio"
 	"context"
 	"encoding/json"
+	"github.com/switchboard-rtc/switchboard/auth"
 	"io"
 	"net/http"
 	"net/url"
@@ -122,5 +126,22 @@ func TestBadFlag(t *testing.T) {
 	err := run(context.Background(), []string{"-ice-ip", "not-an-ip"}, io.Discard, func(string) string { return "" })
 	if err == nil || !strings.Contains(err.Error(), "not an IP address") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// -key loads the signing key: tokens carry its kid, and the JWKS publishes it.
+func TestSigningKeyFromPEM(t *testing.T) {
+	key, _ := auth.GenerateKey(auth.EdDSA)
+	pemBytes, _ := auth.MarshalPrivateKeyPEM(key)
+	file := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(file, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := signingKey(file)
+	if err != nil || k.ID() != key.ID() || k.Algorithm() != auth.EdDSA {
+		t.Fatalf("loaded %v %v", k, err)
+	}
+	if _, err := signingKey(filepath.Join(t.TempDir(), "missing.pem")); err == nil {
+		t.Fatal("missing key file accepted")
 	}
 }
