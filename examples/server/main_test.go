@@ -1,22 +1,22 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
-
 	"bufio"
 	"context"
 	"encoding/json"
-	"github.com/switchboard-rtc/switchboard/auth"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/switchboard-rtc/switchboard/auth"
 )
 
 // startServer runs the example on a free loopback port and returns its base URL.
