@@ -2,6 +2,7 @@ package calling_test
 
 import (
 	"context"
+	"sync"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,7 +20,7 @@ import (
 const acct = "acct-1"
 
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	issuer  *auth.Issuer
 	rooms   *rooms.Manager
 	srv     *calling.Server
@@ -27,9 +28,12 @@ type env struct {
 	wsURL   string
 	api     *webrtc.API
 	clients []*client.Client
+	closed  sync.Once
 }
 
-func newEnv(t *testing.T, mod func(*calling.Config)) *env {
+func newEnvB(b *testing.B) *env { return newEnv(b, nil) }
+
+func newEnv(t testing.TB, mod func(*calling.Config)) *env {
 	t.Helper()
 	key, _ := auth.GenerateKey(auth.ES256)
 	keys := auth.NewKeySet(key)
@@ -58,13 +62,15 @@ func newEnv(t *testing.T, mod func(*calling.Config)) *env {
 }
 
 func (e *env) close() {
-	for _, c := range e.clients {
-		_ = c.Close()
-	}
-	e.http.Close()
-	if err := e.srv.Close(); err != nil {
-		e.t.Errorf("server close: %v", err)
-	}
+	e.closed.Do(func() {
+		for _, c := range e.clients {
+			_ = c.Close()
+		}
+		e.http.Close()
+		if err := e.srv.Close(); err != nil {
+			e.t.Errorf("server close: %v", err)
+		}
+	})
 }
 
 func (e *env) token(identity string, g auth.Grants) string {
