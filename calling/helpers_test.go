@@ -2,10 +2,10 @@ package calling_test
 
 import (
 	"context"
-	"sync"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
