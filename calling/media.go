@@ -9,6 +9,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/internal/iceaddr"
@@ -31,16 +32,33 @@ type MediaConfig struct {
 	DisconnectedTimeout, FailedTimeout time.Duration
 }
 
-// NewAPI returns a pion API with Opus, VP8 and H.264, the NACK, RTCP report
-// and TWCC interceptors, and one shared UDP port. Close the returned
-// io.Closer after the last PeerConnection is closed to release the port.
+// NewAPI returns a pion API with Opus, VP8 and H.264, one shared UDP port,
+// and the interceptors an SFU needs: NACK generation toward publishers (for
+// the streams that negotiate it: video), RTCP sender and receiver reports,
+// TWCC feedback and stats. No per-subscriber NACK responder: forwarded video
+// is retransmitted from one cache per published track (rtxcache.go). Close
+// the returned io.Closer after the last PeerConnection is closed to release
+// the port.
 func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, nil, err
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, nil, err
+	}
+	ir.Add(gen)
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, nil, err
+	}
+	if err := webrtc.ConfigureStatsInterceptor(ir); err != nil {
+		return nil, nil, err
+	}
+	if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
 		return nil, nil, err
 	}
 	se := webrtc.SettingEngine{}

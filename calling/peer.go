@@ -323,7 +323,7 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}
 	pc := p.st.pc
 	ssrc := uint32(t.SSRC())
-	f := newForwarder(p, pub.Alias, t, func() {
+	f := newForwarder(p, pub.Alias, t.Kind(), t.Codec().RTPCodecCapability, t, func() {
 		_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 	})
 	p.st.published[pub.Alias] = f

@@ -28,6 +28,7 @@ type forwarder struct {
 	remote   *webrtc.TrackRemote
 	keyframe func() // asks the publisher for a keyframe (rate limited)
 
+	rtx      *rtxCache // video only: the shared retransmission cache
 	muted    atomic.Bool
 	bindings atomic.Pointer[[]*binding]
 	mu       sync.Mutex // serialises Bind/Unbind (copy-on-write writers)
@@ -51,10 +52,13 @@ type binding struct {
 
 var _ webrtc.TrackLocal = (*forwarder)(nil)
 
-func newForwarder(owner *peer, alias string, remote *webrtc.TrackRemote, keyframe func()) *forwarder {
-	f := &forwarder{id: alias, streamID: owner.pid, owner: owner, kind: remote.Kind(), codec: remote.Codec().RTPCodecCapability, remote: remote, keyframe: keyframe}
+func newForwarder(owner *peer, alias string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, remote *webrtc.TrackRemote, keyframe func()) *forwarder {
+	f := &forwarder{id: alias, streamID: owner.pid, owner: owner, kind: kind, codec: codec, remote: remote, keyframe: keyframe}
 	empty := []*binding{}
 	f.bindings.Store(&empty)
+	if f.kind == webrtc.RTPCodecTypeVideo {
+		f.rtx = &rtxCache{}
+	}
 	return f
 }
 
@@ -144,12 +148,15 @@ func (f *forwarder) forward() error {
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue
 		}
+		if f.rtx != nil {
+			f.rtx.put(pkt.SequenceNumber, buf[:n])
+		}
 		f.writePacket(&pkt)
 	}
 }
 
 func (f *forwarder) writePacket(pkt *rtp.Packet) {
-	if f.muted.Load() {
+	if f.muted.Load() || len(pkt.Payload) == 0 { // padding-only probes are for the publisher's link
 		return
 	}
 	// The publisher's header extensions carry ids negotiated with the
@@ -159,6 +166,7 @@ func (f *forwarder) writePacket(pkt *rtp.Packet) {
 	h.Extension = false
 	h.Extensions = nil
 	h.ExtensionProfile = 0
+	h.Padding, h.PaddingSize = false, 0 // the payload is forwarded without its padding
 	for _, b := range *f.bindings.Load() {
 		if b.paused.Load() {
 			continue
@@ -170,11 +178,14 @@ func (f *forwarder) writePacket(pkt *rtp.Packet) {
 	f.packets.Add(1)
 }
 
-// readSenderRTCP drains a subscriber's RTCP for this track (so the NACK and
-// report interceptors run) and turns PLI/FIR into keyframe requests. It ends
-// when the sender is stopped.
+// readSenderRTCP drains a subscriber's RTCP for this track (so the report
+// interceptors run), turns PLI/FIR into keyframe requests and answers NACKs
+// from the shared cache. It ends when the sender is stopped.
 func (f *forwarder) readSenderRTCP(s *webrtc.RTPSender) {
 	buf := make([]byte, 1500)
+	pktBuf := make([]byte, 1500)
+	var hdr rtp.Header
+	var b *binding
 	for {
 		n, _, err := s.Read(buf)
 		if err != nil {
@@ -188,10 +199,26 @@ func (f *forwarder) readSenderRTCP(s *webrtc.RTPSender) {
 			continue
 		}
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				f.requestKeyframe()
+			case *rtcp.TransportLayerNack:
+				if b == nil || b.ssrc != p.MediaSSRC {
+					b = f.bindingBySSRC(p.MediaSSRC)
+				}
+				if b != nil {
+					f.retransmit(b, p, pktBuf, &hdr)
+				}
 			}
 		}
 	}
+}
+
+func (f *forwarder) bindingBySSRC(ssrc uint32) *binding {
+	for _, b := range *f.bindings.Load() {
+		if b.ssrc == ssrc {
+			return b
+		}
+	}
+	return nil
 }
