@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -120,5 +121,29 @@ func TestTokensAPI(t *testing.T) {
 		if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.code) {
 			t.Errorf("%.60s: %d %s, want %d %s", tc.body, w.Code, w.Body, tc.status, tc.code)
 		}
+	}
+}
+
+func TestRevokeHandler(t *testing.T) {
+	f := newFixture(t, auth.ES256)
+	ctx := context.Background()
+	tok, c, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "alice"})
+	mux := http.NewServeMux()
+	mux.Handle("DELETE /v1/tokens/{id}", auth.NewMiddleware(auth.MiddlewareConfig{Verifier: f.verify, Credentials: f.store})(auth.RevokeHandler(f.replay, f.issuer.MaxTTL(), f.clock.Now)))
+	do := func(authz, id string) int {
+		r := httptest.NewRequest("DELETE", "/v1/tokens/"+id, nil)
+		r.Header.Set("Authorization", authz)
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := do("Bearer "+tok, c.ID); code != 403 {
+		t.Fatalf("a user revoking: %d", code)
+	}
+	if code := do("Basic "+basic(testClientID, testSecret), c.ID); code != 204 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if _, err := f.verify.Verify(ctx, tok); !errors.Is(err, auth.ErrRevoked) {
+		t.Fatalf("after revocation: %v", err)
 	}
 }

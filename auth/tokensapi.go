@@ -72,3 +72,35 @@ func TokensHandler(iss *Issuer) http.Handler {
 		httpx.WriteJSON(w, http.StatusCreated, UserTokenResponse{Token: tok, TokenID: c.ID, Identity: c.Subject, ExpiresAt: c.Expiry})
 	})
 }
+
+// RevokeHandler serves DELETE /v1/tokens/{id}: the token id (jti) is refused
+// from now on by every Verifier sharing replay, until maxTTL has passed (no
+// token lives longer). Admin only, like TokensHandler. Safe for concurrent use.
+func RevokeHandler(replay ReplayCache, maxTTL time.Duration, now func() time.Time) http.Handler {
+	if now == nil {
+		now = time.Now
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodDelete {
+			w.Header().Set("Allow", http.MethodDelete)
+			httpx.WriteError(w, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "use DELETE"))
+			return
+		}
+		caller, ok := FromContext(r.Context())
+		if !ok || !caller.Grants.Admin {
+			httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "forbidden", "admin credentials are required"))
+			return
+		}
+		id := r.PathValue("id")
+		if id == "" || len(id) > 128 {
+			httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "invalid_request", "a token id (jti) is required"))
+			return
+		}
+		if err := replay.Revoke(r.Context(), id, now().Add(maxTTL)); err != nil {
+			status, code := HTTPStatus(err)
+			httpx.WriteError(w, httpx.Errorf(status, code, "%s", publicMessage(code)))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}

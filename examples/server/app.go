@@ -33,7 +33,8 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: auth.NewMemoryReplayCache(0, nil)})
+	replay := auth.NewMemoryReplayCache(0, nil)
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay})
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +86,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	mux.Handle("/oauth2/token", tokens)
 	mux.Handle("/.well-known/jwks.json", keys.JWKSHandler())
 	mux.Handle("/v1/tokens", admin(auth.TokensHandler(issuer)))
+	mux.Handle("DELETE /v1/tokens/{id}", admin(auth.RevokeHandler(replay, issuer.MaxTTL(), nil)))
 	mux.Handle("/v1/signal", signal)
 	mux.Handle("/v1/", admin(restAPI))
 	if cfg.demo {

@@ -154,6 +154,11 @@ func TestRESTFlowMatchesOpenAPI(t *testing.T) {
 	c.expect("POST", "/v1/sessions/nope/broadcast", `{"text":"x"}`, 404)
 	c.expect("POST", "/v1/sessions/"+sess.ID+"/broadcast", `{"text":"`+strings.Repeat("x", 16385)+`"}`, 400)
 	c.expect("POST", "/v1/sessions/"+sess.ID+"/broadcast", `{"text":"`+strings.Repeat("x", 16384)+`"}`, 200)
+	// Tokens: mint one, revoke it by id.
+	var minted struct{ Token, TokenID string }
+	_ = json.Unmarshal(c.expect("POST", "/v1/tokens", `{"identity":"alice","grants":{"outgoing":true}}`, 201), &minted)
+	c.expect("DELETE", "/v1/tokens/"+minted.TokenID, "", 204)
+
 	// A server-placed call to an identity nobody is connected as fails at once.
 	var call struct{ ID, State, Cause string }
 	_ = json.Unmarshal(c.expect("POST", "/v1/calls", `{"from":"support-line","to":"client:nobody-home","options":{"audio":true}}`, 201), &call)
@@ -178,7 +183,7 @@ func TestEveryDocumentedRouteExists(t *testing.T) {
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
 			documented = append(documented, method+" "+path)
-			concrete := strings.NewReplacer("{sessionId}", "s-x", "{participantId}", "p-x", "{callId}", "c-x").Replace(path)
+			concrete := strings.NewReplacer("{sessionId}", "s-x", "{participantId}", "p-x", "{callId}", "c-x", "{tokenId}", "t-x").Replace(path)
 			req, _ := http.NewRequest(method, c.base+concrete, nil)
 			req.SetBasicAuth(c.user, c.secret)
 			res, err := http.DefaultClient.Do(req)
@@ -194,7 +199,7 @@ func TestEveryDocumentedRouteExists(t *testing.T) {
 	}
 	sort.Strings(documented)
 	served := []string{
-		"GET /.well-known/jwks.json", "POST /oauth2/token", "POST /v1/tokens",
+		"GET /.well-known/jwks.json", "POST /oauth2/token", "POST /v1/tokens", "DELETE /v1/tokens/{tokenId}",
 		"POST /v1/participants", "GET /v1/participants/{participantId}", "DELETE /v1/participants/{participantId}",
 		"POST /v1/sessions", "GET /v1/sessions/{sessionId}", "DELETE /v1/sessions/{sessionId}",
 		"GET /v1/sessions/{sessionId}/participants", "POST /v1/sessions/{sessionId}/broadcast",
