@@ -12,13 +12,16 @@
 //
 //	keys := auth.NewKeySet(key)                       // key from GenerateKey or ParsePrivateKeyPEM
 //	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
-//	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: auth.NewMemoryReplayCache(0, nil)})
+//	replay := auth.NewMemoryReplayCache(0, nil)
+//	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay})
 //	th, _ := auth.NewTokenHandler(auth.TokenHandlerConfig{Issuer: iss, Credentials: store})
 //	mux.Handle("POST /oauth2/token", th)
 //	mux.Handle("GET /.well-known/jwks.json", keys.JWKSHandler())
-//	mux.Handle("POST /v1/tokens", auth.NewMiddleware(auth.MiddlewareConfig{
+//	admin := auth.NewMiddleware(auth.MiddlewareConfig{
 //		Verifier: ver, Credentials: store, Require: []auth.Grant{auth.GrantAdmin},
-//	})(auth.TokensHandler(iss)))
+//	})
+//	mux.Handle("POST /v1/tokens", admin(auth.TokensHandler(iss)))
+//	mux.Handle("DELETE /v1/tokens/{id}", admin(auth.RevokeHandler(replay, iss.MaxTTL(), nil)))
 //
 // Tokens are compact JWS, ES256 by default (EdDSA and HS256 selectable by
 // the key), with "kid" in the header. A Verifier looks the kid up in its

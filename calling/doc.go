@@ -4,6 +4,14 @@
 // the participants package rooms says receive it. It also carries the data
 // channel (participant-to-participant text and the server's Broadcast).
 //
+// 1:1 calls between identities (Call): a caller with the outgoing grant
+// calls an identity, every connection of it with the incoming grant rings,
+// the first to accept wins; states and causes follow MessageBird's list;
+// hold, mute and DTMF work in calls; a callee with no connection is woken
+// through a Waker (package push). Hooks (NewWebhooks posts them, signed)
+// tell the host about call states, DTMF and participants. The REST API
+// places calls too (RegisterREST: POST/GET/DELETE /v1/calls).
+//
 // Media routing follows rooms: when a track appears, a participant joins or
 // leaves, or subscriptions change, rooms emits an event and each affected
 // connection recomputes what it receives (rooms.Receives) and renegotiates.
@@ -26,7 +34,7 @@
 //	srv, _ := calling.New(calling.Config{Rooms: mgr, Verifier: verifier})
 //	defer srv.Close()
 //	mux.Handle("/v1/signal", srv)
-//	srv.RegisterREST(roomsHandler) // POST /v1/sessions/{id}/broadcast
+//	srv.RegisterREST(roomsHandler) // broadcast and /v1/calls
 //
 // Package calling/client is a Go participant for tests, bots and load.
 //
