@@ -117,9 +117,6 @@ func (c *Call) finish() {
 			delete(s.busy, k)
 		}
 	}
-	if woken := s.woken[identKey{c.Account, c.To}]; woken == c {
-		delete(s.woken, identKey{c.Account, c.To})
-	}
 	s.callsMu.Unlock()
 	s.clock.AfterFunc(s.cfg.CallRetention, func() {
 		s.callsMu.Lock()
@@ -209,9 +206,6 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 			return c, nil
 		}
 		c.woken = true
-		s.callsMu.Lock()
-		s.woken[identKey{account, to}] = c
-		s.callsMu.Unlock()
 	}
 	for _, p := range ring {
 		c.ring(p)
@@ -234,7 +228,8 @@ func (c *Call) ring(p *peer) {
 	p.send(&Message{Type: TypeIncoming, CallID: c.ID, From: c.From, DisplayName: c.DisplayName, Options: &opts})
 }
 
-// calleeConnected rings a connection of a woken callee that just connected.
+// calleeConnected rings a connection the callee opened while the call rings
+// (a woken phone, or a second device).
 func (c *Call) calleeConnected(p *peer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -470,10 +465,10 @@ func (s *Server) goOnline(p *peer) bool {
 		s.online[k] = map[*peer]struct{}{}
 	}
 	s.online[k][p] = struct{}{}
-	woken := s.woken[k]
+	ringing := s.busy[k]
 	s.callsMu.Unlock()
-	if woken != nil {
-		woken.calleeConnected(p)
+	if ringing != nil && ringing.To == p.claims.Subject {
+		ringing.calleeConnected(p)
 	}
 	return true
 }

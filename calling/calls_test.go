@@ -359,3 +359,18 @@ func TestNextStateTable(t *testing.T) {
 		}
 	}
 }
+
+// A device the callee connects while the call rings rings too.
+func TestCallRingsLateDevice(t *testing.T) {
+	e := newEnv(t, nil)
+	alice, phone := e.phone("alice"), e.phone("bob")
+	ctx := ctxT(t, 10*time.Second)
+	id, _ := alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	incoming(t, phone)
+	laptop := e.phone("bob")
+	if in := incoming(t, laptop); in.CallID != id {
+		t.Fatalf("late device: %+v", in)
+	}
+	_ = laptop.Accept(id, calling.CallOptions{Audio: true})
+	eq(t, "phone", states(t, phone, id, calling.StateEnded), "ringing", "ended(answered_elsewhere)")
+}

@@ -105,7 +105,6 @@ type Server struct {
 	calls   map[string]*Call
 	online  map[identKey]map[*peer]struct{} // connections that may ring
 	busy    map[identKey]*Call              // identities in a call
-	woken   map[identKey]*Call              // calls waiting for a woken callee
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -159,7 +158,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
 		clock: cfg.Clock, hookC: make(chan func(context.Context, Hooks), 1024), calls: map[string]*Call{},
-		online: map[identKey]map[*peer]struct{}{}, busy: map[identKey]*Call{}, woken: map[identKey]*Call{}}
+		online: map[identKey]map[*peer]struct{}{}, busy: map[identKey]*Call{}}
 	if s.api == nil {
 		api, closer, err := NewAPI(cfg.Media)
 		if err != nil {
