@@ -47,7 +47,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&c.data, "data", "", "folder for recordings (default: a temporary folder)")
+	fs.StringVar(&c.data, "data", "", "folder for recordings (reserved: nothing is recorded yet)")
 	fs.Func("ice-ip", "restrict ICE candidates to this address (repeatable), e.g. 127.0.0.1; unset = all interfaces", func(s string) error {
 		if net.ParseIP(s) == nil {
 			return fmt.Errorf("not an IP address: %q", s)
