@@ -36,14 +36,8 @@ type UserTokenResponse struct {
 // Safe for concurrent use.
 func TokensHandler(iss *Issuer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			httpx.WriteError(w, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "use POST"))
-			return
-		}
-		caller, ok := FromContext(r.Context())
-		if !ok || !caller.Grants.Admin {
-			httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "forbidden", "admin credentials are required"))
+		caller, ok := adminRequest(w, r, http.MethodPost)
+		if !ok {
 			return
 		}
 		var req UserTokenRequest
@@ -81,14 +75,7 @@ func RevokeHandler(replay ReplayCache, maxTTL time.Duration, now func() time.Tim
 		now = time.Now
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodDelete {
-			w.Header().Set("Allow", http.MethodDelete)
-			httpx.WriteError(w, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "use DELETE"))
-			return
-		}
-		caller, ok := FromContext(r.Context())
-		if !ok || !caller.Grants.Admin {
-			httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "forbidden", "admin credentials are required"))
+		if _, ok := adminRequest(w, r, http.MethodDelete); !ok {
 			return
 		}
 		id := r.PathValue("id")
@@ -103,4 +90,20 @@ func RevokeHandler(replay ReplayCache, maxTTL time.Duration, now func() time.Tim
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// adminRequest checks the method and that Middleware admitted an admin; it
+// writes the error and reports false otherwise.
+func adminRequest(w http.ResponseWriter, r *http.Request, method string) (*Claims, bool) {
+	if r.Method != method {
+		w.Header().Set("Allow", method)
+		httpx.WriteError(w, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "use %s", method))
+		return nil, false
+	}
+	caller, ok := FromContext(r.Context())
+	if !ok || !caller.Grants.Admin {
+		httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "forbidden", "admin credentials are required"))
+		return nil, false
+	}
+	return caller, true
 }

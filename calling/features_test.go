@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/auth"
@@ -15,20 +14,9 @@ import (
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
-// sendPackets writes a dummy payload every 20 ms until ctx ends.
+// sendPackets writes the same video payload every 20 ms until ctx ends.
 func sendPackets(ctx context.Context, tr *webrtc.TrackLocalStaticRTP, payload []byte) {
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	var n uint16
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n++
-			_ = tr.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: n, Timestamp: uint32(n) * 3000, Marker: true}, Payload: payload})
-		}
-	}
+	sendEvery20ms(ctx, tr, 3000, func(uint32) []byte { return payload })
 }
 
 // VP8 and H.264 video are forwarded with their codecs; muting stops a

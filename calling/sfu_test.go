@@ -32,6 +32,11 @@ func opusFrame(n uint32) []byte {
 
 // sendOpus writes 20 ms frames to track until ctx ends.
 func sendOpus(ctx context.Context, track *webrtc.TrackLocalStaticRTP) {
+	sendEvery20ms(ctx, track, 960, opusFrame)
+}
+
+// sendEvery20ms writes payload(n) every 20 ms, advancing the RTP timestamp by tsStep.
+func sendEvery20ms(ctx context.Context, track *webrtc.TrackLocalStaticRTP, tsStep uint32, payload func(n uint32) []byte) {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	var n uint32
@@ -41,7 +46,7 @@ func sendOpus(ctx context.Context, track *webrtc.TrackLocalStaticRTP) {
 			return
 		case <-t.C:
 			n++
-			_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: uint16(n), Timestamp: n * 960, SSRC: 1}, Payload: opusFrame(n)})
+			_ = track.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(n), Timestamp: n * tsStep, Marker: true}, Payload: payload(n)})
 		}
 	}
 }
