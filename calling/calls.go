@@ -175,6 +175,7 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 		s.busy[identKey{account, from}] = c
 	}
 	calleeBusy := s.busy[identKey{account, to}] != nil
+	calleeConnected := s.connected[identKey{account, to}] > 0
 	var ring []*peer
 	for p := range s.online[identKey{account, to}] {
 		ring = append(ring, p)
@@ -194,6 +195,10 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	switch {
 	case calleeBusy:
 		_ = c.setState(StateEnded, CauseBusy)
+		return c, nil
+	case len(ring) == 0 && calleeConnected:
+		// Connected, but no connection may receive calls (no incoming grant).
+		_ = c.setState(StateFailed, CauseForbidden)
 		return c, nil
 	case len(ring) == 0 && s.cfg.Waker == nil:
 		_ = c.setState(StateFailed, CauseCalleeOffline)
@@ -332,6 +337,15 @@ func (c *Call) lost(p *peer) {
 	_ = c.setState(StateFailed, CauseUnreachable)
 }
 
+// mediaFailed fails an answered call whose media connection broke.
+func (c *Call) mediaFailed() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == StateAccepted || c.state == StateConfirmed {
+		_ = c.setState(StateFailed, CauseMediaFailed)
+	}
+}
+
 // mediaReady records that p's media is up; both up makes the call confirmed.
 func (c *Call) mediaReady(p *peer) {
 	c.mu.Lock()
@@ -456,11 +470,13 @@ func (s *Server) runHooks() {
 // goOnline registers a connection that may receive calls and reports
 // whether it did.
 func (s *Server) goOnline(p *peer) bool {
-	if !p.claims.Grants.Incoming || !auth.ValidIdentity(p.claims.Subject) {
-		return false
-	}
 	k := identKey{p.claims.Account, p.claims.Subject}
 	s.callsMu.Lock()
+	s.connected[k]++
+	if !p.claims.Grants.Incoming || !auth.ValidIdentity(p.claims.Subject) {
+		s.callsMu.Unlock()
+		return false
+	}
 	if s.online[k] == nil {
 		s.online[k] = map[*peer]struct{}{}
 	}
@@ -476,6 +492,9 @@ func (s *Server) goOnline(p *peer) bool {
 func (s *Server) goOffline(p *peer) {
 	k := identKey{p.claims.Account, p.claims.Subject}
 	s.callsMu.Lock()
+	if s.connected[k]--; s.connected[k] <= 0 {
+		delete(s.connected, k)
+	}
 	delete(s.online[k], p)
 	if len(s.online[k]) == 0 {
 		delete(s.online, k)

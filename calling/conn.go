@@ -25,9 +25,10 @@ type peer struct {
 	claims *auth.Claims
 	log    *slog.Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // reader, writer, pinger, forwarders
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup // reader, pinger, forwarders, RTCP readers
+	writerDone chan struct{}
 
 	out   chan []byte   // to the writer; full = slow consumer
 	inbox chan *Message // from the reader
@@ -63,13 +64,18 @@ func newPeer(s *Server, conn *websocket.Conn, c *auth.Claims) *peer {
 		out:   make(chan []byte, s.cfg.WriteQueue),
 		inbox: make(chan *Message, 16),
 		fns:   make(chan func(), 64),
-		syncC: make(chan struct{}, 1),
+		syncC:      make(chan struct{}, 1),
+		writerDone: make(chan struct{}),
 	}
 }
 
-// run serves the connection until it ends, then cleans up.
+// run serves the connection until it ends, then cleans up. The WebSocket
+// is never read or written with p.ctx: coder/websocket closes the
+// connection when such a context ends, which would lose the queued messages
+// and the close code. Instead the writer flushes, then Close sends the close
+// frame, which ends the reader's Read.
 func (p *peer) run() {
-	p.wg.Add(3)
+	p.wg.Add(2)
 	go p.reader()
 	go p.writer()
 	go p.pinger()
@@ -78,14 +84,19 @@ func (p *peer) run() {
 	p.loop()
 	p.cancel()
 	p.cleanup()
-	p.wg.Wait()
+	<-p.writerDone
 	p.closeMu.Lock()
 	code, reason := p.closeCode, p.closeMsg
 	p.closeMu.Unlock()
-	if code == 0 {
+	switch {
+	case code != 0:
+	case p.srv.ctx.Err() != nil:
+		code, reason = websocket.StatusGoingAway, "server shutting down"
+	default:
 		code, reason = websocket.StatusNormalClosure, "bye"
 	}
 	_ = p.conn.Close(code, reason)
+	p.wg.Wait()
 }
 
 // fail ends the connection with a close code and reason (the first one wins).
@@ -134,7 +145,7 @@ func (p *peer) reader() {
 	defer p.cancel()
 	lim := rate.NewLimiter(rate.Limit(p.srv.cfg.MessageRate), p.srv.cfg.MessageBurst)
 	for {
-		typ, data, err := p.conn.Read(p.ctx)
+		typ, data, err := p.conn.Read(context.Background()) // ends when run closes the connection
 		if err != nil {
 			if websocket.CloseStatus(err) == websocket.StatusMessageTooBig || errors.Is(err, websocket.ErrMessageTooBig) {
 				p.fail(websocket.StatusMessageTooBig, "message too big")
@@ -188,7 +199,7 @@ func decodeMessage(data []byte) (*Message, *ProtocolError) {
 }
 
 func (p *peer) writer() {
-	defer p.wg.Done()
+	defer close(p.writerDone)
 	defer p.cancel()
 	for {
 		select {
@@ -208,7 +219,7 @@ func (p *peer) writer() {
 				}
 			}
 		case b := <-p.out:
-			ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			err := p.conn.Write(ctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {
@@ -228,7 +239,7 @@ func (p *peer) pinger() {
 		case <-p.ctx.Done():
 			return
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(p.ctx, p.srv.cfg.PingTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), p.srv.cfg.PingTimeout)
 			err := p.conn.Ping(ctx)
 			cancel()
 			if err != nil && p.ctx.Err() == nil {

@@ -192,8 +192,8 @@ func (p *peer) installCallbacks(pc *webrtc.PeerConnection) {
 				if p.st.pc != pc {
 					return // a session we already left
 				}
-				if p.call != nil { // a call fails; the signaling connection stays
-					p.call.lost(p)
+				if p.call != nil { // the call fails; the signaling connection stays
+					p.call.mediaFailed()
 					return
 				}
 				p.fail(CloseTimeout, "media connection "+s.String())

@@ -99,12 +99,13 @@ type Server struct {
 	mu    sync.Mutex
 	rooms map[roomKey]*room
 
-	clock   Clock
-	hookC   chan func(context.Context, Hooks)
-	callsMu sync.Mutex
-	calls   map[string]*Call
-	online  map[identKey]map[*peer]struct{} // connections that may ring
-	busy    map[identKey]*Call              // identities in a call
+	clock     Clock
+	hookC     chan func(context.Context, Hooks)
+	callsMu   sync.Mutex
+	calls     map[string]*Call
+	online    map[identKey]map[*peer]struct{} // connections that may ring
+	connected map[identKey]int                // all connections per identity
+	busy      map[identKey]*Call              // identities in a call
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -158,7 +159,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
 		clock: cfg.Clock, hookC: make(chan func(context.Context, Hooks), 1024), calls: map[string]*Call{},
-		online: map[identKey]map[*peer]struct{}{}, busy: map[identKey]*Call{}}
+		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, busy: map[identKey]*Call{}}
 	if s.api == nil {
 		api, closer, err := NewAPI(cfg.Media)
 		if err != nil {
