@@ -60,10 +60,10 @@ func newPeer(s *Server, conn *websocket.Conn, c *auth.Claims) *peer {
 	ctx, cancel := context.WithCancel(s.ctx)
 	return &peer{
 		srv: s, conn: conn, claims: c, ctx: ctx, cancel: cancel,
-		log:   s.log.With("identity", c.Subject),
-		out:   make(chan []byte, s.cfg.WriteQueue),
-		inbox: make(chan *Message, 16),
-		fns:   make(chan func(), 64),
+		log:        s.log.With("identity", c.Subject),
+		out:        make(chan []byte, s.cfg.WriteQueue),
+		inbox:      make(chan *Message, 16),
+		fns:        make(chan func(), 64),
 		syncC:      make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
