@@ -12,6 +12,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/switchboard-rtc/switchboard/internal/codecs"
 	"github.com/switchboard-rtc/switchboard/internal/iceaddr"
 )
 
@@ -41,7 +42,7 @@ type MediaConfig struct {
 // the port.
 func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
 	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
+	if err := codecs.Register(me); err != nil { // pion's defaults + RFC 4733 telephone-event
 		return nil, nil, err
 	}
 	ir := &interceptor.Registry{}

@@ -326,6 +326,7 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	f := newForwarder(p, pub.Alias, t.Kind(), t.Codec().RTPCodecCapability, t, func() {
 		_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 	})
+	f.evPT = telephoneEventPT(recv.GetParameters().Codecs, f.codec.ClockRate)
 	p.st.published[pub.Alias] = f
 	p.room.publish(trackKey{p.pid, pub.Alias}, f)
 	p.wg.Add(1)

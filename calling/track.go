@@ -28,7 +28,10 @@ type forwarder struct {
 	remote   *webrtc.TrackRemote
 	keyframe func() // asks the publisher for a keyframe (rate limited)
 
-	rtx      *rtxCache // video only: the shared retransmission cache
+	rtx *rtxCache // video only: the shared retransmission cache
+	// evPT is the publisher's payload type for RFC 4733 telephone events at
+	// the track's clock rate (0: not negotiated). Set before forward starts.
+	evPT     uint8
 	muted    atomic.Bool
 	bindings atomic.Pointer[[]*binding]
 	mu       sync.Mutex // serialises Bind/Unbind (copy-on-write writers)
@@ -46,6 +49,7 @@ type binding struct {
 	id          string
 	ssrc        uint32
 	payloadType uint8
+	evPT        uint8 // the subscriber's telephone-event payload type (0: none)
 	writer      webrtc.TrackLocalWriter
 	paused      atomic.Bool // hold: nothing forwarded to this subscriber
 }
@@ -82,7 +86,8 @@ func (f *forwarder) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	if match == nil {
 		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
 	}
-	b := &binding{id: ctx.ID(), ssrc: uint32(ctx.SSRC()), payloadType: uint8(match.PayloadType), writer: ctx.WriteStream()}
+	b := &binding{id: ctx.ID(), ssrc: uint32(ctx.SSRC()), payloadType: uint8(match.PayloadType), writer: ctx.WriteStream(),
+		evPT: telephoneEventPT(ctx.CodecParameters(), f.codec.ClockRate)}
 	f.mu.Lock()
 	old := *f.bindings.Load()
 	next := make([]*binding, len(old), len(old)+1)
@@ -167,12 +172,19 @@ func (f *forwarder) writePacket(pkt *rtp.Packet) {
 	h.Extensions = nil
 	h.ExtensionProfile = 0
 	h.Padding, h.PaddingSize = false, 0 // the payload is forwarded without its padding
+	event := f.evPT != 0 && pkt.PayloadType == f.evPT
 	for _, b := range *f.bindings.Load() {
 		if b.paused.Load() {
 			continue
 		}
 		h.SSRC = b.ssrc
 		h.PayloadType = b.payloadType
+		if event { // DTMF: the subscriber's telephone-event type, or nothing
+			if b.evPT == 0 {
+				continue
+			}
+			h.PayloadType = b.evPT
+		}
 		_, _ = b.writer.WriteRTP(h, pkt.Payload) // a failing subscriber does not stop the others
 	}
 	f.packets.Add(1)
@@ -221,4 +233,15 @@ func (f *forwarder) bindingBySSRC(ssrc uint32) *binding {
 		}
 	}
 	return nil
+}
+
+// telephoneEventPT finds the RFC 4733 telephone-event payload type at
+// clockRate among codecs (0 when there is none).
+func telephoneEventPT(codecs []webrtc.RTPCodecParameters, clockRate uint32) uint8 {
+	for _, c := range codecs {
+		if strings.EqualFold(c.MimeType, "audio/telephone-event") && c.ClockRate == clockRate {
+			return uint8(c.PayloadType)
+		}
+	}
+	return 0
 }

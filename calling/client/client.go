@@ -25,6 +25,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/internal/codecs"
 	"github.com/switchboard-rtc/switchboard/internal/iceaddr"
 )
 
@@ -80,7 +81,7 @@ type Client struct {
 // ips it gathers candidates only on those addresses (e.g. "127.0.0.1").
 func NewAPI(ips ...string) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
+	if err := codecs.Register(me); err != nil { // pion's defaults + RFC 4733 telephone-event
 		return nil, err
 	}
 	ir := &interceptor.Registry{}

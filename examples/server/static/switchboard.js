@@ -111,7 +111,13 @@ export class Client {
   reject(callId) { this.send({ type: "reject", id: String(++this.seq), callId }); }
   hangup(callId = this.callId) { this.send({ type: "hangup", id: String(++this.seq), callId }); }
   hold(on, callId = this.callId) { this.send({ type: "hold", id: String(++this.seq), callId, hold: on }); }
-  sendDTMF(digits, callId = this.callId) { this.send({ type: "dtmf", id: String(++this.seq), callId, digits }); }
+  // sendDTMF sends digits as RFC 4733 telephone events in the audio stream
+  // (when negotiated) and always as a signaled event.
+  sendDTMF(digits, callId = this.callId) {
+    const sender = this.pc && this.pc.getSenders().find((s) => s.track && s.track.kind === "audio");
+    if (sender && sender.dtmf && sender.dtmf.canInsertDTMF) sender.dtmf.insertDTMF(digits, 100, 70);
+    this.send({ type: "dtmf", id: String(++this.seq), callId, digits });
+  }
   mute(alias, muted) { this.send({ type: "mute", id: String(++this.seq), streamAlias: alias, muted }); }
 
   sendData(to, text) {
