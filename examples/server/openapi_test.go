@@ -41,7 +41,7 @@ func newAPIClient(t *testing.T) *apiClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(config{user: "demo-user", secret: "demo-secret-0123456789"}, slog.New(slog.DiscardHandler))
+	a, err := newApp(config{user: "demo-user", secret: "demo-secret-0123456789", iceIPs: []string{"127.0.0.1"}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
