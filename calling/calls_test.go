@@ -3,6 +3,8 @@ package calling_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -373,4 +375,41 @@ func TestCallRingsLateDevice(t *testing.T) {
 	}
 	_ = laptop.Accept(id, calling.CallOptions{Audio: true})
 	eq(t, "phone", states(t, phone, id, calling.StateEnded), "ringing", "ended(answered_elsewhere)")
+}
+
+// Call limits at the limit and one past it: customData 16 entries / 1 KiB,
+// DTMF 32 digits, 8 publications.
+func TestCallLimits(t *testing.T) {
+	e := newEnv(t, nil)
+	alice, bob := e.phone("alice"), e.phone("bob")
+	ctx := ctxT(t, 10*time.Second)
+	data := func(n, size int) map[string]string {
+		m := map[string]string{}
+		for i := range n {
+			m[fmt.Sprintf("k%02d", i)] = strings.Repeat("v", size)
+		}
+		return m
+	}
+	// 16 entries of 3+60 bytes = 1008 bytes: accepted; a 17th entry, or 1 KiB + 1, refused.
+	id, err := alice.Call(ctx, "bob", calling.CallOptions{Audio: true, CustomData: data(16, 60)})
+	if err != nil {
+		t.Fatalf("16 entries: %v", err)
+	}
+	_ = alice.Hangup(id)
+	states(t, alice, id, calling.StateEnded)
+	if _, err := alice.Call(ctx, "bob", calling.CallOptions{CustomData: data(17, 1)}); err == nil {
+		t.Fatal("17 customData entries accepted")
+	}
+	if _, err := alice.Call(ctx, "bob", calling.CallOptions{CustomData: map[string]string{"k": strings.Repeat("v", 1024)}}); err == nil {
+		t.Fatal("customData of 1025 bytes accepted")
+	}
+	id, _, _ = establish(t, e, alice, bob)
+	_ = alice.SendDTMF(id, strings.Repeat("1", 32))
+	if m := waitEvent(t, bob, calling.TypeDTMF, ""); len(m.Digits) != 32 {
+		t.Fatalf("32 digits: %+v", m)
+	}
+	_ = alice.SendDTMF(id, strings.Repeat("1", 33))
+	if m := waitEvent(t, alice, calling.TypeError, ""); m.Error.Code != 400 {
+		t.Fatalf("33 digits: %+v", m.Error)
+	}
 }

@@ -301,3 +301,34 @@ func TestMessageRateLimit(t *testing.T) {
 		}
 	}
 }
+
+// Publications: 8 per connection are accepted, a 9th is refused.
+func TestPublicationLimit(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxT(t, 5*time.Second)
+	pubs := func(n int) string {
+		var parts []string
+		for i := range n {
+			parts = append(parts, fmt.Sprintf(`{"streamAlias":"s%d","kind":"audio"}`, i))
+		}
+		return "[" + strings.Join(parts, ",") + "]"
+	}
+	c := rawDialOK(t, e, e.token("alice", roomGrants))
+	_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"join","id":"1","room":"r","publish":`+pubs(9)+`}`))
+	if m, _ := readMsg(t, c); m.Type != calling.TypeError || m.Error.Code != 400 {
+		t.Fatalf("9 publications: %+v", m)
+	}
+	_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"join","id":"2","room":"r","publish":`+pubs(8)+`}`))
+	for {
+		m, err := readMsg(t, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == calling.TypeJoined {
+			break
+		}
+		if m.Type == calling.TypeError {
+			t.Fatalf("8 publications: %+v", m.Error)
+		}
+	}
+}
