@@ -533,21 +533,32 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	now := m.cfg.Now()
 	ended := 0
 	for _, s := range all {
-		idle := now.Sub(s.LastActivity) >= m.cfg.IdleTimeout
-		emptyRoom := s.Room != "" && len(s.Members) == 0 && !s.EmptySince.IsZero() && now.Sub(s.EmptySince) >= m.cfg.DepartureTimeout
-		if !idle && !emptyRoom {
+		if !m.expired(s) {
+			continue
+		}
+		// Look again just before: a session touched since the listing stays.
+		fresh, err := m.tables.sessions.Get(ctx, s.Account, s.ID)
+		if err != nil || !m.expired(fresh) {
 			continue
 		}
 		if err := m.DeleteSession(ctx, s.Account, s.ID); err != nil && !errors.Is(err, ErrNotFound) {
 			return ended, err
 		}
-		m.cfg.Logger.InfoContext(ctx, "session ended by sweep", "session", s.ID, "idle", idle)
+		m.cfg.Logger.InfoContext(ctx, "session ended by sweep", "session", s.ID, "room", s.Room)
 		ended++
 	}
 	return ended, nil
+}
+
+// expired reports whether s has been idle for IdleTimeout, or is a room
+// empty for DepartureTimeout.
+func (m *Manager) expired(s *Session) bool {
+	now := m.cfg.Now()
+	idle := now.Sub(s.LastActivity) >= m.cfg.IdleTimeout
+	emptyRoom := s.Room != "" && len(s.Members) == 0 && !s.EmptySince.IsZero() && now.Sub(s.EmptySince) >= m.cfg.DepartureTimeout
+	return idle || emptyRoom
 }
 
 // Run calls Sweep every SweepInterval until ctx ends.
