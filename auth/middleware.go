@@ -16,7 +16,8 @@ type MiddlewareConfig struct {
 	Verifier *Verifier
 	// Credentials, when set, also accepts HTTP Basic with API credentials;
 	// such a caller acts as an admin of its account. Failed Basic attempts
-	// are limited like the token endpoint's (10 per address per minute).
+	// are limited like the token endpoint's (10 per address and 10 per
+	// client id per minute; then 429).
 	Credentials CredentialStore
 	// AllowQueryToken accepts the token in the access_token query parameter
 	// (for WebSocket upgrades from browsers, which cannot set headers).
@@ -41,10 +42,13 @@ func NewMiddleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	limiter := newFailureLimiter(DefaultMaxFailures, DefaultFailureWindow, cfg.Now)
+	limits := basicLimits{
+		byAddr:   newFailureLimiter(DefaultMaxFailures, DefaultFailureWindow, cfg.Now),
+		byClient: newFailureLimiter(DefaultMaxFailures, DefaultFailureWindow, cfg.Now),
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, err := cfg.authenticate(r, limiter)
+			c, err := cfg.authenticate(r, limits)
 			if err == nil {
 				for _, g := range cfg.Require {
 					if !c.Grants.Has(g) {
@@ -64,7 +68,9 @@ func NewMiddleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 
 var errRateLimited = errors.New("auth: too many failed attempts")
 
-func (cfg *MiddlewareConfig) authenticate(r *http.Request, limiter *failureLimiter) (*Claims, error) {
+type basicLimits struct{ byAddr, byClient *failureLimiter }
+
+func (cfg *MiddlewareConfig) authenticate(r *http.Request, limits basicLimits) (*Claims, error) {
 	h := r.Header.Get("Authorization")
 	scheme, cred, _ := strings.Cut(h, " ")
 	switch {
@@ -72,17 +78,21 @@ func (cfg *MiddlewareConfig) authenticate(r *http.Request, limiter *failureLimit
 		return cfg.Verifier.Verify(r.Context(), strings.TrimSpace(cred))
 	case strings.EqualFold(scheme, "Basic") && cfg.Credentials != nil:
 		addr := remoteHost(r)
-		if blocked, _ := limiter.blocked(addr); blocked {
-			return nil, errRateLimited
-		}
 		id, secret, ok := basicCredentials(r)
 		if !ok {
 			return nil, ErrInvalidClient
 		}
+		if blocked, _ := limits.byAddr.blocked(addr); blocked {
+			return nil, errRateLimited
+		}
+		if blocked, _ := limits.byClient.blocked(id); blocked {
+			return nil, errRateLimited
+		}
 		client, err := Authenticate(r.Context(), cfg.Credentials, id, secret)
 		if err != nil {
 			if errors.Is(err, ErrInvalidClient) {
-				limiter.fail(addr)
+				limits.byAddr.fail(addr)
+				limits.byClient.fail(id)
 			}
 			return nil, err
 		}

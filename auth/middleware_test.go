@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-rtc/switchboard/auth"
 )
@@ -145,5 +146,32 @@ func TestRevokeHandler(t *testing.T) {
 	}
 	if _, err := f.verify.Verify(ctx, tok); !errors.Is(err, auth.ErrRevoked) {
 		t.Fatalf("after revocation: %v", err)
+	}
+}
+
+// Failed Basic attempts: 10 are answered 401, then 429 even with the right
+// secret, per client id (from any address) and per address.
+func TestMiddlewareBasicLimit(t *testing.T) {
+	f := newFixture(t, auth.ES256)
+	h := auth.NewMiddleware(auth.MiddlewareConfig{Verifier: f.verify, Credentials: f.store, Now: f.clock.Now})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	do := func(addr, secret string) int {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = addr + ":999"
+		r.Header.Set("Authorization", "Basic "+basic(testClientID, secret))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := range auth.DefaultMaxFailures {
+		if code := do(fmt.Sprintf("198.51.100.%d", i), "wrong"); code != 401 {
+			t.Fatalf("failure %d: %d", i+1, code)
+		}
+	}
+	if code := do("203.0.113.9", testSecret); code != 429 {
+		t.Fatalf("client locked out, fresh address, right secret: %d", code)
+	}
+	f.clock.Advance(time.Minute)
+	if code := do("203.0.113.9", testSecret); code != 200 {
+		t.Fatalf("after the window: %d", code)
 	}
 }
