@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/internal/codecs"
 	"github.com/switchboard-rtc/switchboard/internal/iceaddr"
+	"github.com/switchboard-rtc/switchboard/internal/pionlog"
 )
 
 // MediaConfig builds the pion API a Server uses when Config.API is nil.
@@ -28,6 +30,9 @@ type MediaConfig struct {
 	// NAT1To1IPs are public addresses to advertise instead of the host's
 	// (a server behind 1:1 NAT).
 	NAT1To1IPs []string
+	// Logger receives pion's own logs (warnings and errors of ICE, DTLS,
+	// SCTP, ...). Default: discard. Server sets it to Config.Logger.
+	Logger *slog.Logger
 	// DisconnectedTimeout and FailedTimeout of ICE. Defaults 3 s and 5 s,
 	// so a vanished peer is gone within 10 s.
 	DisconnectedTimeout, FailedTimeout time.Duration
@@ -63,6 +68,10 @@ func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
 		return nil, nil, err
 	}
 	se := webrtc.SettingEngine{}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	se.LoggerFactory = pionlog.Factory{Logger: cfg.Logger}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if cfg.DisconnectedTimeout == 0 {
 		cfg.DisconnectedTimeout = 3 * time.Second

@@ -161,6 +161,9 @@ func New(cfg Config) (*Server, error) {
 		clock: cfg.Clock, hookC: make(chan func(context.Context, Hooks), 1024), calls: map[string]*Call{},
 		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, busy: map[identKey]*Call{}}
 	if s.api == nil {
+		if cfg.Media.Logger == nil {
+			cfg.Media.Logger = cfg.Logger
+		}
 		api, closer, err := NewAPI(cfg.Media)
 		if err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/internal/codecs"
 	"github.com/switchboard-rtc/switchboard/internal/iceaddr"
+	"github.com/switchboard-rtc/switchboard/internal/pionlog"
 )
 
 // Config configures Dial.
@@ -89,6 +91,7 @@ func NewAPI(ips ...string) (*webrtc.API, error) {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{}
+	se.LoggerFactory = pionlog.Factory{Logger: slog.New(slog.DiscardHandler)} // errors reach the caller as errors and states
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if len(ips) > 0 {
 		allowed, loop, err := iceaddr.Parse(ips)
