@@ -60,16 +60,17 @@ func (p *peer) join(m *Message) error {
 	}
 	sid := m.SessionID
 	if m.Room != "" {
-		if !p.st.ephemeral && !p.claims.Grants.CanJoin(m.Room) {
+		if !p.claims.Grants.CanJoin(m.Room) {
 			return &ProtocolError{Code: 403, Reason: "room_not_granted", Message: "the token does not grant this room"}
 		}
 		s, err := mgr.JoinRoom(ctx, acct, m.Room, part.ID)
 		if err != nil {
-			p.dropEphemeral(part.ID)
+			p.leaveSession(part.ID, "")
 			return err
 		}
 		sid, p.st.leaveRoom = s.ID, true
 	} else if _, err := mgr.Receives(ctx, acct, sid, part.ID); err != nil {
+		p.leaveSession(part.ID, sid)
 		return err // not a member: the REST API decides who is in a session
 	}
 	if err := p.enterSession(part, sid, m.Publish, m.ID, m.Room); err != nil {
@@ -170,11 +171,13 @@ func (p *peer) dropEphemeral(pid string) {
 	}
 }
 
+// leaveSession undoes a join that failed half-way.
 func (p *peer) leaveSession(pid, sid string) {
 	if p.st.leaveRoom {
 		_ = p.srv.cfg.Rooms.RemoveParticipant(context.Background(), p.claims.Account, sid, pid)
 	}
 	p.dropEphemeral(pid)
+	p.st.leaveRoom, p.st.ephemeral = false, false
 }
 
 func (p *peer) installCallbacks(pc *webrtc.PeerConnection) {

@@ -91,10 +91,11 @@ func (p *peer) enterCall(c *Call, sid string, pubs []Publication) {
 	mgr, acct := p.srv.cfg.Rooms, p.claims.Account
 	part, err := mgr.CreateParticipant(ctx, acct, rooms.ParticipantSpec{Identity: p.claims.Subject, PublishPermissions: p.claims.Grants.Publish})
 	if err == nil {
-		p.st.ephemeral = true
 		err = mgr.AddParticipant(ctx, acct, sid, part.ID, rooms.Everyone(sid))
 		if err != nil {
 			_ = mgr.DeleteParticipant(ctx, acct, part.ID)
+		} else {
+			p.st.ephemeral = true
 		}
 	}
 	if err == nil {
