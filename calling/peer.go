@@ -2,7 +2,6 @@ package calling
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -215,65 +214,6 @@ func (p *peer) installCallbacks(pc *webrtc.PeerConnection) {
 	})
 }
 
-func (p *peer) openDataChannel(pc *webrtc.PeerConnection) error {
-	ordered := true
-	dc, err := pc.CreateDataChannel("switchboard", &webrtc.DataChannelInit{Ordered: &ordered})
-	if err != nil {
-		return err
-	}
-	dc.OnMessage(func(msg webrtc.DataChannelMessage) { p.onData(msg) })
-	p.dcMu.Lock()
-	p.dc = dcAdapter{dc}
-	p.dcMu.Unlock()
-	return nil
-}
-
-type dcAdapter struct{ *webrtc.DataChannel }
-
-func (d dcAdapter) ReadyState() int { return int(d.DataChannel.ReadyState()) }
-
-// sendData writes text to the peer's data channel if it is open.
-func (p *peer) sendData(text string) bool {
-	p.dcMu.Lock()
-	dc := p.dc
-	p.dcMu.Unlock()
-	if dc == nil || dc.ReadyState() != int(webrtc.DataChannelStateOpen) {
-		return false
-	}
-	return dc.SendText(text) == nil
-}
-
-// onData routes a participant's data-channel message (pion's goroutine).
-func (p *peer) onData(msg webrtc.DataChannelMessage) {
-	reply := func(text string) {
-		b, _ := json.Marshal(DataEnvelope{Type: "error", Text: text, Date: time.Now().UTC()})
-		p.sendData(string(b))
-	}
-	if !msg.IsString || len(msg.Data) > p.srv.cfg.MaxDataMessageBytes {
-		reply("data messages are JSON text of at most the limit's size")
-		return
-	}
-	if !p.claims.Grants.Data {
-		reply("the token does not grant data")
-		return
-	}
-	var env DataEnvelope
-	if err := json.Unmarshal(msg.Data, &env); err != nil || env.Type != DataMessage {
-		reply("expected {\"type\":\"message\",\"to\"?,\"text\"}")
-		return
-	}
-	out, _ := json.Marshal(DataEnvelope{Type: DataMessage, Text: env.Text, From: p.identity, FromParticipant: p.pid, To: env.To, Date: time.Now().UTC()})
-	r := p.room
-	if r == nil {
-		return
-	}
-	for _, o := range r.others(p) {
-		if env.To == "" || env.To == o.identity {
-			o.sendData(string(out))
-		}
-	}
-}
-
 func (p *peer) addReceivers(pubs []Publication) error {
 	for _, pub := range pubs {
 		kind := webrtc.RTPCodecTypeAudio
@@ -453,65 +393,6 @@ func (p *peer) sync() {
 	if changed {
 		p.negotiate()
 	}
-}
-
-// negotiate sends an offer, or remembers to once the pending answer is in.
-// The server is always the offerer, so there is no glare.
-func (p *peer) negotiate() {
-	if p.st.negotiating {
-		p.st.again = true
-		return
-	}
-	offer, err := p.st.pc.CreateOffer(nil)
-	if err == nil {
-		err = p.st.pc.SetLocalDescription(offer)
-	}
-	if err != nil {
-		p.log.Error("offer", "err", err)
-		p.fail(CloseInternal, "negotiation failed")
-		return
-	}
-	p.st.negotiating = true
-	p.send(&Message{Type: TypeOffer, SDP: offer.SDP})
-}
-
-func (p *peer) onAnswer(m *Message) error {
-	if !p.st.negotiating {
-		return &ProtocolError{Code: 409, Reason: "unexpected_answer", Message: "no offer is pending"}
-	}
-	if m.SDP == "" {
-		return badMessage("answer needs sdp")
-	}
-	if err := p.st.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
-		return badMessage("answer rejected: " + err.Error())
-	}
-	p.st.negotiating = false
-	for _, c := range p.st.pendingICE {
-		_ = p.st.pc.AddICECandidate(c)
-	}
-	p.st.pendingICE = nil
-	if p.st.again {
-		p.st.again = false
-		p.negotiate()
-	}
-	return nil
-}
-
-func (p *peer) onCandidate(m *Message) error {
-	if m.Candidate == nil {
-		return badMessage("candidate needs candidate")
-	}
-	if p.st.pc.RemoteDescription() == nil {
-		if len(p.st.pendingICE) >= 64 {
-			return badMessage("too many early candidates")
-		}
-		p.st.pendingICE = append(p.st.pendingICE, *m.Candidate)
-		return nil
-	}
-	if err := p.st.pc.AddICECandidate(*m.Candidate); err != nil {
-		return badMessage("candidate rejected")
-	}
-	return nil
 }
 
 // cleanup runs once after the loop ends.

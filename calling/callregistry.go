@@ -1,0 +1,101 @@
+package calling
+
+import (
+	"context"
+	"slices"
+
+	"github.com/switchboard-rtc/switchboard/auth"
+)
+
+// PlaceCall has the server call identity to on behalf of from (a display
+// identity or an application name), like a Calls API. When the callee
+// answers, its connection joins the call's session (CallInfo.SessionID),
+// where the host can add participants through the REST API.
+func (s *Server) PlaceCall(ctx context.Context, account, from, to string, opts CallOptions) (*Call, error) {
+	if err := checkOptions(&opts); err != nil {
+		return nil, err
+	}
+	return s.placeCall(ctx, account, from, from, to, opts, nil, nil, "")
+}
+
+// hook queues a hook call; it never blocks (a full queue drops the event
+// and logs it).
+func (s *Server) hook(fn func(context.Context, Hooks)) {
+	select {
+	case s.hookC <- fn:
+	default:
+		s.log.Warn("hook queue full; event dropped")
+	}
+}
+
+func (s *Server) runHooks() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case fn := <-s.hookC:
+			fn(s.ctx, s.cfg.Hooks)
+		}
+	}
+}
+
+// goOnline registers a connection that may receive calls and reports
+// whether it did.
+func (s *Server) goOnline(p *peer) bool {
+	k := identKey{p.claims.Account, p.claims.Subject}
+	s.callsMu.Lock()
+	s.connected[k]++
+	if !p.claims.Grants.Incoming || !auth.ValidIdentity(p.claims.Subject) {
+		s.callsMu.Unlock()
+		return false
+	}
+	if s.online[k] == nil {
+		s.online[k] = map[*peer]struct{}{}
+	}
+	s.online[k][p] = struct{}{}
+	ringing := s.busy[k]
+	s.callsMu.Unlock()
+	if ringing != nil && ringing.To == p.claims.Subject {
+		ringing.calleeConnected(p)
+	}
+	return true
+}
+
+func (s *Server) goOffline(p *peer) {
+	k := identKey{p.claims.Account, p.claims.Subject}
+	s.callsMu.Lock()
+	if s.connected[k]--; s.connected[k] <= 0 {
+		delete(s.connected, k)
+	}
+	delete(s.online[k], p)
+	if len(s.online[k]) == 0 {
+		delete(s.online, k)
+	}
+	var calls []*Call
+	for _, c := range s.calls {
+		calls = append(calls, c)
+	}
+	s.callsMu.Unlock()
+	for _, c := range calls {
+		c.mu.Lock()
+		party := slices.Contains(c.parties(), p)
+		c.mu.Unlock()
+		if party {
+			c.lost(p)
+		}
+	}
+}
+
+func newCallID() string { return "c-" + randomHex(12) }
+
+// Call returns a call by id (an ended call stays for Config.CallRetention).
+func (s *Server) Call(account, id string) (*Call, bool) {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	c, ok := s.calls[id]
+	if !ok || c.Account != account {
+		return nil, false
+	}
+	return c, true
+}

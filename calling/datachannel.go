@@ -1,0 +1,67 @@
+package calling
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+func (p *peer) openDataChannel(pc *webrtc.PeerConnection) error {
+	ordered := true
+	dc, err := pc.CreateDataChannel("switchboard", &webrtc.DataChannelInit{Ordered: &ordered})
+	if err != nil {
+		return err
+	}
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) { p.onData(msg) })
+	p.dcMu.Lock()
+	p.dc = dcAdapter{dc}
+	p.dcMu.Unlock()
+	return nil
+}
+
+type dcAdapter struct{ *webrtc.DataChannel }
+
+func (d dcAdapter) ReadyState() int { return int(d.DataChannel.ReadyState()) }
+
+// sendData writes text to the peer's data channel if it is open.
+func (p *peer) sendData(text string) bool {
+	p.dcMu.Lock()
+	dc := p.dc
+	p.dcMu.Unlock()
+	if dc == nil || dc.ReadyState() != int(webrtc.DataChannelStateOpen) {
+		return false
+	}
+	return dc.SendText(text) == nil
+}
+
+// onData routes a participant's data-channel message (pion's goroutine).
+func (p *peer) onData(msg webrtc.DataChannelMessage) {
+	reply := func(text string) {
+		b, _ := json.Marshal(DataEnvelope{Type: "error", Text: text, Date: time.Now().UTC()})
+		p.sendData(string(b))
+	}
+	if !msg.IsString || len(msg.Data) > p.srv.cfg.MaxDataMessageBytes {
+		reply("data messages are JSON text of at most the limit's size")
+		return
+	}
+	if !p.claims.Grants.Data {
+		reply("the token does not grant data")
+		return
+	}
+	var env DataEnvelope
+	if err := json.Unmarshal(msg.Data, &env); err != nil || env.Type != DataMessage {
+		reply("expected {\"type\":\"message\",\"to\"?,\"text\"}")
+		return
+	}
+	out, _ := json.Marshal(DataEnvelope{Type: DataMessage, Text: env.Text, From: p.identity, FromParticipant: p.pid, To: env.To, Date: time.Now().UTC()})
+	r := p.room
+	if r == nil {
+		return
+	}
+	for _, o := range r.others(p) {
+		if env.To == "" || env.To == o.identity {
+			o.sendData(string(out))
+		}
+	}
+}

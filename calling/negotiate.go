@@ -1,0 +1,62 @@
+package calling
+
+import "github.com/pion/webrtc/v4"
+
+// negotiate sends an offer, or remembers to once the pending answer is in.
+// The server is always the offerer, so there is no glare.
+func (p *peer) negotiate() {
+	if p.st.negotiating {
+		p.st.again = true
+		return
+	}
+	offer, err := p.st.pc.CreateOffer(nil)
+	if err == nil {
+		err = p.st.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.log.Error("offer", "err", err)
+		p.fail(CloseInternal, "negotiation failed")
+		return
+	}
+	p.st.negotiating = true
+	p.send(&Message{Type: TypeOffer, SDP: offer.SDP})
+}
+
+func (p *peer) onAnswer(m *Message) error {
+	if !p.st.negotiating {
+		return &ProtocolError{Code: 409, Reason: "unexpected_answer", Message: "no offer is pending"}
+	}
+	if m.SDP == "" {
+		return badMessage("answer needs sdp")
+	}
+	if err := p.st.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+		return badMessage("answer rejected: " + err.Error())
+	}
+	p.st.negotiating = false
+	for _, c := range p.st.pendingICE {
+		_ = p.st.pc.AddICECandidate(c)
+	}
+	p.st.pendingICE = nil
+	if p.st.again {
+		p.st.again = false
+		p.negotiate()
+	}
+	return nil
+}
+
+func (p *peer) onCandidate(m *Message) error {
+	if m.Candidate == nil {
+		return badMessage("candidate needs candidate")
+	}
+	if p.st.pc.RemoteDescription() == nil {
+		if len(p.st.pendingICE) >= 64 {
+			return badMessage("too many early candidates")
+		}
+		p.st.pendingICE = append(p.st.pendingICE, *m.Candidate)
+		return nil
+	}
+	if err := p.st.pc.AddICECandidate(*m.Candidate); err != nil {
+		return badMessage("candidate rejected")
+	}
+	return nil
+}
