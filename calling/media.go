@@ -38,33 +38,12 @@ type MediaConfig struct {
 	DisconnectedTimeout, FailedTimeout time.Duration
 }
 
-// NewAPI returns a pion API with Opus, VP8 and H.264, one shared UDP port,
-// and the interceptors an SFU needs: NACK generation toward publishers (for
-// the streams that negotiate it: video), RTCP sender and receiver reports,
-// TWCC feedback and stats. No per-subscriber NACK responder: forwarded video
-// is retransmitted from one cache per published track (rtxcache.go). Close
-// the returned io.Closer after the last PeerConnection is closed to release
-// the port.
+// NewAPI returns a pion API with the codecs and interceptors of
+// RegisterMedia and one shared UDP port. Close the returned io.Closer after
+// the last PeerConnection is closed to release the port.
 func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
-	me := &webrtc.MediaEngine{}
-	if err := codecs.Register(me); err != nil { // pion's defaults + RFC 4733 telephone-event
-		return nil, nil, err
-	}
-	ir := &interceptor.Registry{}
-	gen, err := nack.NewGeneratorInterceptor()
-	if err != nil {
-		return nil, nil, err
-	}
-	ir.Add(gen)
-	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
-	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, nil, err
-	}
-	if err := webrtc.ConfigureStatsInterceptor(ir); err != nil {
-		return nil, nil, err
-	}
-	if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
+	me, ir := &webrtc.MediaEngine{}, &interceptor.Registry{}
+	if err := RegisterMedia(me, ir); err != nil {
 		return nil, nil, err
 	}
 	se := webrtc.SettingEngine{}
@@ -129,6 +108,32 @@ func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
 		}
 		return errors.Join(errs...)
 	}), nil
+}
+
+// RegisterMedia configures what an SFU API needs: pion's default codecs plus
+// RFC 4733 telephone-event, and the interceptors: NACK generation toward
+// publishers (for the streams that negotiate it: video), RTCP sender and
+// receiver reports, TWCC feedback and stats. No per-subscriber NACK
+// responder: forwarded video is retransmitted from one cache per published
+// track. Hosts that build their own *webrtc.API (Config.API) call it.
+func RegisterMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
+	if err := codecs.Register(me); err != nil {
+		return err
+	}
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return err
+	}
+	ir.Add(gen)
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return err
+	}
+	if err := webrtc.ConfigureStatsInterceptor(ir); err != nil {
+		return err
+	}
+	return webrtc.ConfigureTWCCSender(me, ir)
 }
 
 type closerFunc func() error
