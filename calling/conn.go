@@ -32,7 +32,9 @@ type peer struct {
 
 	out   chan []byte   // to the writer; full = slow consumer
 	inbox chan *Message // from the reader
-	fns   chan func()   // from pion callbacks, run on the loop
+	fnMu  sync.Mutex    // guards fnQ
+	fnQ   []func()      // from pion callbacks and calls, run on the loop
+	fnC   chan struct{} // cap 1: "fnQ is not empty"
 	syncC chan struct{} // cap 1: "subscriptions may have changed"
 
 	closeMu   sync.Mutex
@@ -63,7 +65,7 @@ func newPeer(s *Server, conn *websocket.Conn, c *auth.Claims) *peer {
 		log:        s.log.With("identity", c.Subject),
 		out:        make(chan []byte, s.cfg.WriteQueue),
 		inbox:      make(chan *Message, 16),
-		fns:        make(chan func(), 64),
+		fnC:        make(chan struct{}, 1),
 		syncC:      make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
@@ -132,11 +134,17 @@ func (p *peer) poke() {
 	}
 }
 
-// post runs fn on the loop; dropped if the peer is ending.
+// post runs fn on the loop. It never blocks (the queue is unbounded, and
+// short: pion callbacks and call events), so it is safe from any goroutine,
+// including the loop itself and code holding a Call's lock. After the loop
+// has ended, fn is dropped.
 func (p *peer) post(fn func()) {
+	p.fnMu.Lock()
+	p.fnQ = append(p.fnQ, fn)
+	p.fnMu.Unlock()
 	select {
-	case p.fns <- fn:
-	case <-p.ctx.Done():
+	case p.fnC <- struct{}{}:
+	default:
 	}
 }
 
@@ -257,8 +265,14 @@ func (p *peer) loop() {
 			return
 		case m := <-p.inbox:
 			p.handle(m)
-		case fn := <-p.fns:
-			fn()
+		case <-p.fnC:
+			p.fnMu.Lock()
+			q := p.fnQ
+			p.fnQ = nil
+			p.fnMu.Unlock()
+			for _, fn := range q {
+				fn()
+			}
 		case <-p.syncC:
 			p.sync()
 		}
