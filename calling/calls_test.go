@@ -413,3 +413,17 @@ func TestCallLimits(t *testing.T) {
 		t.Fatalf("33 digits: %+v", m.Error)
 	}
 }
+
+// A call's session is gone once both parties have left, whichever way.
+func TestCallSessionCleanedUp(t *testing.T) {
+	e := newEnv(t, nil)
+	alice, bob := e.phone("alice"), e.phone("bob")
+	id, _, _ := establish(t, e, alice, bob)
+	sid := mustCall(t, e, id).Info().SessionID
+	_ = bob.Close() // bob's app dies mid-call
+	eq(t, "alice", states(t, alice, id, calling.StateFailed), "failed(unreachable)")
+	waitFor(t, func() bool {
+		_, err := e.rooms.Session(context.Background(), acct, sid)
+		return errors.Is(err, rooms.ErrNotFound)
+	})
+}

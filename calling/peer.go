@@ -427,6 +427,11 @@ func (p *peer) exitSession() {
 	default:
 		_ = mgr.SetStreams(ctx, acct, p.pid, nil)
 	}
+	if r.isCall() { // a call's session ends with its last party, however it left
+		if s, err := mgr.Session(ctx, acct, sid); err == nil && len(s.Members) == 0 {
+			_ = mgr.DeleteSession(ctx, acct, sid)
+		}
+	}
 	r.pokeAll()
 	if p.st.pc != nil {
 		_ = p.st.pc.Close()

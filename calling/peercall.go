@@ -2,7 +2,6 @@ package calling
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/rooms"
@@ -113,8 +112,7 @@ func (p *peer) enterCall(c *Call, sid string, pubs []Publication) {
 	c.joined(p, part.ID)
 }
 
-// leaveCall leaves the call's session when the call has ended; the last
-// party out deletes the session.
+// leaveCall leaves the call's session when the call has ended.
 func (p *peer) leaveCall(c *Call) {
 	if p.call != c {
 		return
@@ -123,15 +121,7 @@ func (p *peer) leaveCall(c *Call) {
 	if p.room == nil || !p.room.isCall() {
 		return
 	}
-	sid := p.room.key.session
-	p.exitSession()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if s, err := p.srv.cfg.Rooms.Session(ctx, p.claims.Account, sid); err == nil && len(s.Members) == 0 {
-		if err := p.srv.cfg.Rooms.DeleteSession(ctx, p.claims.Account, sid); err != nil && !errors.Is(err, rooms.ErrNotFound) {
-			p.log.Warn("delete call session", "err", err)
-		}
-	}
+	p.exitSession() // the last party out deletes the call's session
 }
 
 // checkMediaReady tells the call when this party's media is up: the
