@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,7 +22,6 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
-	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -225,11 +225,13 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 // any room, audio and video, data. Turn it off (-demo=false) anywhere real.
 func demoTokens(iss *auth.Issuer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
 		var req struct {
-			Identity string `json:"identity" validate:"required"`
+			Identity string `json:"identity"`
 		}
-		if err := httpx.DecodeJSON(w, r, 1024, &req); err != nil {
-			httpx.WriteError(w, err)
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1024)).Decode(&req); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"code":"invalid_json","message":"send {\"identity\":\"...\"}"}`))
 			return
 		}
 		tok, c, err := iss.Mint(r.Context(), auth.TokenRequest{
@@ -237,11 +239,12 @@ func demoTokens(iss *auth.Issuer) http.Handler {
 			Grants: auth.Grants{Rooms: []string{"*"}, Publish: []auth.Media{auth.MediaAudio, auth.MediaVideo}, Data: true, Outgoing: true, Incoming: true},
 		})
 		if err != nil {
-			status, code := auth.HTTPStatus(err)
-			httpx.WriteError(w, httpx.Errorf(status, code, "identity must be 3-64 letters, digits or - _ + = / ."))
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"code":"invalid_identity","message":"identity must be 3-64 letters, digits or - _ + = / ."}`))
 			return
 		}
-		httpx.WriteJSON(w, http.StatusCreated, map[string]any{"token": tok, "expiresAt": c.Expiry})
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(map[string]any{"token": tok, "expiresAt": c.Expiry})
 	})
 }
 

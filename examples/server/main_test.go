@@ -145,3 +145,20 @@ func TestSigningKeyFromPEM(t *testing.T) {
 		t.Fatal("missing key file accepted")
 	}
 }
+
+func TestDemoTokens(t *testing.T) {
+	base := startServer(t, map[string]string{"SWITCHBOARD_API_USER": "u-demo", "SWITCHBOARD_API_SECRET": "s-demo-0123456789abc"})
+	for _, tc := range []struct {
+		body   string
+		status int
+	}{{`{"identity":"alice"}`, 201}, {`{"identity":"a"}`, 400}, {`nope`, 400}} {
+		res, err := http.Post(base+"/demo/token", "application/json", strings.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("%s: %d, want %d", tc.body, res.StatusCode, tc.status)
+		}
+	}
+}
