@@ -47,7 +47,12 @@ export class Client {
         this.setStatus(e.code === 1000 ? "offline" : "error");
         reject(new Error(`closed ${e.code} ${e.reason}`));
       };
-      this.ws.onmessage = (e) => this.onMessage(JSON.parse(e.data));
+      // Handle messages one at a time, in order (onMessage awaits SDP work).
+      this.queue = Promise.resolve();
+      this.ws.onmessage = (e) => {
+        const m = JSON.parse(e.data);
+        this.queue = this.queue.then(() => this.onMessage(m)).catch((err) => this.emit("error", { code: 0, message: String(err) }));
+      };
     });
   }
 
