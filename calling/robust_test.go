@@ -332,3 +332,26 @@ func TestPublicationLimit(t *testing.T) {
 		}
 	}
 }
+
+// The Go client's status: connected after Dial, error when the server
+// closes the connection, offline after Close.
+func TestClientStatus(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.dial("alice")
+	if s := c.Status(); s != client.StatusConnected {
+		t.Fatalf("after Dial: %s", s)
+	}
+	_ = e.srv.Close()
+	select {
+	case <-c.Done():
+	case <-ctxT(t, 10*time.Second).Done():
+		t.Fatal("connection did not end")
+	}
+	if s := c.Status(); s != client.StatusError || c.Err() == nil {
+		t.Fatalf("after the server closed: %s %v", s, c.Err())
+	}
+	_ = c.Close()
+	if s := c.Status(); s != client.StatusOffline {
+		t.Fatalf("after Close: %s", s)
+	}
+}

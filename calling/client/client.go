@@ -74,6 +74,7 @@ type Client struct {
 	dc         *webrtc.DataChannel
 	dcOpen     chan struct{}
 	inCall     string
+	closed     bool
 	status     chan calling.Message
 	seq        atomic.Int64
 	err        error
@@ -353,10 +354,36 @@ func (c *Client) Err() error {
 	return c.err
 }
 
+// Client statuses (DESIGN.md "Signaling").
+const (
+	StatusOffline    = "offline"
+	StatusConnecting = "connecting"
+	StatusConnected  = "connected"
+	StatusError      = "error"
+)
+
+// Status reports the signaling connection: connected from Dial's return
+// until it ends; offline after Close; error when the server or the network
+// ended it (Err says why). Dial itself is the connecting phase.
+func (c *Client) Status() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return StatusOffline
+	case c.err != nil:
+		return StatusError
+	}
+	return StatusConnected
+}
+
 // Close leaves, closes the PeerConnection and the WebSocket, and waits
 // for the client's goroutines.
 func (c *Client) Close() error {
 	_ = c.write(calling.Message{Type: calling.TypeLeave})
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
 	c.cancel()
 	err := c.conn.Close(websocket.StatusNormalClosure, "bye")
 	c.mu.Lock()
