@@ -99,6 +99,9 @@ type Server struct {
 	mu    sync.Mutex
 	rooms map[roomKey]*room
 
+	closeOnce sync.Once
+	closeErr  error
+
 	clock     Clock
 	hookC     chan func(context.Context, Hooks)
 	callsMu   sync.Mutex
@@ -180,8 +183,13 @@ func New(cfg Config) (*Server, error) {
 
 // Close fails every call in progress (server_shutdown), ends every
 // connection and peer, waits for their goroutines, and releases the UDP
-// port of a default API.
+// port of a default API. Calling it again returns the first result.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	s.callsMu.Lock()
 	var live []*Call
 	for _, c := range s.calls {
