@@ -60,7 +60,11 @@ func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
 	}
 	se.SetICETimeouts(cfg.DisconnectedTimeout, cfg.FailedTimeout, time.Second)
 	if len(cfg.NAT1To1IPs) > 0 {
-		se.SetNAT1To1IPs(cfg.NAT1To1IPs, webrtc.ICECandidateTypeHost)
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: cfg.NAT1To1IPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
+		}); err != nil {
+			return nil, nil, fmt.Errorf("calling: NAT 1:1 addresses: %w", err)
+		}
 	}
 
 	var muxes []ice.UDPMux

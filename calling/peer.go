@@ -103,7 +103,8 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publicat
 	p.st.published = make(map[string]*forwarder)
 	p.st.recv = make(map[*webrtc.RTPReceiver]Publication)
 	p.installCallbacks(pc)
-	if err := p.openDataChannel(pc); err == nil {
+	err = p.openDataChannel(pc)
+	if err == nil {
 		err = p.addReceivers(pubs)
 	}
 	if err != nil {

@@ -41,8 +41,7 @@ type forwarder struct {
 	// the header off the heap.
 	scratch rtp.Header
 
-	packets atomic.Uint64 // forwarded packets (all bindings)
-	lastKF  atomic.Int64  // unix nanos of the last keyframe request
+	lastKF atomic.Int64 // unix nanos of the last keyframe request
 }
 
 type binding struct {
@@ -121,9 +120,6 @@ func (f *forwarder) RID() string               { return "" }
 func (f *forwarder) StreamID() string          { return f.streamID }
 func (f *forwarder) Kind() webrtc.RTPCodecType { return f.kind }
 
-// subscribers returns how many bindings the track has now.
-func (f *forwarder) subscribers() int { return len(*f.bindings.Load()) }
-
 // requestKeyframe asks the publisher for a keyframe at most every 500 ms.
 func (f *forwarder) requestKeyframe() {
 	now := time.Now().UnixNano()
@@ -187,7 +183,6 @@ func (f *forwarder) writePacket(pkt *rtp.Packet) {
 		}
 		_, _ = b.writer.WriteRTP(h, pkt.Payload) // a failing subscriber does not stop the others
 	}
-	f.packets.Add(1)
 }
 
 // readSenderRTCP drains a subscriber's RTCP for this track (so the report
