@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -82,7 +81,11 @@ func publicKeyFromJWK(t *testing.T, k jwk) any {
 	}
 	switch {
 	case k.Kty == "EC" && k.Crv == "P-256":
-		return &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(dec(k.X)), Y: new(big.Int).SetBytes(dec(k.Y))}
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, dec(k.X)...), dec(k.Y)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pub
 	case k.Kty == "OKP" && k.Crv == "Ed25519":
 		return ed25519.PublicKey(dec(k.X))
 	}
