@@ -94,14 +94,14 @@ func (c *Call) setState(to CallState, cause Cause) error {
 	now := c.srv.clock.Now()
 	c.state, c.cause = to, cause
 	c.history = append(c.history, StateChange{State: to, Cause: cause, At: now})
+	if to == StateEnded || to == StateFailed {
+		c.finish() // before anyone is told, so timers and marks are settled when they hear it
+	}
 	for _, p := range c.parties() {
 		p.send(&Message{Type: TypeCallState, CallID: c.ID, State: to, Cause: cause})
 	}
 	ev := CallEvent{CallID: c.ID, Account: c.Account, From: c.From, To: c.To, State: to, Cause: cause, SessionID: c.sessionID, Options: c.Options, At: now}
 	c.srv.hook(func(ctx context.Context, h Hooks) { h.CallStateChanged(ctx, ev) })
-	if to == StateEnded || to == StateFailed {
-		c.finish()
-	}
 	return nil
 }
 
@@ -215,7 +215,8 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	for _, p := range ring {
 		c.ring(p)
 	}
-	_ = c.setState(StateRinging, "")
+	// The ring timeout starts before anyone hears "ringing" (c.mu is held,
+	// so it cannot fire first).
 	c.stopTimer = s.clock.AfterFunc(s.cfg.RingTimeout, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -223,6 +224,7 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 			_ = c.setState(StateEnded, CauseNoAnswer)
 		}
 	})
+	_ = c.setState(StateRinging, "")
 	return c, nil
 }
 
@@ -270,6 +272,14 @@ func (c *Call) accept(p *peer, pubs []Publication) error {
 		}
 	}
 	c.rung = []*peer{p}
+	// The media timeout starts before anyone hears "accepted".
+	c.stopTimer = c.srv.clock.AfterFunc(c.srv.cfg.MediaTimeout, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.state == StateAccepted {
+			_ = c.setState(StateFailed, CauseTimeout)
+		}
+	})
 	if err := c.setState(StateAccepted, ""); err != nil {
 		return err
 	}
@@ -278,13 +288,6 @@ func (c *Call) accept(p *peer, pubs []Publication) error {
 		caller.post(func() { caller.enterCall(c, s.ID, callerPubs) })
 	}
 	p.post(func() { p.enterCall(c, s.ID, pubs) })
-	c.stopTimer = c.srv.clock.AfterFunc(c.srv.cfg.MediaTimeout, func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.state == StateAccepted {
-			_ = c.setState(StateFailed, CauseTimeout)
-		}
-	})
 	return nil
 }
 
