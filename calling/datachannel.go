@@ -13,7 +13,7 @@ func (p *peer) openDataChannel(pc *webrtc.PeerConnection) error {
 	if err != nil {
 		return err
 	}
-	dc.OnMessage(func(msg webrtc.DataChannelMessage) { p.onData(msg) })
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) { p.post(func() { p.onData(msg) }) })
 	p.dcMu.Lock()
 	p.dc = dcAdapter{dc}
 	p.dcMu.Unlock()
@@ -35,7 +35,7 @@ func (p *peer) sendData(text string) bool {
 	return dc.SendText(text) == nil
 }
 
-// onData routes a participant's data-channel message (pion's goroutine).
+// onData routes a participant's data-channel message (on the loop).
 func (p *peer) onData(msg webrtc.DataChannelMessage) {
 	reply := func(text string) {
 		b, _ := json.Marshal(DataEnvelope{Type: "error", Text: text, Date: time.Now().UTC()})
@@ -61,7 +61,7 @@ func (p *peer) onData(msg webrtc.DataChannelMessage) {
 	}
 	for _, o := range r.others(p) {
 		if env.To == "" || env.To == o.identity {
-			o.sendData(string(out))
+			o.p.sendData(string(out))
 		}
 	}
 }

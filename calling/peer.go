@@ -127,7 +127,7 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publicat
 	var infos []PeerInfo
 	for _, o := range r.others(p) {
 		infos = append(infos, PeerInfo{ParticipantID: o.pid, Identity: o.identity})
-		o.send(&Message{Type: TypeParticipantJoined, ParticipantID: p.pid, Identity: p.identity})
+		o.p.send(&Message{Type: TypeParticipantJoined, ParticipantID: p.pid, Identity: p.identity})
 	}
 	p.send(&Message{
 		Type: TypeJoined, ID: reqID, ParticipantID: p.pid, Identity: p.identity, SessionID: sid, Room: roomName, CallID: callID,
@@ -304,7 +304,7 @@ func (p *peer) mute(m *Message) error {
 	}
 	f.muted.Store(*m.Muted)
 	for _, o := range p.room.others(p) {
-		o.send(&Message{Type: TypeMuted, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: m.Muted})
+		o.p.send(&Message{Type: TypeMuted, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: m.Muted})
 	}
 	return nil
 }
@@ -415,7 +415,7 @@ func (p *peer) exitSession() {
 	p.srv.detach(r, p)
 	mgr, acct, sid := p.srv.cfg.Rooms, p.claims.Account, r.key.session
 	for _, o := range r.others(p) {
-		o.send(&Message{Type: TypeParticipantLeft, ParticipantID: p.pid, Identity: p.identity})
+		o.p.send(&Message{Type: TypeParticipantLeft, ParticipantID: p.pid, Identity: p.identity})
 	}
 	ev := ParticipantEvent{Account: acct, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, At: time.Now()}
 	p.srv.hook(func(ctx context.Context, h Hooks) { h.ParticipantChanged(ctx, ev) })

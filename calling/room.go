@@ -17,22 +17,34 @@ type room struct {
 	key roomKey
 
 	mu     sync.Mutex
-	call   bool             // the session of a 1:1 call: its end does not close connections
-	peers  map[string]*peer // participant id → its live connection
+	call   bool               // the session of a 1:1 call: its end does not close connections
+	peers  map[string]*member // participant id → its live connection
 	tracks map[trackKey]*forwarder
 }
 
-func newRoom(k roomKey) *room {
-	return &room{key: k, peers: make(map[string]*peer), tracks: make(map[trackKey]*forwarder)}
+// member is a connection in the room with who it is, fixed when it
+// joined: other goroutines read these, never the peer's own fields (its
+// loop changes them when it leaves and joins again).
+type member struct {
+	p             *peer
+	pid, identity string
 }
 
-// add registers p and returns the connection it replaces, if any.
+func newRoom(k roomKey) *room {
+	return &room{key: k, peers: make(map[string]*member), tracks: make(map[trackKey]*forwarder)}
+}
+
+// add registers p (called on p's loop) and returns the connection it
+// replaces, if any.
 func (r *room) add(p *peer) *peer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.peers[p.pid]
-	r.peers[p.pid] = p
-	return old
+	r.peers[p.pid] = &member{p: p, pid: p.pid, identity: p.identity}
+	if old == nil {
+		return nil
+	}
+	return old.p
 }
 
 // remove drops p (if it is still the participant's connection) and its
@@ -40,7 +52,7 @@ func (r *room) add(p *peer) *peer {
 func (r *room) remove(p *peer) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.peers[p.pid] == p {
+	if m := r.peers[p.pid]; m != nil && m.p == p {
 		delete(r.peers, p.pid)
 		for k, f := range r.tracks {
 			if k.participant == p.pid && f.owner == p {
@@ -61,18 +73,20 @@ func (r *room) snapshot() []*peer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]*peer, 0, len(r.peers))
-	for _, p := range r.peers {
-		out = append(out, p)
+	for _, m := range r.peers {
+		out = append(out, m.p)
 	}
 	return out
 }
 
-func (r *room) others(self *peer) []*peer {
-	all := r.snapshot()
-	out := all[:0]
-	for _, p := range all {
-		if p != self {
-			out = append(out, p)
+// others returns the members other than self.
+func (r *room) others(self *peer) []*member {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*member, 0, len(r.peers))
+	for _, m := range r.peers {
+		if m.p != self {
+			out = append(out, m)
 		}
 	}
 	return out
