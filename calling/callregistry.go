@@ -46,6 +46,7 @@ func (s *Server) goOnline(p *peer) bool {
 	k := identKey{p.claims.Account, p.claims.Subject}
 	s.callsMu.Lock()
 	s.connected[k]++
+	s.peers[p] = struct{}{}
 	if !p.claims.Grants.Incoming || !auth.ValidIdentity(p.claims.Subject) {
 		s.callsMu.Unlock()
 		return false
@@ -65,6 +66,7 @@ func (s *Server) goOnline(p *peer) bool {
 func (s *Server) goOffline(p *peer) {
 	k := identKey{p.claims.Account, p.claims.Subject}
 	s.callsMu.Lock()
+	delete(s.peers, p)
 	if s.connected[k]--; s.connected[k] <= 0 {
 		delete(s.connected, k)
 	}
@@ -98,4 +100,26 @@ func (s *Server) Call(account, id string) (*Call, bool) {
 		return nil, false
 	}
 	return c, true
+}
+
+// setIncoming adds p to (or removes it from) the connections that ring for
+// its identity, after a refreshed token changed the incoming grant.
+func (s *Server) setIncoming(p *peer, on bool) {
+	k := identKey{p.claims.Account, p.claims.Subject}
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	if _, open := s.peers[p]; !open {
+		return
+	}
+	if !on {
+		delete(s.online[k], p)
+		if len(s.online[k]) == 0 {
+			delete(s.online, k)
+		}
+		return
+	}
+	if s.online[k] == nil {
+		s.online[k] = map[*peer]struct{}{}
+	}
+	s.online[k][p] = struct{}{}
 }

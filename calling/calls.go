@@ -177,9 +177,15 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	calleeBusy := s.busy[identKey{account, to}] != nil
 	calleeConnected := s.connected[identKey{account, to}] > 0
 	var ring []*peer
+	occupied := 0 // connections that could ring but are in a room: they cannot accept
 	for p := range s.online[identKey{account, to}] {
+		if p.inSession.Load() {
+			occupied++
+			continue
+		}
 		ring = append(ring, p)
 	}
+	calleeBusy = calleeBusy || (len(ring) == 0 && occupied > 0)
 	if !calleeBusy {
 		s.busy[identKey{account, to}] = c
 	}

@@ -30,7 +30,8 @@ type fakeTimer struct {
 	stopped bool
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)} }
+// newFakeClock starts at the real time, so tokens minted now are valid on it.
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
 
 func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 

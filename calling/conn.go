@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -47,9 +49,13 @@ type peer struct {
 	room     *room
 	dcMu     sync.Mutex
 	dc       dataSender
+	// inSession is set while the connection is in a room or call session:
+	// it cannot answer a call then, so it is not rung.
+	inSession atomic.Bool
 
-	st   peerState // loop only
-	call *Call     // loop only: the call this connection is in
+	st      peerState   // loop only
+	call    *Call       // loop only: the call this connection is in
+	expStop func() bool // loop only: stops the token expiry timer
 }
 
 // dataSender is the part of a data channel the room writes to.
@@ -83,7 +89,9 @@ func (p *peer) run() {
 	go p.pinger()
 	online := p.srv.goOnline(p)
 	p.send(&Message{Type: TypeStatus, Status: "connected", Identity: p.claims.Subject, Incoming: online})
+	p.armExpiry()
 	p.loop()
+	p.expStop()
 	p.cancel()
 	p.cleanup()
 	<-p.writerDone
@@ -187,7 +195,22 @@ func decodeMessage(data []byte) (*Message, *ProtocolError) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return &Message{}, badMessage("not a valid JSON message")
+		// Echo the request id even when the message is refused (an unknown
+		// field, a wrong type): read it leniently on its own.
+		var probe struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(data, &probe)
+		if len(probe.ID) > 64 {
+			probe.ID = ""
+		}
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			if len(name) > 66 {
+				name = name[:66] + "…"
+			}
+			return &Message{ID: probe.ID}, badMessage("unknown field " + name)
+		}
+		return &Message{ID: probe.ID}, badMessage("not a valid JSON message")
 	}
 	if dec.More() {
 		return &Message{ID: m.ID}, badMessage("data after the JSON message")
@@ -196,7 +219,7 @@ func decodeMessage(data []byte) (*Message, *ProtocolError) {
 		return &Message{}, badMessage("id is longer than 64 characters")
 	}
 	switch m.Type {
-	case TypeJoin, TypePublish, TypeUnpublish, TypeMute, TypeAnswer, TypeCandidate, TypeLeave, TypePing,
+	case TypeJoin, TypePublish, TypeUnpublish, TypeMute, TypeAnswer, TypeCandidate, TypeLeave, TypePing, TypeRefresh,
 		TypeCall, TypeAccept, TypeReject, TypeHangup, TypeHold, TypeDTMF:
 	case "":
 		return &m, badMessage("type is required")
@@ -285,6 +308,10 @@ func (p *peer) handle(m *Message) {
 		p.send(&Message{Type: TypePong, ID: m.ID})
 	case TypeJoin:
 		if err := p.join(m); err != nil {
+			p.sendError(m.ID, err)
+		}
+	case TypeRefresh:
+		if err := p.refresh(m); err != nil {
 			p.sendError(m.ID, err)
 		}
 	case TypeLeave:

@@ -22,7 +22,11 @@ var (
 // Close codes of the signaling WebSocket (4000 + the protocol error code, so
 // a client reads the same code from an error message and a close frame).
 const (
-	CloseBadMessage    websocket.StatusCode = 4400
+	CloseBadMessage websocket.StatusCode = 4400
+	// CloseTokenExpired ends a connection whose token expired or was
+	// revoked (reason token_expired or token_revoked) without a refresh
+	// message first. A bad token at connect time is CloseForbidden.
+	CloseTokenExpired  websocket.StatusCode = 4401
 	CloseForbidden     websocket.StatusCode = 4403
 	CloseNotAcceptable websocket.StatusCode = 4406
 	CloseRateLimited   websocket.StatusCode = 4429

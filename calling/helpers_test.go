@@ -22,6 +22,7 @@ const acct = "acct-1"
 type env struct {
 	t       testing.TB
 	issuer  *auth.Issuer
+	replay  *auth.MemoryReplayCache
 	rooms   *rooms.Manager
 	srv     *calling.Server
 	http    *httptest.Server
@@ -38,11 +39,17 @@ func newEnv(t testing.TB, mod func(*calling.Config)) *env {
 	key, _ := auth.GenerateKey(auth.ES256)
 	keys := auth.NewKeySet(key)
 	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
-	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
+	replay := auth.NewMemoryReplayCache(0, nil)
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay})
 	mgr, _ := rooms.NewManager(rooms.Config{})
 	cfg := calling.Config{Rooms: mgr, Verifier: ver, Media: calling.MediaConfig{ICEIPs: []string{"127.0.0.1"}}}
 	if mod != nil {
 		mod(&cfg)
+	}
+	if cfg.Clock != nil && cfg.Verifier == ver {
+		// Tokens are minted and checked on the test's clock too.
+		iss, _ = auth.NewIssuer(auth.IssuerConfig{Keys: keys, Now: cfg.Clock.Now})
+		cfg.Verifier, _ = auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay, Now: cfg.Clock.Now})
 	}
 	srv, err := calling.New(cfg)
 	if err != nil {
@@ -55,7 +62,7 @@ func newEnv(t testing.TB, mod func(*calling.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, issuer: iss, rooms: mgr, srv: srv, http: hs, api: api,
+	e := &env{t: t, issuer: iss, replay: replay, rooms: cfg.Rooms, srv: srv, http: hs, api: api,
 		wsURL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/v1/signal"}
 	t.Cleanup(e.close)
 	return e

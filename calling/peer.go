@@ -17,8 +17,10 @@ import (
 // peerState is owned by the peer's loop.
 type peerState struct {
 	pc          *webrtc.PeerConnection
-	ephemeral   bool // participant created for this connection; deleted on leave
-	leaveRoom   bool // joined a room by name; leaves it on disconnect
+	ephemeral   bool            // participant created for this connection; deleted on leave
+	leaveRoom   bool            // joined a room by name; leaves it on disconnect
+	roomName    string          // the room joined by name ("" for a session joined by id)
+	mutes       map[string]bool // alias → muted, for announced streams (also before their first packet)
 	senders     map[trackKey]*webrtc.RTPSender
 	published   map[string]*forwarder               // alias → track
 	recv        map[*webrtc.RTPReceiver]Publication // announced publications by receiver
@@ -67,7 +69,7 @@ func (p *peer) join(m *Message) error {
 			p.leaveSession(part.ID, "")
 			return err
 		}
-		sid, p.st.leaveRoom = s.ID, true
+		sid, p.st.leaveRoom, p.st.roomName = s.ID, true, m.Room
 	} else if _, err := mgr.Receives(ctx, acct, sid, part.ID); err != nil {
 		p.leaveSession(part.ID, sid)
 		return err // not a member: the REST API decides who is in a session
@@ -102,6 +104,7 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publicat
 	p.st.senders = make(map[trackKey]*webrtc.RTPSender)
 	p.st.published = make(map[string]*forwarder)
 	p.st.recv = make(map[*webrtc.RTPReceiver]Publication)
+	p.st.mutes = make(map[string]bool)
 	p.installCallbacks(pc)
 	err = p.openDataChannel(pc)
 	if err == nil {
@@ -116,6 +119,7 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publicat
 
 	r, replaced := p.srv.attach(roomKey{p.claims.Account, sid}, p)
 	p.room = r
+	p.inSession.Store(true)
 	callID := ""
 	if p.call != nil {
 		r.markCall()
@@ -177,7 +181,7 @@ func (p *peer) leaveSession(pid, sid string) {
 		_ = p.srv.cfg.Rooms.RemoveParticipant(context.Background(), p.claims.Account, sid, pid)
 	}
 	p.dropEphemeral(pid)
-	p.st.leaveRoom, p.st.ephemeral = false, false
+	p.st.leaveRoom, p.st.ephemeral, p.st.roomName = false, false, ""
 }
 
 func (p *peer) installCallbacks(pc *webrtc.PeerConnection) {
@@ -226,6 +230,7 @@ func (p *peer) addReceivers(pubs []Publication) error {
 			return err
 		}
 		p.st.recv[tr.Receiver()] = pub
+		p.st.mutes[pub.Alias] = pub.Muted
 	}
 	return nil
 }
@@ -271,6 +276,7 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 	})
 	f.evPT = telephoneEventPT(recv.GetParameters().Codecs, f.codec.ClockRate)
+	f.muted.Store(p.st.mutes[pub.Alias])
 	p.st.published[pub.Alias] = f
 	p.room.publish(trackKey{p.pid, pub.Alias}, f)
 	p.wg.Add(1)
@@ -298,15 +304,30 @@ func (p *peer) mute(m *Message) error {
 	if m.Muted == nil {
 		return badMessage("mute needs muted")
 	}
-	f, ok := p.st.published[m.StreamAlias]
-	if !ok {
+	if !p.announced(m.StreamAlias) {
 		return &ProtocolError{Code: 404, Reason: "not_published", Message: "no such published stream"}
 	}
-	f.muted.Store(*m.Muted)
+	p.st.mutes[m.StreamAlias] = *m.Muted
+	if f, ok := p.st.published[m.StreamAlias]; ok {
+		f.muted.Store(*m.Muted)
+	}
+	muted := *m.Muted
+	p.send(&Message{Type: TypeMuted, ID: m.ID, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: &muted})
 	for _, o := range p.room.others(p) {
-		o.p.send(&Message{Type: TypeMuted, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: m.Muted})
+		o.p.send(&Message{Type: TypeMuted, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: &muted})
 	}
 	return nil
+}
+
+// announced reports whether alias is a stream this peer announced (in
+// join, publish, call or accept), whether or not its media has arrived.
+func (p *peer) announced(alias string) bool {
+	for _, pub := range p.st.recv {
+		if pub.Alias == alias {
+			return true
+		}
+	}
+	return false
 }
 
 // reportStreams tells rooms what this participant publishes now; rooms
@@ -441,5 +462,6 @@ func (p *peer) exitSession() {
 	p.dc = nil
 	p.dcMu.Unlock()
 	p.room, p.pid = nil, ""
+	p.inSession.Store(false)
 	p.st = peerState{}
 }

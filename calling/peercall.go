@@ -124,13 +124,12 @@ func (p *peer) leaveCall(c *Call) {
 	p.exitSession() // the last party out deletes the call's session
 }
 
-// checkMediaReady tells the call when this party's media is up: the
-// PeerConnection is connected and every announced track has arrived.
+// checkMediaReady tells the call when this party's media transport is up:
+// the PeerConnection is connected (ICE and DTLS). No packet is required, so
+// a party that answers muted, or waits for confirmed before it sends, is
+// confirmed all the same.
 func (p *peer) checkMediaReady() {
 	if p.call == nil || p.st.pc == nil || !p.st.connected {
-		return
-	}
-	if len(p.st.published) < len(p.st.recv) {
 		return
 	}
 	p.call.mediaReady(p)

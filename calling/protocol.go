@@ -43,6 +43,16 @@ const (
 	TypeIncoming    = "incoming"
 	TypeCallState   = "callState"
 	TypeHoldChanged = "holdStateChanged"
+
+	// Tokens on an open connection. Client to server: refresh (a new token
+	// for the same identity and account). Server to client: refreshed (its
+	// expiry), left (the session was left because a refreshed token no
+	// longer grants it), unpublished (a stream stopped because a refreshed
+	// token no longer allows its kind).
+	TypeRefresh     = "refresh"
+	TypeRefreshed   = "refreshed"
+	TypeLeft        = "left"
+	TypeUnpublished = "unpublished"
 )
 
 // CallOptions are what a caller asks for (and a callee answers with).
@@ -60,6 +70,9 @@ type CallOptions struct {
 type Publication struct {
 	Alias string `json:"streamAlias"`
 	Kind  string `json:"kind"` // "audio" or "video"
+	// Muted starts the stream muted: nothing is forwarded until a mute
+	// message with muted:false.
+	Muted bool `json:"muted,omitempty"`
 }
 
 // Message is one signaling message. Which fields are set depends on Type.
@@ -107,6 +120,12 @@ type Message struct {
 	IsRemote    bool         `json:"isRemote,omitempty"`
 	Incoming    bool         `json:"incoming,omitempty"`
 	Digits      string       `json:"digits,omitempty"`
+
+	// refresh: the new token (never logged). refreshed: its expiry.
+	Token     string     `json:"token,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// left, unpublished: why.
+	Reason string `json:"reason,omitempty"`
 }
 
 // PeerInfo describes another participant.

@@ -78,7 +78,16 @@ type Config struct {
 	// CallRetention keeps an ended call visible to GET /v1/calls/{id} this
 	// long, then forgets it. Default 1 h.
 	CallRetention time.Duration
-	// Clock of the calls. Default: the real one.
+	// TokenCheckInterval is how often every open connection checks whether
+	// its token was revoked; a revoked token's connection is closed within
+	// about this long. Expiry needs no polling: a timer on Clock fires at
+	// the token's exp. Default 1 s.
+	TokenCheckInterval time.Duration
+	// SessionTouchInterval is how often the Server marks the sessions it has
+	// connections in as active (rooms.Manager.Touch), so a session in use is
+	// never ended as idle. Runs on Clock. Default 1 min.
+	SessionTouchInterval time.Duration
+	// Clock of the calls, token expiry and session activity. Default: the real one.
 	Clock Clock
 	// Logger. Default: discard.
 	Logger *slog.Logger
@@ -99,6 +108,9 @@ type Server struct {
 	mu    sync.Mutex
 	rooms map[roomKey]*room
 
+	touchMu   sync.Mutex
+	touchStop func() bool // the pending session touch
+
 	closeOnce sync.Once
 	closeErr  error
 
@@ -106,6 +118,7 @@ type Server struct {
 	hookC     chan func(context.Context, Hooks)
 	callsMu   sync.Mutex
 	calls     map[string]*Call
+	peers     map[*peer]struct{}              // every open connection
 	online    map[identKey]map[*peer]struct{} // connections that may ring
 	connected map[identKey]int                // all connections per identity
 	busy      map[identKey]*Call              // identities in a call
@@ -160,8 +173,17 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CallRetention == 0 {
 		cfg.CallRetention = time.Hour
 	}
+	if cfg.TokenCheckInterval == 0 {
+		cfg.TokenCheckInterval = DefaultTokenCheckInterval
+	}
+	if cfg.SessionTouchInterval == 0 {
+		cfg.SessionTouchInterval = DefaultSessionTouchInterval
+	}
+	if cfg.TokenCheckInterval < 0 || cfg.SessionTouchInterval < 0 {
+		return nil, errors.New("calling: intervals must be positive")
+	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
-		clock: cfg.Clock, hookC: make(chan func(context.Context, Hooks), 1024), calls: map[string]*Call{},
+		clock: cfg.Clock, hookC: make(chan func(context.Context, Hooks), 1024), calls: map[string]*Call{}, peers: map[*peer]struct{}{},
 		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, busy: map[identKey]*Call{}}
 	if s.api == nil {
 		if cfg.Media.Logger == nil {
@@ -175,9 +197,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	events := cfg.Rooms.Subscribe(s.ctx)
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go s.dispatch(events)
 	go s.runHooks()
+	go s.watchTokens()
+	s.scheduleTouch()
 	return s, nil
 }
 
@@ -204,6 +228,11 @@ func (s *Server) close() error {
 		c.mu.Unlock()
 	}
 	s.cancel()
+	s.touchMu.Lock()
+	if s.touchStop != nil {
+		s.touchStop()
+	}
+	s.touchMu.Unlock()
 	s.wg.Wait()
 	if s.apiCloser != nil {
 		return s.apiCloser.Close()

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
@@ -290,8 +291,36 @@ func (c *Client) Join(ctx context.Context, req JoinRequest) (*calling.Message, e
 }
 
 // Mute stops (or resumes) forwarding of a published stream at the server.
+// Before Join, Call or Accept it sets how the stream starts (a user can
+// join muted); in a session it also sends a mute message, which the server
+// confirms with a muted message that echoes its id.
 func (c *Client) Mute(alias string, muted bool) error {
+	c.mu.Lock()
+	inSession := c.pc != nil
+	for i := range c.pubs {
+		if c.pubs[i].Alias == alias {
+			c.pubs[i].Muted = muted
+		}
+	}
+	c.mu.Unlock()
+	if !inSession {
+		return nil
+	}
 	return c.write(calling.Message{Type: calling.TypeMute, ID: c.nextID(), StreamAlias: alias, Muted: &muted})
+}
+
+// Refresh hands the server a fresh token for the same identity (a refresh
+// message) and returns its expiry. The connection carries on; narrowed
+// grants take effect at once.
+func (c *Client) Refresh(ctx context.Context, token string) (time.Time, error) {
+	r, err := c.request(ctx, calling.Message{Type: calling.TypeRefresh, Token: token})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if r.ExpiresAt == nil {
+		return time.Time{}, errors.New("client: refreshed without expiresAt")
+	}
+	return *r.ExpiresAt, nil
 }
 
 // Send writes raw signaling (tests use it to misbehave).
@@ -495,6 +524,12 @@ func (c *Client) handle(m calling.Message) error {
 		}
 		c.event(m)
 	default:
+		if waiter != nil {
+			select {
+			case waiter <- m:
+			default:
+			}
+		}
 		c.event(m)
 	}
 	return nil

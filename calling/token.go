@@ -1,0 +1,161 @@
+package calling
+
+import (
+	"context"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/auth"
+)
+
+// DefaultTokenCheckInterval is how often open connections look up whether
+// their token was revoked (Config.TokenCheckInterval).
+const DefaultTokenCheckInterval = time.Second
+
+// A connection lives on its token: when the token expires (by the Server's
+// Clock) or is revoked, the connection is told (an error with reason
+// token_expired or token_revoked) and closed with CloseTokenExpired, unless
+// the client sent a fresh token in a refresh message first. All of this runs
+// on the peer's loop.
+
+// armExpiry (re)starts the timer that ends the connection at the token's expiry.
+func (p *peer) armExpiry() {
+	if p.expStop != nil {
+		p.expStop()
+	}
+	c := p.claims
+	d := c.Expiry.Sub(p.srv.clock.Now())
+	p.expStop = p.srv.clock.AfterFunc(d, func() { p.post(p.checkToken) })
+}
+
+// checkToken ends the connection if its token has expired or been revoked.
+func (p *peer) checkToken() {
+	c := p.claims
+	if !p.srv.clock.Now().Before(c.Expiry) {
+		p.endOnToken("token_expired", "the token expired; connect again with a fresh one, or refresh before expiry")
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
+	defer cancel()
+	revoked, err := p.srv.cfg.Verifier.Revoked(ctx, c)
+	if err != nil {
+		p.log.Warn("token revocation check", "err", err)
+		return // the store is unreachable: keep the connection, look again next time
+	}
+	if revoked {
+		p.endOnToken("token_revoked", "the token was revoked")
+	}
+}
+
+func (p *peer) endOnToken(reason, msg string) {
+	p.send(&Message{Type: TypeError, Error: &ProtocolError{Code: 401, Reason: reason, Message: msg}})
+	p.fail(CloseTokenExpired, reason)
+}
+
+// refresh replaces the connection's token with m.Token: same identity,
+// account and participant, any grants. Narrowed grants take effect at
+// once. A refused token leaves the connection as it was.
+func (p *peer) refresh(m *Message) error {
+	if m.Token == "" {
+		return badMessage("refresh needs token")
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	c, err := p.srv.cfg.Verifier.Verify(ctx, m.Token)
+	if err != nil {
+		return &ProtocolError{Code: 403, Reason: "token_invalid", Message: "the new token is expired or invalid; the connection keeps its current token"}
+	}
+	old := p.claims
+	if c.Subject != old.Subject || c.Account != old.Account || c.ParticipantID != old.ParticipantID {
+		return &ProtocolError{Code: 403, Reason: "identity_mismatch", Message: "the new token is for another identity, account or participant"}
+	}
+	p.claims = c
+	p.armExpiry()
+	if c.Grants.Incoming != old.Grants.Incoming {
+		p.srv.setIncoming(p, c.Grants.Incoming && auth.ValidIdentity(c.Subject))
+	}
+	exp := c.Expiry.UTC()
+	p.send(&Message{Type: TypeRefreshed, ID: m.ID, ExpiresAt: &exp})
+	p.applyGrants()
+	return nil
+}
+
+// applyGrants takes narrowed grants into effect: a room the token no longer
+// grants is left, and a stream of a kind it no longer allows is stopped.
+// Participants the REST API created (a participant token) keep what the
+// API decided.
+func (p *peer) applyGrants() {
+	g := p.claims.Grants
+	if p.room == nil || p.claims.ParticipantID != "" || p.call != nil {
+		return
+	}
+	if p.st.roomName != "" && !g.CanJoin(p.st.roomName) {
+		sid := p.room.key.session
+		p.exitSession()
+		p.send(&Message{Type: TypeLeft, SessionID: sid, Reason: "room_not_granted"})
+		return
+	}
+	for r, pub := range p.st.recv {
+		if g.CanPublish(pubMedia(pub.Kind)) {
+			continue
+		}
+		delete(p.st.recv, r)
+		if _, ok := p.st.published[pub.Alias]; ok {
+			_ = p.unpublish(pub.Alias)
+		}
+		p.send(&Message{Type: TypeUnpublished, StreamAlias: pub.Alias, Reason: "publish_not_permitted"})
+	}
+}
+
+// watchTokens asks every open connection to look at its token every
+// interval (revocation) until the server closes.
+func (s *Server) watchTokens() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.TokenCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.callsMu.Lock()
+			peers := make([]*peer, 0, len(s.peers))
+			for p := range s.peers {
+				peers = append(peers, p)
+			}
+			s.callsMu.Unlock()
+			for _, p := range peers {
+				p.post(p.checkToken)
+			}
+		}
+	}
+}
+
+// DefaultSessionTouchInterval is Config.SessionTouchInterval's default.
+const DefaultSessionTouchInterval = time.Minute
+
+// scheduleTouch marks every session with a connection on this server as
+// active now and again every SessionTouchInterval (on the Clock), so rooms
+// never ends a session in use as idle. It stops when the server closes.
+func (s *Server) scheduleTouch() {
+	s.touchMu.Lock()
+	defer s.touchMu.Unlock()
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.touchStop = s.clock.AfterFunc(s.cfg.SessionTouchInterval, func() {
+		if s.ctx.Err() != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		for _, r := range s.liveRooms() {
+			if r.isEmpty() {
+				continue
+			}
+			if err := s.cfg.Rooms.Touch(ctx, r.key.account, r.key.session); err != nil {
+				s.log.Debug("touch session", "session", r.key.session, "err", err)
+			}
+		}
+		cancel()
+		s.scheduleTouch()
+	})
+}
