@@ -171,3 +171,35 @@ func TestTokenRefreshNarrowsGrants(t *testing.T) {
 		return err != nil || len(s.Members) == 0
 	})
 }
+
+// calling/client refreshes by itself from a token source: with 2-second
+// tokens the connection outlives several of them, and stays usable.
+func TestClientRefreshesFromTokenSource(t *testing.T) {
+	e := newEnv(t, nil)
+	minted := make(chan time.Time, 16)
+	source := func(context.Context) (string, error) {
+		tok, c := e.mint("alice", roomGrants, 2*time.Second)
+		minted <- c.Expiry
+		return tok, nil
+	}
+	ctx := ctxT(t, 15*time.Second)
+	c, err := client.Dial(ctx, client.Config{URL: e.wsURL, TokenSource: source, API: e.api})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clients = append(e.clients, c)
+	first := <-minted
+	// Refreshes go on until the connection has outlived the first token.
+	for n := 0; n < 2 || time.Now().Before(first.Add(200*time.Millisecond)); n++ {
+		select {
+		case <-minted:
+		case <-c.Done():
+			t.Fatalf("connection ended: %v", c.Err())
+		case <-ctx.Done():
+			t.Fatal("the client did not refresh")
+		}
+	}
+	if _, err := c.Join(ctx, client.JoinRequest{Room: "long"}); err != nil || c.Status() != client.StatusConnected {
+		t.Fatalf("after outliving the first token: join %v, status %s", err, c.Status())
+	}
+}

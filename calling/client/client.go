@@ -36,8 +36,16 @@ import (
 type Config struct {
 	// URL of the signaling endpoint, e.g. ws://127.0.0.1:8080/v1/signal.
 	URL string
-	// Token is the user token.
+	// Token is the user token. With TokenSource set it may be empty.
 	Token string
+	// TokenSource, when set, gives the client fresh tokens from the host's
+	// backend: Dial takes the first from it when Token is empty, and the
+	// client sends a refresh message with a new one before each token
+	// expires (a quarter of its lifetime before, at most 30 s, at least 1 s),
+	// so the connection outlives any single token. Errors from it are
+	// retried every second until the token expires. It is called from the
+	// client's own goroutine.
+	TokenSource func(ctx context.Context) (string, error)
 	// API makes the PeerConnection. Default: NewAPI() (every interface).
 	API *webrtc.API
 	// HTTPClient for the WebSocket handshake. Default http.DefaultClient.
@@ -116,6 +124,13 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		cfg.API = api
 	}
+	if cfg.Token == "" && cfg.TokenSource != nil {
+		tok, err := cfg.TokenSource(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("client: token source: %w", err)
+		}
+		cfg.Token = tok
+	}
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+cfg.Token)
 	conn, _, err := websocket.Dial(ctx, cfg.URL, &websocket.DialOptions{HTTPHeader: h, HTTPClient: cfg.HTTPClient})
@@ -140,6 +155,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	// with the incoming grant, reachable for calls).
 	select {
 	case <-c.status:
+		if cfg.TokenSource != nil {
+			c.wg.Add(1)
+			go c.keepTokenFresh(cfg.Token, cfg.TokenSource)
+		}
 		return c, nil
 	case <-ctx.Done():
 		_ = c.Close()
