@@ -10,7 +10,7 @@ $("identity").textContent = identity;
 
 // State the end-to-end tests read.
 window.demo = { status: "offline", broadcasts: [], messages: [], sessionId: "", participantId: "", error: "",
-  callStates: [], incoming: "", dtmf: [], hold: [] };
+  callStates: [], incoming: "", dtmf: [], hold: [], media: "", tokens: 0 };
 const log = (text, cls) => {
   const div = document.createElement("div");
   div.textContent = text;
@@ -18,21 +18,28 @@ const log = (text, cls) => {
   $("log").prepend(div);
 };
 
-async function main() {
+// fetchToken asks the demo backend for a short-lived (60 s) token; the
+// client calls it again before each token expires and refreshes in band.
+async function fetchToken() {
   const res = await fetch("/demo/token", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ identity }),
   });
   if (!res.ok) throw new Error("demo token: " + res.status);
-  const { token } = await res.json();
+  window.demo.tokens++;
+  return (await res.json()).token;
+}
+
+async function main() {
   const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: mode === "room" });
   $("local").srcObject = media;
   const publish = [{ alias: "microphone", track: media.getAudioTracks()[0] }];
   if (mode === "room") publish.push({ alias: "camera", track: media.getVideoTracks()[0] });
 
   const wsURL = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/v1/signal";
-  const sb = new Client({ url: wsURL, token });
+  const sb = new Client({ url: wsURL, tokenProvider: fetchToken });
   window.sb = sb;
   sb.on("status", (s) => { window.demo.status = s; $("status").textContent = s; });
+  sb.on("media", (s) => { window.demo.media = s; $("media").textContent = s; });
   sb.on("track", ({ participantId, track, stream }) => {
     const id = "v-" + participantId;
     let v = document.getElementById(id);

@@ -4,19 +4,30 @@
 // offers (no glare).
 //
 //   import { Client } from "./switchboard.js";
-//   const sb = new Client({ url: "ws://host/v1/signal", token });
+//   const sb = new Client({ url: "ws://host/v1/signal", tokenProvider: async () => fetchTokenFromMyBackend() });
 //   sb.on("track", ({ participantId, alias, track, stream }) => ...);
 //   await sb.connect();
 //   await sb.join({ room: "demo", publish: [{ alias: "microphone", track }] });
 //   // or: const callId = await sb.call("bob", { publish, options: { audio: true } });
 //
-// Events: status, track, participantJoined, participantLeft, muted, incoming,
-// callState, holdStateChanged, dtmf, broadcast, message, error, close.
+// Events: status (signaling: offline|connecting|connected|error), media (the
+// session's media transport: connecting|connected|failed), track,
+// participantJoined, participantLeft, muted, incoming, callState,
+// holdStateChanged, dtmf, broadcast, message, refreshed, left, unpublished,
+// error, close.
+//
+// Tokens: pass token (a fixed one) or tokenProvider (an async function that
+// asks your backend for a fresh one). With a provider the client sends a
+// refresh message before each token expires (a quarter of its lifetime
+// ahead, 1 to 30 s), so the connection outlives every single token.
 
 export class Client {
-  constructor({ url, token }) {
+  constructor({ url, token, tokenProvider }) {
     this.url = url;
     this.token = token;
+    this.tokenProvider = tokenProvider;
+    this.refreshTimer = null;
+    this.media = "";
     this.handlers = {};
     this.status = "offline";
     this.pendingICE = [];
@@ -34,8 +45,9 @@ export class Client {
 
   // connect opens the signaling WebSocket; it resolves once the server says
   // the connection is registered ("status": "connected").
-  connect() {
+  async connect() {
     this.setStatus("connecting");
+    if (!this.token && this.tokenProvider) this.token = await this.tokenProvider();
     return new Promise((resolve, reject) => {
       const u = new URL(this.url);
       u.searchParams.set("access_token", this.token);
@@ -43,7 +55,8 @@ export class Client {
       this.connected = resolve;
       this.ws.onerror = () => { this.setStatus("error"); reject(new Error("signaling connection failed")); };
       this.ws.onclose = (e) => {
-        this.emit("close", { code: e.code, reason: e.reason });
+        clearTimeout(this.refreshTimer);
+        this.emit("close", { code: e.code, reason: e.reason }); // 4401: token expired or revoked
         this.setStatus(e.code === 1000 ? "offline" : "error");
         reject(new Error(`closed ${e.code} ${e.reason}`));
       };
@@ -66,7 +79,34 @@ export class Client {
     });
   }
 
-  announce(publish) { return publish.map((p) => ({ streamAlias: p.alias, kind: p.track.kind })); }
+  // announce lists what we publish; {alias, track, muted: true} starts muted.
+  announce(publish) { return publish.map((p) => ({ streamAlias: p.alias, kind: p.track.kind, muted: !!p.muted })); }
+
+  // scheduleRefresh sends a fresh token from tokenProvider before this one expires.
+  scheduleRefresh() {
+    clearTimeout(this.refreshTimer);
+    if (!this.tokenProvider) return;
+    let iat, exp;
+    try {
+      const b64 = this.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      ({ iat, exp } = JSON.parse(atob(b64)));
+    } catch { return; }
+    const lead = Math.min(Math.max((exp - (iat || exp - 60)) / 4, 1), 30);
+    const wait = Math.max((exp - lead) * 1000 - Date.now(), 0);
+    this.refreshTimer = setTimeout(async () => {
+      try {
+        const token = await this.tokenProvider();
+        await this.request({ type: "refresh", token });
+        this.token = token;
+      } catch (err) {
+        this.emit("error", { code: 0, reason: "refresh_failed", message: String(err.message || err) });
+        if (Date.now() / 1000 < exp - 1) { this.refreshTimer = setTimeout(() => this.scheduleRefresh(), 1000); return; }
+      }
+      this.scheduleRefresh();
+    }, wait);
+  }
+
+  setMedia(s) { if (this.media !== s) { this.media = s; this.emit("media", s); } }
 
   // newPC makes the peer connection of the session the server put us in.
   newPC(iceServers) {
@@ -87,7 +127,14 @@ export class Client {
         this.emit(env.type, env); // "broadcast", "message", "error"
       };
     };
-    pc.onconnectionstatechange = () => this.emit("media", pc.connectionState);
+    this.setMedia("connecting");
+    pc.onconnectionstatechange = () => {
+      if (this.pc !== pc) return;
+      const st = pc.connectionState;
+      if (st === "connected") this.setMedia("connected");
+      else if (st === "failed") this.setMedia("failed");
+      else if (st === "new" || st === "connecting") this.setMedia("connecting");
+    };
     // addTrack (not addTransceiver): JSEP lets only addTrack's transceivers
     // take over the server's recvonly m-lines when its offer arrives.
     const stream = new MediaStream(this.publish.map((p) => p.track));
@@ -123,7 +170,8 @@ export class Client {
     if (sender && sender.dtmf && sender.dtmf.canInsertDTMF) sender.dtmf.insertDTMF(digits, 100, 70);
     this.send({ type: "dtmf", id: String(++this.seq), callId, digits });
   }
-  mute(alias, muted) { this.send({ type: "mute", id: String(++this.seq), streamAlias: alias, muted }); }
+  // mute resolves when the server confirms (a muted message echoing the id).
+  mute(alias, muted) { return this.request({ type: "mute", streamAlias: alias, muted }); }
 
   sendData(to, text) {
     if (!this.dc || this.dc.readyState !== "open") throw new Error("data channel not open");
@@ -131,6 +179,7 @@ export class Client {
   }
 
   leave() {
+    clearTimeout(this.refreshTimer);
     this.send({ type: "leave" });
     if (this.pc) this.pc.close();
     if (this.ws) this.ws.close(1000, "bye");
@@ -143,7 +192,12 @@ export class Client {
     switch (m.type) {
       case "status":
         this.setStatus("connected");
+        this.scheduleRefresh();
         this.connected?.();
+        return;
+      case "left": // a refreshed token no longer grants the session
+        if (this.pc) { this.pc.close(); this.pc = null; }
+        this.emit("left", m);
         return;
       case "joined":
         this.newPC(m.iceServers);
@@ -181,7 +235,7 @@ export class Client {
         return;
       default:
         if (w) w.resolve(m);
-        this.emit(m.type, m); // participantJoined, participantLeft, muted, incoming, holdStateChanged, dtmf, bye, pong
+        this.emit(m.type, m); // participantJoined, participantLeft, muted, incoming, holdStateChanged, dtmf, refreshed, unpublished, bye, pong
     }
   }
 }
