@@ -237,8 +237,8 @@ func TestCallRejectCancelNoAnswer(t *testing.T) {
 	eq(t, "no answer", states(t, alice, id, calling.StateEnded), "ended(no_answer)")
 	// Accepting after the end is refused, never applied.
 	_ = bob.Accept(id, calling.CallOptions{})
-	if m := waitEvent(t, bob, calling.TypeError, ""); m.Error == nil {
-		t.Fatal("accept after no_answer was not refused")
+	if m := waitEvent(t, bob, calling.TypeError, ""); m.Error == nil || m.Error.Code != 409 || m.Error.Reason != "illegal_transition" {
+		t.Fatalf("accept after no_answer: %+v, want 409 illegal_transition", m.Error)
 	}
 	if s, c := mustCall(t, e, id).State(); s != calling.StateEnded || c != calling.CauseNoAnswer {
 		t.Fatalf("state changed after end: %s %s", s, c)

@@ -36,7 +36,7 @@ const (
 	CloseSessionEnded  websocket.StatusCode = 4410
 )
 
-// protocolError maps an error to the signaling error of DESIGN.md.
+// protocolError maps an error to its signaling error (docs/protocol.md lists them).
 func protocolError(err error) *ProtocolError {
 	switch {
 	case errors.Is(err, auth.ErrInvalidIdentity):
@@ -57,6 +57,10 @@ func protocolError(err error) *ProtocolError {
 	var pe *ProtocolError
 	if errors.As(err, &pe) {
 		return pe
+	}
+	var it *ErrIllegalTransition
+	if errors.As(err, &it) {
+		return &ProtocolError{Code: 409, Reason: "illegal_transition", Message: it.Error()}
 	}
 	return &ProtocolError{Code: 500, Reason: "internal", Message: "internal error"}
 }
