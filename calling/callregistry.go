@@ -3,8 +3,6 @@ package calling
 import (
 	"context"
 	"slices"
-
-	"github.com/switchboard-rtc/switchboard/auth"
 )
 
 // PlaceCall has the server call identity to on behalf of from (a display
@@ -47,7 +45,7 @@ func (s *Server) goOnline(p *peer) bool {
 	s.callsMu.Lock()
 	s.connected[k]++
 	s.peers[p] = struct{}{}
-	if !p.claims.Grants.Incoming || !auth.ValidIdentity(p.claims.Subject) {
+	if !p.mayRing() {
 		s.callsMu.Unlock()
 		return false
 	}

@@ -45,7 +45,7 @@ func (p *peer) onData(msg webrtc.DataChannelMessage) {
 		reply("data messages are JSON text of at most the limit's size")
 		return
 	}
-	if !p.claims.Grants.Data {
+	if !p.maySendData() {
 		reply("the token does not grant data")
 		return
 	}

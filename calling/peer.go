@@ -48,8 +48,8 @@ func (p *peer) join(m *Message) error {
 	var err error
 	if pid == "" {
 		// An identity token: a participant lives as long as this connection.
-		if m.Room == "" || !p.claims.Grants.CanJoin(m.Room) {
-			return &ProtocolError{Code: 403, Reason: "room_not_granted", Message: "the token does not grant this room"}
+		if err := p.mayJoinRoom(m.Room); err != nil {
+			return err
 		}
 		part, err = mgr.CreateParticipant(ctx, acct, rooms.ParticipantSpec{Identity: p.claims.Subject, PublishPermissions: p.claims.Grants.Publish})
 		if err != nil {
@@ -61,8 +61,8 @@ func (p *peer) join(m *Message) error {
 	}
 	sid := m.SessionID
 	if m.Room != "" {
-		if !p.claims.Grants.CanJoin(m.Room) {
-			return &ProtocolError{Code: 403, Reason: "room_not_granted", Message: "the token does not grant this room"}
+		if err := p.mayJoinRoom(m.Room); err != nil {
+			return err
 		}
 		s, err := mgr.JoinRoom(ctx, acct, m.Room, part.ID)
 		if err != nil {
@@ -84,11 +84,9 @@ func (p *peer) join(m *Message) error {
 // part, announces it, and starts negotiating. On error it undoes what the
 // caller set up (leaving a room joined by name, an ephemeral participant).
 func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publication, reqID, roomName string) error {
-	for _, pub := range pubs {
-		if !part.CanPublish(pubMedia(pub.Kind)) {
-			p.leaveSession(part.ID, sid)
-			return rooms.ErrPublishNotPermitted
-		}
+	if err := p.mayPublish(pubs, part); err != nil {
+		p.leaveSession(part.ID, sid)
+		return err
 	}
 	pc, err := p.srv.api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -246,9 +244,9 @@ func (p *peer) publish(pubs []Publication) error {
 				return badMessage("stream alias already published")
 			}
 		}
-		if !slices.Contains(p.claims.Grants.Publish, pubMedia(pub.Kind)) && !p.participantCanPublish(pubMedia(pub.Kind)) {
-			return rooms.ErrPublishNotPermitted
-		}
+	}
+	if err := p.mayPublish(pubs, nil); err != nil {
+		return err
 	}
 	if len(p.st.recv)+len(pubs) > maxPublications {
 		return badMessage("too many publications")
@@ -258,11 +256,6 @@ func (p *peer) publish(pubs []Publication) error {
 	}
 	p.negotiate()
 	return nil
-}
-
-func (p *peer) participantCanPublish(m auth.Media) bool {
-	part, err := p.srv.cfg.Rooms.Participant(p.ctx, p.claims.Account, p.pid)
-	return err == nil && part.CanPublish(m)
 }
 
 func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {

@@ -10,8 +10,8 @@ import (
 // handleCall runs the call messages on the peer's loop.
 func (p *peer) handleCall(m *Message) error {
 	if m.Type == TypeCall {
-		if !p.claims.Grants.Outgoing {
-			return &ProtocolError{Code: 403, Reason: "forbidden", Message: "the token does not grant outgoing calls"}
+		if err := p.mayCall(); err != nil {
+			return err
 		}
 		if err := p.checkCallable(m); err != nil {
 			return err
@@ -71,12 +71,7 @@ func (p *peer) checkCallable(m *Message) error {
 	if err := checkPublications(m.Publish); err != nil {
 		return err
 	}
-	for _, pub := range m.Publish {
-		if !p.claims.Grants.CanPublish(pubMedia(pub.Kind)) {
-			return rooms.ErrPublishNotPermitted
-		}
-	}
-	return nil
+	return p.mayPublish(m.Publish, nil)
 }
 
 // enterCall joins the call's session (on the loop, after accept).

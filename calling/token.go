@@ -3,8 +3,6 @@ package calling
 import (
 	"context"
 	"time"
-
-	"github.com/switchboard-rtc/switchboard/auth"
 )
 
 // DefaultTokenCheckInterval is how often open connections look up whether
@@ -71,7 +69,7 @@ func (p *peer) refresh(m *Message) error {
 	p.claims = c
 	p.armExpiry()
 	if c.Grants.Incoming != old.Grants.Incoming {
-		p.srv.setIncoming(p, c.Grants.Incoming && auth.ValidIdentity(c.Subject))
+		p.srv.setIncoming(p, p.mayRing())
 	}
 	exp := c.Expiry.UTC()
 	p.send(&Message{Type: TypeRefreshed, ID: m.ID, ExpiresAt: &exp})
@@ -84,18 +82,17 @@ func (p *peer) refresh(m *Message) error {
 // Participants the REST API created (a participant token) keep what the
 // API decided.
 func (p *peer) applyGrants() {
-	g := p.claims.Grants
 	if p.room == nil || p.claims.ParticipantID != "" || p.call != nil {
 		return
 	}
-	if p.st.roomName != "" && !g.CanJoin(p.st.roomName) {
+	if p.st.roomName != "" && p.mayJoinRoom(p.st.roomName) != nil {
 		sid := p.room.key.session
 		p.exitSession()
 		p.send(&Message{Type: TypeLeft, SessionID: sid, Reason: "room_not_granted"})
 		return
 	}
 	for r, pub := range p.st.recv {
-		if g.CanPublish(pubMedia(pub.Kind)) {
+		if p.canPublish(pubMedia(pub.Kind), nil) {
 			continue
 		}
 		delete(p.st.recv, r)

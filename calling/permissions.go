@@ -1,0 +1,66 @@
+package calling
+
+import (
+	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/rooms"
+)
+
+// What a connection may do is decided here, and only here, from its
+// token's grants (which a refresh message may change) and, for a
+// participant the REST API created, that participant's publish
+// permissions (the REST API, not the token, decides what it publishes).
+// These run on the peer's loop.
+
+var (
+	errRoomNotGranted = &ProtocolError{Code: 403, Reason: "room_not_granted", Message: "the token does not grant this room"}
+	errNoOutgoing     = &ProtocolError{Code: 403, Reason: "forbidden", Message: "the token does not grant outgoing calls"}
+)
+
+// mayJoinRoom: joining a room by name needs the rooms grant to name it (or "*").
+func (p *peer) mayJoinRoom(name string) error {
+	if name == "" || !p.claims.Grants.CanJoin(name) {
+		return errRoomNotGranted
+	}
+	return nil
+}
+
+// mayPublish checks every announced publication. part is the participant
+// being joined (nil: the connection's current one).
+func (p *peer) mayPublish(pubs []Publication, part *rooms.Participant) error {
+	for _, pub := range pubs {
+		if !p.canPublish(pubMedia(pub.Kind), part) {
+			return rooms.ErrPublishNotPermitted
+		}
+	}
+	return nil
+}
+
+func (p *peer) canPublish(m auth.Media, part *rooms.Participant) bool {
+	if p.claims.ParticipantID == "" { // an identity token: its grant decides
+		return p.claims.Grants.CanPublish(m)
+	}
+	if part == nil {
+		var err error
+		if part, err = p.srv.cfg.Rooms.Participant(p.ctx, p.claims.Account, p.claims.ParticipantID); err != nil {
+			return false
+		}
+	}
+	return part.CanPublish(m)
+}
+
+// mayCall: placing a call needs the outgoing grant.
+func (p *peer) mayCall() error {
+	if !p.claims.Grants.Outgoing {
+		return errNoOutgoing
+	}
+	return nil
+}
+
+// mayRing: a connection rings for its identity's calls with the incoming
+// grant (and an identity that can be called).
+func (p *peer) mayRing() bool {
+	return p.claims.Grants.Incoming && auth.ValidIdentity(p.claims.Subject)
+}
+
+// maySendData: data-channel messages need the data grant.
+func (p *peer) maySendData() bool { return p.claims.Grants.Data }
