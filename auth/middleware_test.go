@@ -117,6 +117,16 @@ func TestTokensAPI(t *testing.T) {
 		{adminAuth, `{"identity":"alice","ttl":86400}`, 201, ""},
 		{adminAuth, `{"identity":"alice","grants":{"publish":["SMELL"]}}`, 400, "validation_failed"},
 		{adminAuth, `{"identity":"alice","pad":"` + strings.Repeat("x", auth.MaxTokensAPIBody) + `"}`, 413, "body_too_large"},
+		{adminAuth, `{"capabilities":["client.incoming?identity=Bert","room.join?name=hello","publish?media=VIDEO","data"]}`, 201, `"identity":"Bert"`},
+		{adminAuth, `{"identity":"Bert","capabilities":["room.join?name=hello"]}`, 201, `"identity":"Bert"`},
+		{adminAuth, `{"identity":"Bert","capabilities":[` + strings.Repeat(`"data",`, auth.MaxCapabilities-1) + `"data"]}`, 201, ""},
+		{adminAuth, `{"identity":"Bert","capabilities":[` + strings.Repeat(`"data",`, auth.MaxCapabilities) + `"data"]}`, 400, "validation_failed"},
+		{adminAuth, `{"identity":"Bert","capabilities":["room.join?name=a%E2%80%AEb"]}`, 400, "invalid_claims"},
+		{adminAuth, `{"identity":"Bert","grants":{"rooms":["a\u202eb"]}}`, 400, "invalid_claims"},
+		{adminAuth, `{"identity":"\u0430lice"}`, 400, "invalid_identity"},
+		{adminAuth, `{"identity":"alice","identity":"mallory"}`, 400, "duplicate_key"},
+		{adminAuth, `{"Identity":"alice"}`, 400, "key_case_mismatch"},
+		{adminAuth, `{"identity":"alice","grants":{"Admin":true}}`, 400, "key_case_mismatch"},
 	} {
 		w := do(tc.authz, tc.body)
 		if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.code) {
