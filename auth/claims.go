@@ -2,19 +2,19 @@ package auth
 
 import (
 	"context"
-	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 )
 
-// identityRule is Infobip's identity rule: 3–64 of letters, digits and - _ + = / .
-var identityRule = regexp.MustCompile(`^[\p{L}\p{N}\-_+=/.]{3,64}$`)
+// identityRule is Infobip's identity rule, in ASCII: 3–64 of letters,
+// digits and - _ + = / . (ASCII only, so no look-alike of an identity from
+// another script, such as a Cyrillic or full-width "alice", is accepted).
+var identityRule = regexp.MustCompile(`^[A-Za-z0-9\-_+=/.]{3,64}$`)
 
-// ValidIdentity reports whether id follows the identity rule:
-// 3 to 64 characters, each a letter, a digit or one of - _ + = / .
+// ValidIdentity reports whether id follows the identity rule: 3 to 64
+// characters, each an ASCII letter, an ASCII digit or one of - _ + = / .
 func ValidIdentity(id string) bool { return identityRule.MatchString(id) }
 
 // Media is a kind of media a participant may publish.
@@ -104,12 +104,42 @@ type Claims struct {
 	ParticipantID string `json:"pid,omitempty"`
 	// DisplayName is shown to the other side of a call.
 	DisplayName string `json:"name,omitempty"`
-	// Scope is the space-separated OAuth2 scope of an API access token.
+	// Scope is the space-separated OAuth2 scope granted by the token
+	// endpoint: an API token's registered scopes, or a user token's
+	// capability strings in canonical form (see FormatCapabilities).
 	Scope  string `json:"scope,omitempty"`
 	Grants Grants `json:"grants"`
 	// SingleUse tokens are accepted once (needs a ReplayCache on the Verifier).
 	SingleUse bool `json:"once,omitempty"`
 }
+
+// Permission helpers: the one place that reads what a token allows. Each is
+// safe on a nil *Claims (which allows nothing). Signaling decides with them;
+// a participant's own publish permissions (package rooms) may narrow
+// publishing further.
+
+// CanJoin reports whether the holder may join the room by name (its rooms
+// grant names the room, or "*").
+func (c *Claims) CanJoin(room string) bool { return c != nil && c.Grants.CanJoin(room) }
+
+// CanPublish reports whether the holder may publish media m.
+func (c *Claims) CanPublish(m Media) bool { return c != nil && c.Grants.CanPublish(m) }
+
+// CanCall reports whether the holder may place 1:1 calls (the outgoing grant).
+func (c *Claims) CanCall() bool { return c != nil && c.Grants.Outgoing }
+
+// CanReceiveCalls reports whether the holder may be rung and accept calls
+// (the incoming grant and an identity that follows the identity rule).
+func (c *Claims) CanReceiveCalls() bool {
+	return c != nil && c.Grants.Incoming && ValidIdentity(c.Subject)
+}
+
+// CanSendData reports whether the holder may send data-channel messages.
+func (c *Claims) CanSendData() bool { return c != nil && c.Grants.Data }
+
+// IsAdmin reports whether the holder may use its account's REST admin API.
+// User tokens, including scoped tokens from the token endpoint, never are.
+func (c *Claims) IsAdmin() bool { return c != nil && c.Grants.Admin }
 
 // HasScope reports whether the space-separated scope contains s.
 func (c *Claims) HasScope(s string) bool {
@@ -127,38 +157,4 @@ func NewContext(ctx context.Context, c *Claims) context.Context {
 func FromContext(ctx context.Context) (*Claims, bool) {
 	c, ok := ctx.Value(ctxKey{}).(*Claims)
 	return c, ok
-}
-
-// ParseCapabilities maps MessageBird capability strings onto an identity and
-// grants: "client.outgoing?identity=Bert" grants Outgoing, "client.incoming?identity=Bert"
-// grants Incoming. Every capability must name the same identity. Unknown
-// capabilities are ErrInvalidClaims; a bad identity is ErrInvalidIdentity.
-func ParseCapabilities(caps []string) (identity string, g Grants, err error) {
-	if len(caps) == 0 {
-		return "", g, fmt.Errorf("%w: no capabilities", ErrInvalidClaims)
-	}
-	for _, c := range caps {
-		name, query, _ := strings.Cut(c, "?")
-		q, perr := url.ParseQuery(query)
-		if perr != nil {
-			return "", Grants{}, fmt.Errorf("%w: capability %q: malformed query", ErrInvalidClaims, name)
-		}
-		switch name {
-		case "client.outgoing":
-			g.Outgoing = true
-		case "client.incoming":
-			g.Incoming = true
-		default:
-			return "", Grants{}, fmt.Errorf("%w: unknown capability %q", ErrInvalidClaims, name)
-		}
-		id := q.Get("identity")
-		if !ValidIdentity(id) {
-			return "", Grants{}, fmt.Errorf("%w: capability %q", ErrInvalidIdentity, name)
-		}
-		if identity != "" && id != identity {
-			return "", Grants{}, fmt.Errorf("%w: capabilities name different identities", ErrInvalidClaims)
-		}
-		identity = id
-	}
-	return identity, g, nil
 }

@@ -30,6 +30,17 @@ func (c *Client) CheckSecret(secret string) bool {
 	return subtle.ConstantTimeCompare(d[:], c.digest[:]) == 1
 }
 
+// checkEither reports whether raw or decoded is the client's secret. Both
+// digests are always computed and compared, and the results combined without
+// short-circuit, so the time taken does not tell which reading matched.
+func (c *Client) checkEither(raw, decoded string) bool {
+	d1 := secretDigest(c.salt, raw)
+	d2 := secretDigest(c.salt, decoded)
+	a := subtle.ConstantTimeCompare(d1[:], c.digest[:])
+	b := subtle.ConstantTimeCompare(d2[:], c.digest[:])
+	return a|b == 1
+}
+
 func secretDigest(salt [16]byte, secret string) [32]byte {
 	h := sha256.New()
 	h.Write(salt[:])
@@ -60,7 +71,9 @@ func NewClient(id, secret, account string, scopes ...string) (*Client, error) {
 	return c, nil
 }
 
-// NewSecret returns a random 32-byte secret, base64url encoded.
+// NewSecret returns a random 32-byte secret, base64url encoded without
+// padding: 43 characters of A–Z, a–z, 0–9, '-' and '_', all unreserved in
+// URLs, so the secret reads the same whether or not a client form-encodes it.
 func NewSecret() (string, error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -133,15 +146,21 @@ var dummyClient = &Client{}
 // Authenticate checks id and secret against store and returns the client.
 // Unknown ids and wrong secrets both return ErrInvalidClient after the same work.
 func Authenticate(ctx context.Context, store CredentialStore, id, secret string) (*Client, error) {
+	return authenticate(ctx, store, id, secret, secret)
+}
+
+// authenticate is Authenticate accepting either of two readings of the
+// secret (see basicCredentials), compared with equal work.
+func authenticate(ctx context.Context, store CredentialStore, id, raw, decoded string) (*Client, error) {
 	c, err := store.Client(ctx, id)
 	if err != nil && !errors.Is(err, ErrInvalidClient) {
 		return nil, err
 	}
 	if c == nil {
-		dummyClient.CheckSecret(secret)
+		dummyClient.checkEither(raw, decoded)
 		return nil, ErrInvalidClient
 	}
-	if !c.CheckSecret(secret) {
+	if !c.checkEither(raw, decoded) {
 		return nil, ErrInvalidClient
 	}
 	return c, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,15 +17,22 @@ type MiddlewareConfig struct {
 	Verifier *Verifier
 	// Credentials, when set, also accepts HTTP Basic with API credentials;
 	// such a caller acts as an admin of its account. Failed Basic attempts
-	// are limited like the token endpoint's (10 per address and 10 per
-	// client id per minute; then 429).
+	// are limited like the token endpoint's (see TokenHandlerConfig.MaxFailures):
+	// a correct secret always succeeds from an address that is not blocked.
 	Credentials CredentialStore
 	// AllowQueryToken accepts the token in the access_token query parameter
 	// (for WebSocket upgrades from browsers, which cannot set headers).
-	// Off by default: URLs end up in logs.
+	// Off by default: URLs end up in logs. See TokenFromRequest.
 	AllowQueryToken bool
 	// Require lists grants every request must carry (403 forbidden otherwise).
 	Require []Grant
+	// MaxFailures and FailureWindow limit failed Basic attempts as the token
+	// endpoint does. Defaults 10 and 1 min.
+	MaxFailures   int
+	FailureWindow time.Duration
+	// ClientAddr returns the address failed Basic attempts are limited by.
+	// Default: the host part of r.RemoteAddr.
+	ClientAddr func(r *http.Request) string
 	// Now is the clock of the Basic failure limiter. Default time.Now.
 	Now func() time.Time
 }
@@ -37,15 +45,22 @@ func Middleware(v *Verifier, require ...Grant) func(http.Handler) http.Handler {
 	return NewMiddleware(MiddlewareConfig{Verifier: v, Require: require})
 }
 
-// NewMiddleware is Middleware with every option.
+// NewMiddleware is Middleware with every option. A negative MaxFailures or
+// FailureWindow is taken as the default.
 func NewMiddleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	limits := basicLimits{
-		byAddr:   newFailureLimiter(DefaultMaxFailures, DefaultFailureWindow, cfg.Now),
-		byClient: newFailureLimiter(DefaultMaxFailures, DefaultFailureWindow, cfg.Now),
+	if cfg.MaxFailures <= 0 {
+		cfg.MaxFailures = DefaultMaxFailures
 	}
+	if cfg.FailureWindow <= 0 {
+		cfg.FailureWindow = DefaultFailureWindow
+	}
+	if cfg.ClientAddr == nil {
+		cfg.ClientAddr = remoteHost
+	}
+	limits := newFailureLimits(cfg.MaxFailures, cfg.FailureWindow, cfg.Now)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := cfg.authenticate(r, limits)
@@ -66,48 +81,48 @@ func NewMiddleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 	}
 }
 
-var errRateLimited = errors.New("auth: too many failed attempts")
+// rateLimitedError is a Basic attempt refused by the failure limits.
+type rateLimitedError struct{ wait time.Duration }
 
-type basicLimits struct{ byAddr, byClient *failureLimiter }
+func (e *rateLimitedError) Error() string { return "auth: too many failed attempts" }
 
-func (cfg *MiddlewareConfig) authenticate(r *http.Request, limits basicLimits) (*Claims, error) {
+func (cfg *MiddlewareConfig) authenticate(r *http.Request, limits failureLimits) (*Claims, error) {
 	h := r.Header.Get("Authorization")
-	scheme, cred, _ := strings.Cut(h, " ")
-	switch {
-	case strings.EqualFold(scheme, "Bearer") && cred != "":
-		return cfg.Verifier.Verify(r.Context(), strings.TrimSpace(cred))
-	case strings.EqualFold(scheme, "Basic") && cfg.Credentials != nil:
-		addr := remoteHost(r)
-		id, secret, ok := basicCredentials(r)
+	scheme, _, _ := strings.Cut(h, " ")
+	if strings.EqualFold(scheme, "Basic") && cfg.Credentials != nil {
+		addr := cfg.ClientAddr(r)
+		if blocked, wait := limits.addrBlocked(addr); blocked {
+			return nil, &rateLimitedError{wait}
+		}
+		id, raw, decoded, ok := basicCredentials(r)
 		if !ok {
 			return nil, ErrInvalidClient
 		}
-		if blocked, _ := limits.byAddr.blocked(addr); blocked {
-			return nil, errRateLimited
-		}
-		if blocked, _ := limits.byClient.blocked(id); blocked {
-			return nil, errRateLimited
-		}
-		client, err := Authenticate(r.Context(), cfg.Credentials, id, secret)
+		client, err := authenticate(r.Context(), cfg.Credentials, id, raw, decoded)
 		if err != nil {
 			if errors.Is(err, ErrInvalidClient) {
-				limits.byAddr.fail(addr)
-				limits.byClient.fail(id)
+				if limited, wait := limits.failed(addr, id); limited {
+					return nil, &rateLimitedError{wait}
+				}
 			}
 			return nil, err
 		}
 		return &Claims{Subject: client.ID, Account: client.Account, Scope: strings.Join(client.Scopes, " "), Grants: Grants{Admin: true}}, nil
-	case h == "" && cfg.AllowQueryToken && r.URL.Query().Get("access_token") != "":
-		return cfg.Verifier.Verify(r.Context(), r.URL.Query().Get("access_token"))
-	case h == "":
+	}
+	if tok, ok := TokenFromRequest(r, cfg.AllowQueryToken); ok {
+		return cfg.Verifier.Verify(r.Context(), tok)
+	}
+	if h == "" && (!cfg.AllowQueryToken || !r.URL.Query().Has("access_token")) {
 		return nil, ErrNoCredentials
 	}
-	return nil, fmt.Errorf("%w: unsupported Authorization scheme", ErrInvalidToken)
+	return nil, fmt.Errorf("%w: unsupported Authorization scheme or more than one token", ErrInvalidToken)
 }
 
 func writeAuthError(w http.ResponseWriter, err error) {
-	if errors.Is(err, errRateLimited) {
-		w.Header().Set("Retry-After", "60")
+	var rl *rateLimitedError
+	if errors.As(err, &rl) {
+		secs := int64((rl.wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 		httpx.WriteError(w, httpx.Errorf(http.StatusTooManyRequests, "rate_limited", "too many failed attempts; retry later"))
 		return
 	}

@@ -117,6 +117,16 @@ func TestTokensAPI(t *testing.T) {
 		{adminAuth, `{"identity":"alice","ttl":86400}`, 201, ""},
 		{adminAuth, `{"identity":"alice","grants":{"publish":["SMELL"]}}`, 400, "validation_failed"},
 		{adminAuth, `{"identity":"alice","pad":"` + strings.Repeat("x", auth.MaxTokensAPIBody) + `"}`, 413, "body_too_large"},
+		{adminAuth, `{"capabilities":["client.incoming?identity=Bert","room.join?name=hello","publish?media=VIDEO","data"]}`, 201, `"identity":"Bert"`},
+		{adminAuth, `{"identity":"Bert","capabilities":["room.join?name=hello"]}`, 201, `"identity":"Bert"`},
+		{adminAuth, `{"identity":"Bert","capabilities":[` + strings.Repeat(`"data",`, auth.MaxCapabilities-1) + `"data"]}`, 201, ""},
+		{adminAuth, `{"identity":"Bert","capabilities":[` + strings.Repeat(`"data",`, auth.MaxCapabilities) + `"data"]}`, 400, "validation_failed"},
+		{adminAuth, `{"identity":"Bert","capabilities":["room.join?name=a%E2%80%AEb"]}`, 400, "invalid_claims"},
+		{adminAuth, `{"identity":"Bert","grants":{"rooms":["a\u202eb"]}}`, 400, "invalid_claims"},
+		{adminAuth, `{"identity":"\u0430lice"}`, 400, "invalid_identity"},
+		{adminAuth, `{"identity":"alice","identity":"mallory"}`, 400, "duplicate_key"},
+		{adminAuth, `{"Identity":"alice"}`, 400, "key_case_mismatch"},
+		{adminAuth, `{"identity":"alice","grants":{"Admin":true}}`, 400, "key_case_mismatch"},
 	} {
 		w := do(tc.authz, tc.body)
 		if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.code) {
@@ -149,29 +159,41 @@ func TestRevokeHandler(t *testing.T) {
 	}
 }
 
-// Failed Basic attempts: 10 are answered 401, then 429 even with the right
-// secret, per client id (from any address) and per address.
+// Failed Basic attempts: the failing address is limited (401 ten times,
+// then 429); the client id counts failures only, so an attacker spraying
+// wrong secrets from many addresses never locks the real client out.
 func TestMiddlewareBasicLimit(t *testing.T) {
 	f := newFixture(t, auth.ES256)
 	h := auth.NewMiddleware(auth.MiddlewareConfig{Verifier: f.verify, Credentials: f.store, Now: f.clock.Now})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	do := func(addr, secret string) int {
+	do := func(addr, secret string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.RemoteAddr = addr + ":999"
 		r.Header.Set("Authorization", "Basic "+basic(testClientID, secret))
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		return w.Code
+		return w
 	}
+	// One address: ten failures, then 429 even with the right secret.
 	for i := range auth.DefaultMaxFailures {
-		if code := do(fmt.Sprintf("198.51.100.%d", i), "wrong"); code != 401 {
-			t.Fatalf("failure %d: %d", i+1, code)
+		if w := do("198.51.100.1", "wrong"); w.Code != 401 {
+			t.Fatalf("failure %d: %d", i+1, w.Code)
 		}
 	}
-	if code := do("203.0.113.9", testSecret); code != 429 {
-		t.Fatalf("client locked out, fresh address, right secret: %d", code)
+	if w := do("198.51.100.1", testSecret); w.Code != 429 || w.Header().Get("Retry-After") != "60" {
+		t.Fatalf("blocked address, right secret: %d %q", w.Code, w.Header().Get("Retry-After"))
+	}
+	// Many addresses: the id is over its limit, so each further failure is 429 ...
+	for i := range 30 {
+		if w := do(fmt.Sprintf("198.51.100.%d", i+2), "wrong"); w.Code != 429 || w.Header().Get("Retry-After") == "" {
+			t.Fatalf("spray %d: %d", i, w.Code)
+		}
+	}
+	// ... and the real client with the correct secret still gets in.
+	if w := do("203.0.113.9", testSecret); w.Code != 200 {
+		t.Fatalf("real client, fresh address, right secret: %d", w.Code)
 	}
 	f.clock.Advance(time.Minute)
-	if code := do("203.0.113.9", testSecret); code != 200 {
-		t.Fatalf("after the window: %d", code)
+	if w := do("198.51.100.1", testSecret); w.Code != 200 {
+		t.Fatalf("after the window: %d", w.Code)
 	}
 }

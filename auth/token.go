@@ -127,8 +127,9 @@ type TokenRequest struct {
 	// ParticipantID ties the token to a rooms participant ("pid").
 	ParticipantID string
 	Grants        Grants
-	// Capabilities are MessageBird capability strings; they add Outgoing/Incoming
-	// grants and name the identity (which must then agree with Identity, if set).
+	// Capabilities are capability strings (see ParseCapabilities); they add
+	// their grants to Grants and may name the identity (which must then agree
+	// with Identity, if set).
 	Capabilities []string
 	// Scope is the OAuth2 scope (API access tokens).
 	Scope string
@@ -143,16 +144,17 @@ func (i *Issuer) Mint(_ context.Context, req TokenRequest) (string, *Claims, err
 	g := req.Grants
 	identity := req.Identity
 	if len(req.Capabilities) > 0 {
-		capID, capGrants, err := ParseCapabilities(req.Capabilities)
+		capID, capGrants, err := parseCapabilities(req.Capabilities)
 		if err != nil {
 			return "", nil, err
 		}
-		if identity != "" && identity != capID {
+		if identity != "" && capID != "" && identity != capID {
 			return "", nil, fmt.Errorf("%w: identity differs from the capabilities' identity", ErrInvalidClaims)
 		}
-		identity = capID
-		g.Outgoing = g.Outgoing || capGrants.Outgoing
-		g.Incoming = g.Incoming || capGrants.Incoming
+		if capID != "" {
+			identity = capID
+		}
+		g = mergeGrants(g, capGrants)
 	}
 	if !ValidIdentity(identity) {
 		return "", nil, ErrInvalidIdentity
@@ -205,6 +207,11 @@ func validateGrants(g Grants) error {
 	if len(g.Publish) > 2 || len(g.Rooms) > 100 {
 		return fmt.Errorf("%w: too many publish or room grants", ErrInvalidClaims)
 	}
+	for _, r := range g.Rooms {
+		if !ValidRoomName(r) {
+			return fmt.Errorf("%w: room grants are 1-%d characters without control characters or bidirectional overrides", ErrInvalidClaims, MaxRoomNameLength)
+		}
+	}
 	for _, m := range g.Publish {
 		if m != MediaAudio && m != MediaVideo {
 			return fmt.Errorf("%w: publish grant %q", ErrInvalidClaims, string(m))
@@ -216,6 +223,27 @@ func validateGrants(g Grants) error {
 		return fmt.Errorf("%w: recording option %q", ErrInvalidClaims, string(g.Recording))
 	}
 	return nil
+}
+
+// mergeGrants returns a with everything b grants added (recording and admin
+// come from a only).
+func mergeGrants(a, b Grants) Grants {
+	a.Outgoing = a.Outgoing || b.Outgoing
+	a.Incoming = a.Incoming || b.Incoming
+	a.Data = a.Data || b.Data
+	a.Rooms = slices.Clone(a.Rooms)
+	for _, r := range b.Rooms {
+		if !slices.Contains(a.Rooms, r) {
+			a.Rooms = append(a.Rooms, r)
+		}
+	}
+	a.Publish = slices.Clone(a.Publish)
+	for _, m := range b.Publish {
+		if !slices.Contains(a.Publish, m) {
+			a.Publish = append(a.Publish, m)
+		}
+	}
+	return a
 }
 
 func newID() (string, error) {

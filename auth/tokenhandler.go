@@ -9,9 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -32,9 +30,12 @@ type TokenHandlerConfig struct {
 	Credentials CredentialStore
 	// TTL of an access token. Default 600 s; at most the Issuer's MaxTTL.
 	TTL time.Duration
-	// MaxFailures failed attempts per client id and per remote address are
-	// allowed in each FailureWindow; past that the endpoint answers 429 with
-	// Retry-After until the window ends. Defaults 10 and 1 min.
+	// MaxFailures failed attempts per remote address are allowed in each
+	// FailureWindow; past that the address gets 429 with Retry-After until the
+	// window ends. A client id counts failed attempts only: a correct secret
+	// always succeeds (from an address that is not blocked), and once the id
+	// has had MaxFailures failures in a window, each further failure blocks
+	// the failing address for a whole window. Defaults 10 and 1 min.
 	MaxFailures   int
 	FailureWindow time.Duration
 	// Realm is the Basic realm of WWW-Authenticate. Default "switchboard".
@@ -53,9 +54,8 @@ type TokenHandlerConfig struct {
 // §4.4) as Bandwidth's In-App Calling uses it. It is an http.Handler, safe
 // for concurrent use; mount it at POST /oauth2/token.
 type TokenHandler struct {
-	cfg      TokenHandlerConfig
-	byAddr   *failureLimiter
-	byClient *failureLimiter
+	cfg    TokenHandlerConfig
+	limits failureLimits
 }
 
 var _ http.Handler = (*TokenHandler)(nil)
@@ -92,11 +92,7 @@ func NewTokenHandler(cfg TokenHandlerConfig) (*TokenHandler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &TokenHandler{
-		cfg:      cfg,
-		byAddr:   newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, cfg.Now),
-		byClient: newFailureLimiter(cfg.MaxFailures, cfg.FailureWindow, cfg.Now),
-	}, nil
+	return &TokenHandler{cfg: cfg, limits: newFailureLimits(cfg.MaxFailures, cfg.FailureWindow, cfg.Now)}, nil
 }
 
 func remoteHost(r *http.Request) string {
@@ -131,7 +127,7 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr := h.cfg.ClientAddr(r)
-	if blocked, wait := h.byAddr.blocked(addr); blocked {
+	if blocked, wait := h.limits.addrBlocked(addr); blocked {
 		h.tooMany(w, wait)
 		return
 	}
@@ -155,26 +151,25 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
-	id, secret, ok := basicCredentials(r)
+	id, raw, decoded, ok := basicCredentials(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+h.cfg.Realm+`", charset="UTF-8"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication with HTTP Basic is required")
 		return
 	}
-	if blocked, wait := h.byClient.blocked(id); blocked {
-		h.tooMany(w, wait)
-		return
-	}
-	client, err := Authenticate(r.Context(), h.cfg.Credentials, id, secret)
+	client, err := authenticate(r.Context(), h.cfg.Credentials, id, raw, decoded)
 	if err != nil {
 		if !errors.Is(err, ErrInvalidClient) {
 			h.cfg.Logger.ErrorContext(r.Context(), "token endpoint: credential store", "err", err)
 			writeOAuthError(w, http.StatusInternalServerError, "server_error", "internal error")
 			return
 		}
-		h.byAddr.fail(addr)
-		h.byClient.fail(id)
-		h.cfg.Logger.WarnContext(r.Context(), "token endpoint: client authentication failed", "client_id", id, "addr", addr)
+		limited, wait := h.limits.failed(addr, id)
+		h.cfg.Logger.WarnContext(r.Context(), "token endpoint: client authentication failed", "client_id", id, "addr", addr, "limited", limited)
+		if limited {
+			h.tooMany(w, wait)
+			return
+		}
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+h.cfg.Realm+`", charset="UTF-8"`)
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
@@ -188,15 +183,13 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "only grant_type=client_credentials is supported")
 		return
 	}
-	scope, ok := grantScope(client.Scopes, form.Get("scope"), form.Has("scope"))
-	if !ok {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", "the requested scope is not allowed for this client")
+	req, err := tokenRequestFor(client, form.Get("scope"), form.Has("scope"))
+	if err != nil {
+		writeOAuthError(w, http.StatusBadRequest, "invalid_scope", err.Error())
 		return
 	}
-	tok, claims, err := h.cfg.Issuer.Mint(r.Context(), TokenRequest{
-		Identity: client.ID, Account: client.Account, Scope: scope,
-		Grants: Grants{Admin: true}, TTL: h.cfg.TTL,
-	})
+	req.TTL = h.cfg.TTL
+	tok, claims, err := h.cfg.Issuer.Mint(r.Context(), req)
 	if err != nil {
 		h.cfg.Logger.ErrorContext(r.Context(), "token endpoint: mint", "err", err)
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "internal error")
@@ -205,7 +198,7 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(TokenResponse{
 		AccessToken: tok, AccessTokenID: claims.ID, TokenType: "Bearer",
-		ExpiresIn: int64(claims.Expiry.Sub(claims.IssuedAt) / time.Second), Scope: scope,
+		ExpiresIn: int64(claims.Expiry.Sub(claims.IssuedAt) / time.Second), Scope: claims.Scope,
 	})
 }
 
@@ -228,40 +221,6 @@ func parseTokenForm(body string) (url.Values, error) {
 		}
 	}
 	return form, nil
-}
-
-// basicCredentials reads HTTP Basic credentials, form-decoding id and secret
-// as RFC 6749 §2.3.1 requires (golang.org/x/oauth2 escapes them).
-func basicCredentials(r *http.Request) (id, secret string, ok bool) {
-	id, secret, ok = r.BasicAuth()
-	if !ok || id == "" {
-		return "", "", false
-	}
-	if u, err := url.QueryUnescape(id); err == nil {
-		id = u
-	}
-	if u, err := url.QueryUnescape(secret); err == nil {
-		secret = u
-	}
-	return id, secret, true
-}
-
-// grantScope returns the scope to grant: all allowed scopes when none is
-// requested, else the requested set if every member is allowed.
-func grantScope(allowed []string, requested string, present bool) (string, bool) {
-	if !present {
-		return strings.Join(allowed, " "), true
-	}
-	req := strings.Fields(requested)
-	if len(req) == 0 {
-		return "", false
-	}
-	for _, s := range req {
-		if !slices.Contains(allowed, s) {
-			return "", false
-		}
-	}
-	return strings.Join(req, " "), true
 }
 
 func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {

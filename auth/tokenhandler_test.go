@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -141,27 +142,45 @@ func TestTokenEndpointRateLimit(t *testing.T) {
 			t.Fatalf("after the window: status %d", w.Code)
 		}
 	})
-	t.Run("per client", func(t *testing.T) {
+	t.Run("per client id: no lockout", func(t *testing.T) {
 		f := newFixture(t, auth.ES256)
-		bad := tokenCall{contentType: form, body: "grant_type=client_credentials", user: testClientID, pass: "wrong-password", basic: true}
-		r := func(c tokenCall, addr string) int {
-			req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(c.body))
+		r := func(secret, addr string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials"))
 			req.Header.Set("Content-Type", form)
-			req.SetBasicAuth(c.user, c.pass)
+			req.SetBasicAuth(testClientID, secret)
 			req.RemoteAddr = addr + ":1234"
 			w := httptest.NewRecorder()
 			f.handler.ServeHTTP(w, req)
-			return w.Code
+			return w
 		}
+		// An attacker sprays wrong secrets for the id from many addresses.
 		for i := range auth.DefaultMaxFailures {
-			if code := r(bad, "10.0.0."+string(rune('1'+i%9))+string(rune('0'+i/9))); code != 401 {
-				t.Fatalf("failure %d: %d", i, code)
+			if w := r("wrong-password", fmt.Sprintf("10.0.0.%d", i)); w.Code != 401 {
+				t.Fatalf("failure %d: %d", i+1, w.Code)
 			}
 		}
-		good := bad
-		good.pass = testSecret
-		if code := r(good, "192.0.2.77"); code != 429 {
-			t.Fatalf("client locked out, fresh address: %d, want 429", code)
+		// Past the id's limit every further failure blocks its address at once.
+		for i := range 20 {
+			addr := fmt.Sprintf("10.0.1.%d", i)
+			w := r("wrong-password", addr)
+			if w.Code != 429 || w.Header().Get("Retry-After") != "60" {
+				t.Fatalf("failure past the id's limit from %s: %d Retry-After %q", addr, w.Code, w.Header().Get("Retry-After"))
+			}
+			// The attacker's address is refused whatever it sends, the right secret included.
+			if w := r(testSecret, addr); w.Code != 429 || w.Header().Get("Retry-After") != "60" {
+				t.Fatalf("blocked attacker address: %d", w.Code)
+			}
+		}
+		// The real client, with the correct secret, is never locked out.
+		for _, addr := range []string{"192.0.2.77", "192.0.2.78"} {
+			if w := r(testSecret, addr); w.Code != 200 {
+				t.Fatalf("real client from %s: %d %s", addr, w.Code, w.Body)
+			}
+		}
+		// When the window ends the attacker's addresses may try again.
+		f.clock.Advance(time.Minute)
+		if w := r("wrong-password", "10.0.1.0"); w.Code != 401 {
+			t.Fatalf("after the window: %d", w.Code)
 		}
 	})
 }

@@ -16,7 +16,7 @@ type UserTokenRequest struct {
 	Identity     string   `json:"identity,omitempty" validate:"required_without=Capabilities,max=256"`
 	DisplayName  string   `json:"displayName,omitempty" validate:"max=128"`
 	Grants       Grants   `json:"grants"`
-	Capabilities []string `json:"capabilities,omitempty" validate:"omitempty,max=4,dive,min=1,max=512"`
+	Capabilities []string `json:"capabilities,omitempty" validate:"omitempty,max=16,dive,min=1,max=512"`
 	// TTL in seconds; 0 or absent means the issuer's default.
 	TTL       int64 `json:"ttl,omitempty" validate:"gte=0"`
 	SingleUse bool  `json:"singleUse,omitempty"`

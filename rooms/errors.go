@@ -25,6 +25,11 @@ var (
 	ErrTooManySessions = errors.New("rooms: participant is in too many sessions")
 	// ErrInvalid: a request breaks a rule (tag length, stream alias, subscription form).
 	ErrInvalid = errors.New("rooms: invalid request")
+	// ErrInvalidCharacters: a tag or room name holds a control character
+	// (C0 or C1), invalid UTF-8, or a bidirectional override, isolate or mark
+	// (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F). It wraps ErrInvalid;
+	// on the wire it is 400 invalid_characters.
+	ErrInvalidCharacters = &textError{}
 	// ErrPublishNotPermitted: a stream of a media type outside the participant's permissions.
 	ErrPublishNotPermitted = errors.New("rooms: publish not permitted")
 	// ErrSlowConsumer ends an event subscription whose reader fell behind.
@@ -47,11 +52,33 @@ func (e *invalidError) Unwrap() error { return ErrInvalid }
 
 func invalid(msg string) error { return &invalidError{msg} }
 
+// textError is ErrInvalidCharacters for one field.
+type textError struct{ field string }
+
+func (e *textError) Error() string {
+	return "rooms: " + e.field + " holds a control character or a bidirectional override"
+}
+func (e *textError) Unwrap() error { return ErrInvalid }
+
+// Is makes every textError match ErrInvalidCharacters.
+func (e *textError) Is(target error) bool { _, ok := target.(*textError); return ok }
+
+// checkText returns a textError for field unless s is safe text.
+func checkText(field, s string) error {
+	if !httpx.SafeText(s) {
+		return &textError{field}
+	}
+	return nil
+}
+
 // HTTPError maps an error of this package to the REST error body with its
 // status and stable code.
 func HTTPError(err error) *httpx.Error {
 	var ie *invalidError
+	var te *textError
 	switch {
+	case errors.As(err, &te):
+		return httpx.Errorf(http.StatusBadRequest, "invalid_characters", "%s must not hold control characters or bidirectional overrides", te.field)
 	case errors.Is(err, ErrSessionNotFound):
 		return httpx.Errorf(http.StatusNotFound, "session_not_found", "no such session")
 	case errors.Is(err, ErrParticipantNotFound):

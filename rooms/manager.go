@@ -134,7 +134,7 @@ func (m *Manager) checkTag(tag string) error {
 	if utf8.RuneCountInString(tag) > m.cfg.MaxTagLength {
 		return invalid(fmt.Sprintf("tag is longer than %d characters", m.cfg.MaxTagLength))
 	}
-	return nil
+	return checkText("tag", tag)
 }
 
 func notFound(err, kind error) error {

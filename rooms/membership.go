@@ -188,6 +188,9 @@ func (m *Manager) JoinRoom(ctx context.Context, account, room, pid string) (*Ses
 	if room == "" || utf8.RuneCountInString(room) > maxRoomNameLength {
 		return nil, invalid(fmt.Sprintf("room names are 1-%d characters", maxRoomNameLength))
 	}
+	if err := checkText("room name", room); err != nil {
+		return nil, err
+	}
 	sid := RoomSessionID(room)
 	now := m.cfg.Now()
 	err := m.tables.sessions.Create(ctx, &Session{ID: sid, Account: account, Room: room, Members: map[string]*Member{}, CreatedAt: now, LastActivity: now, EmptySince: now})

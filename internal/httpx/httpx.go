@@ -5,10 +5,12 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
 	"strings"
@@ -66,11 +68,20 @@ func newValidator() *validator.Validate {
 	return v
 }
 
-// DecodeJSON reads r's body (at most limit bytes) into dst, rejecting unknown
-// fields, trailing data and a wrong content type, then validates dst with the
-// `validate` struct tags. Errors are *Error values ready for WriteError:
-// 413 body_too_large, 415 unsupported_media_type, 400 invalid_json,
-// 400 validation_failed.
+// DecodeJSON reads r's body (at most limit bytes) into dst, strictly, so
+// that Switchboard reads a body exactly as any other JSON reader (a proxy
+// that validates it, say) would, then validates dst with the `validate`
+// struct tags. Errors are *Error values ready for WriteError:
+//
+//   - 415 unsupported_media_type: a Content-Type other than application/json
+//     (parsed as a media type: "application/jsonx" is not JSON), or a charset
+//     other than utf-8; no Content-Type at all is accepted;
+//   - 413 body_too_large: more than limit bytes;
+//   - 400 invalid_json: empty, malformed, unknown fields, trailing data;
+//   - 400 duplicate_key: a key repeated within one object;
+//   - 400 key_case_mismatch: a key that names a field only when compared
+//     case-insensitively ("Name" for "name");
+//   - 400 validation_failed: the struct tags' rules.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any) error {
 	return decodeJSON(w, r, limit, dst, false)
 }
@@ -81,31 +92,48 @@ func DecodeOptionalJSON(w http.ResponseWriter, r *http.Request, limit int64, dst
 	return decodeJSON(w, r, limit, dst, true)
 }
 
-func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any, optional bool) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json")
+// checkMediaType accepts an empty Content-Type and application/json with
+// no charset or charset=utf-8.
+func checkMediaType(ct string) error {
+	if ct == "" {
+		return nil
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			return Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than %d bytes", limit)
-		case errors.Is(err, io.EOF) && optional:
-			return ValidateStruct(dst)
-		case errors.Is(err, io.EOF):
-			return Errorf(http.StatusBadRequest, "invalid_json", "request body is empty")
-		default:
-			return Errorf(http.StatusBadRequest, "invalid_json", "request body is not valid JSON: %s", sanitize(err))
+	mt, params, err := mime.ParseMediaType(ct)
+	if err == nil && mt == "application/json" {
+		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
+			return nil
 		}
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json (charset utf-8)")
+}
+
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, dst any, optional bool) error {
+	if err := checkMediaType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than %d bytes", limit)
 		}
+		return Errorf(http.StatusBadRequest, "invalid_json", "cannot read the request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if optional {
+			return ValidateStruct(dst)
+		}
+		return Errorf(http.StatusBadRequest, "invalid_json", "request body is empty")
+	}
+	if err := checkKeys(body, reflect.TypeOf(dst)); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return Errorf(http.StatusBadRequest, "invalid_json", "request body is not valid JSON: %s", sanitize(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Errorf(http.StatusBadRequest, "invalid_json", "request body has data after the JSON value")
 	}
 	return ValidateStruct(dst)
