@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -324,13 +323,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, "shutting_down", "server is shutting down"))
 		return
 	}
-	token := r.URL.Query().Get("access_token")
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, cred, _ := strings.Cut(h, " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			token = strings.TrimSpace(cred)
-		}
-	}
+	// Browsers cannot set headers on a WebSocket: the query parameter is
+	// allowed here (and nowhere on the REST API unless the host enables it).
+	token, _ := auth.TokenFromRequest(r, true)
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns})
 	if err != nil {
 		return // Accept wrote the HTTP error
