@@ -64,9 +64,10 @@ type demoConfig struct {
 	apiSecret string
 }
 
-// httpLimits are the http.Server's timeouts and header limit. The
-// signaling WebSocket is exempt from read and write timeouts once upgraded
-// (see longLived).
+// httpLimits are the http.Server's timeouts and header limit. They do not
+// cut the signaling WebSocket: net/http clears a connection's deadlines when
+// a handler takes it over (the WebSocket upgrade), so a signaling connection
+// lives past ReadTimeout and WriteTimeout (TestSignalingOutlivesTimeouts).
 type httpLimits struct {
 	readHeader, read, write, idle time.Duration
 	maxHeaderBytes                int
@@ -195,7 +196,8 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 }
 
 // newHTTPServer is the http.Server the example serves with: every timeout
-// set, so slow bodies and idle keep-alive connections cannot pile up.
+// set, so slow bodies and idle keep-alive connections cannot pile up. An
+// embedder sets the same on its own http.Server.
 func newHTTPServer(h http.Handler, l httpLimits, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
@@ -206,21 +208,6 @@ func newHTTPServer(h http.Handler, l httpLimits, logger *slog.Logger) *http.Serv
 		MaxHeaderBytes:    l.maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-}
-
-// longLived lifts the server's read and write deadlines from a WebSocket
-// upgrade request before next takes the connection over: a signaling
-// connection lives for the whole session, far past ReadTimeout and
-// WriteTimeout. Other requests keep their deadlines.
-func longLived(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-			rc := http.NewResponseController(w)
-			_ = rc.SetReadDeadline(time.Time{})
-			_ = rc.SetWriteDeadline(time.Time{})
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 //go:embed static
@@ -303,7 +290,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	mux.Handle("/.well-known/jwks.json", keys.JWKSHandler())
 	mux.Handle("/v1/tokens", admin(auth.TokensHandler(issuer)))
 	mux.Handle("DELETE /v1/tokens/{id}", admin(auth.RevokeHandler(replay, issuer.MaxTTL(), nil)))
-	mux.Handle("/v1/signal", longLived(signal))
+	mux.Handle("/v1/signal", signal)
 	mux.Handle("/v1/", admin(restAPI))
 	if cfg.demo.on {
 		d := newDemo(cfg.demo, issuer, time.Now)
