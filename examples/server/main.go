@@ -41,6 +41,7 @@ type config struct {
 	addr     string
 	data     string
 	iceIPs   []string
+	natIPs   []string
 	stun     []string
 	keyFile  string
 	udpPort  int
@@ -92,6 +93,13 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 			return fmt.Errorf("not an IP address: %q", s)
 		}
 		c.iceIPs = append(c.iceIPs, s)
+		return nil
+	})
+	fs.Func("nat-ip", "behind 1:1 NAT: the public address to advertise in ICE candidates instead of the host's (repeatable)", func(s string) error {
+		if net.ParseIP(s) == nil {
+			return fmt.Errorf("not an IP address: %q", s)
+		}
+		c.natIPs = append(c.natIPs, s)
 		return nil
 	})
 	fs.Func("ice-server", "a STUN/TURN URL handed to clients, e.g. stun:stun.example.com:3478 (repeatable)", func(s string) error {
@@ -271,7 +279,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		iceServers = []calling.ICEServer{{URLs: cfg.stun}}
 	}
 	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers,
-		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, UDPPort: cfg.udpPort}, Logger: logger})
+		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort}, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

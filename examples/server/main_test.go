@@ -146,3 +146,13 @@ func TestSigningKeyFromPEM(t *testing.T) {
 		t.Fatal("missing key file accepted")
 	}
 }
+
+func TestNATFlag(t *testing.T) {
+	cfg, err := parseFlags([]string{"-nat-ip", "203.0.113.7", "-nat-ip", "2001:db8::7"}, func(string) string { return "" })
+	if err != nil || len(cfg.natIPs) != 2 || cfg.natIPs[0] != "203.0.113.7" {
+		t.Fatalf("%v %v", cfg.natIPs, err)
+	}
+	if _, err := parseFlags([]string{"-nat-ip", "example.com"}, func(string) string { return "" }); err == nil {
+		t.Fatal("-nat-ip example.com accepted")
+	}
+}
