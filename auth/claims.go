@@ -26,7 +26,8 @@ const (
 	MediaVideo Media = "VIDEO"
 )
 
-// RecordingOption is a token's recording option (DESIGN.md "Recording policy").
+// RecordingOption is a token's recording option: DISABLED, ALWAYS or
+// ON_DEMAND (unset when empty), one input of the recording policy.
 type RecordingOption string
 
 // Recording options; the empty value means unset.

@@ -63,9 +63,9 @@ func HTTPStatus(err error) (status int, code string) {
 	return http.StatusInternalServerError, "internal_error"
 }
 
-// SignalCode maps an error of this package to the signaling error code of
-// DESIGN.md: 403 token expired or invalid, 406 identity not acceptable,
-// 500 internal.
+// SignalCode maps an error of this package to a signaling error code
+// (docs/protocol.md): 403 token expired or invalid, 406 identity not
+// acceptable, 500 internal.
 func SignalCode(err error) int {
 	switch {
 	case errors.Is(err, ErrInvalidIdentity):

@@ -18,9 +18,9 @@ import (
 )
 
 // peer is one signaling connection and, after join, its PeerConnection. It
-// is an actor (STYLE rule 6): a reader goroutine, a writer goroutine with a
-// bounded queue, a pinger, and one loop that alone mutates the state in
-// peerState. Anything else talks to it through send, poke, post and fail.
+// is an actor (docs/architecture.md): a reader goroutine, a writer goroutine
+// with a bounded queue, a pinger, and one loop that alone mutates the state
+// in peerState. Anything else talks to it through send, poke, post and fail.
 type peer struct {
 	srv    *Server
 	conn   *websocket.Conn

@@ -36,7 +36,8 @@ const (
 	CloseSessionEnded  websocket.StatusCode = 4410
 )
 
-// protocolError maps an error to its signaling error (docs/protocol.md lists them).
+// protocolError maps an error to a signaling error: a code and a stable
+// reason (docs/protocol.md).
 func protocolError(err error) *ProtocolError {
 	switch {
 	case errors.Is(err, auth.ErrInvalidIdentity):

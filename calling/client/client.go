@@ -402,7 +402,7 @@ func (c *Client) Err() error {
 	return c.err
 }
 
-// Client statuses (DESIGN.md "Signaling").
+// Client statuses (the client statuses of docs/protocol.md).
 const (
 	StatusOffline    = "offline"
 	StatusConnecting = "connecting"

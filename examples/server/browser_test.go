@@ -70,8 +70,10 @@ func TestBrowser(t *testing.T) {
 		}
 		return
 	}
-	env := map[string]string{"SWITCHBOARD_API_USER": "e2e-user", "SWITCHBOARD_API_SECRET": "e2e-secret-0123456789"}
-	base := startServer(t, env)
+	env := map[string]string{"SWITCHBOARD_API_USER": "e2e-user", "SWITCHBOARD_API_SECRET": "e2e-secret-0123456789",
+		"SWITCHBOARD_DEMO_API_SECRET": "e2e-demo-secret-0123456789"}
+	// 4-second demo tokens: the pages must refresh them in band to stay.
+	base := startServer(t, env, "-demo-token-ttl", "4s")
 	tab1, tab2 := openBrowser(t)
 	t.Run("room", func(t *testing.T) { browserRoom(t, base, env, tab1, tab2) })
 	t.Run("call", func(t *testing.T) { browserCall(t, base, tab1, tab2) })
@@ -182,14 +184,15 @@ func browserRoom(t *testing.T, base string, env map[string]string, tab1, tab2 co
 		}
 	}
 
-	// A server broadcast through the REST API appears on both pages.
+	// A server broadcast through the REST API (the demo account's API
+	// client) appears on both pages.
 	sid, err := chromedp.Run(tab1, chromedp.Evaluate[string](`window.demo.sessionId`))
 	if err != nil || sid == "" {
 		t.Fatalf("session id: %q %v", sid, err)
 	}
 	req, _ := http.NewRequest("POST", base+"/v1/sessions/"+sid+"/broadcast", strings.NewReader(`{"text":"hello from the server"}`))
 	req.Header.Set("Content-Type", "application/json")
-	req.SetBasicAuth(env["SWITCHBOARD_API_USER"], env["SWITCHBOARD_API_SECRET"])
+	req.SetBasicAuth(demoAPIUser, env["SWITCHBOARD_DEMO_API_SECRET"]) // the demo pages' rooms are in the demo account
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -215,6 +218,12 @@ func browserRoom(t *testing.T, base string, env map[string]string, tab1, tab2 co
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	// The pages outlive their first 4-second token (switchboard.js refreshes
+	// it in band), and report signaling and media state apart.
+	for i, tab := range []context.Context{tab1, tab2} {
+		waitPage(t, tab, fmt.Sprintf("tab %d refreshes its token", i+1),
+			`window.demo.tokens >= 3 && window.demo.status === "connected" && window.demo.media === "connected"`)
+	}
 }
 
 // browserCall: two demo pages in phone mode call each other by identity:
@@ -227,7 +236,7 @@ func browserCall(t *testing.T, base string, alice, bob context.Context) {
 		waitPage(t, tab, who+" connected", `window.demo.status === "connected"`)
 	}
 	click(t, alice, `document.getElementById("to").value = "bob"; document.getElementById("dial").click()`)
-	waitPage(t, bob, "bob rings", `window.demo.incoming === "alice"`)
+	waitPage(t, bob, "bob rings", `window.demo.incoming === "demo-alice"`)
 	click(t, bob, `document.getElementById("answer").click()`)
 	for tab, who := range map[context.Context]string{alice: "alice", bob: "bob"} {
 		waitPage(t, tab, who+" confirmed", `window.demo.callStates.includes("confirmed")`)

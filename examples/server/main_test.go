@@ -20,13 +20,14 @@ import (
 )
 
 // startServer runs the example on a free loopback port and returns its base URL.
-func startServer(t *testing.T, env map[string]string) string {
+// Extra flags come after the defaults and override them.
+func startServer(t *testing.T, env map[string]string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-ice-ip", "127.0.0.1"}, pw, func(k string) string { return env[k] })
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-ice-ip", "127.0.0.1"}, args...), pw, func(k string) string { return env[k] })
 		pw.Close()
 	}()
 	t.Cleanup(func() {
@@ -117,7 +118,7 @@ func TestGeneratedCredentialsArePrinted(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "user:   demo") || !strings.Contains(out.String(), "secret: ") {
+	if !strings.Contains(out.String(), "user:   api") || !strings.Contains(out.String(), "secret: ") {
 		t.Fatalf("output:\n%s", out.String())
 	}
 }
@@ -146,19 +147,12 @@ func TestSigningKeyFromPEM(t *testing.T) {
 	}
 }
 
-func TestDemoTokens(t *testing.T) {
-	base := startServer(t, map[string]string{"SWITCHBOARD_API_USER": "u-demo", "SWITCHBOARD_API_SECRET": "s-demo-0123456789abc"})
-	for _, tc := range []struct {
-		body   string
-		status int
-	}{{`{"identity":"alice"}`, 201}, {`{"identity":"a"}`, 400}, {`nope`, 400}} {
-		res, err := http.Post(base+"/demo/token", "application/json", strings.NewReader(tc.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != tc.status {
-			t.Errorf("%s: %d, want %d", tc.body, res.StatusCode, tc.status)
-		}
+func TestNATFlag(t *testing.T) {
+	cfg, err := parseFlags([]string{"-nat-ip", "203.0.113.7", "-nat-ip", "2001:db8::7"}, func(string) string { return "" })
+	if err != nil || len(cfg.natIPs) != 2 || cfg.natIPs[0] != "203.0.113.7" {
+		t.Fatalf("%v %v", cfg.natIPs, err)
+	}
+	if _, err := parseFlags([]string{"-nat-ip", "example.com"}, func(string) string { return "" }); err == nil {
+		t.Fatal("-nat-ip example.com accepted")
 	}
 }

@@ -3,10 +3,13 @@ import { Client } from "./switchboard.js";
 const params = new URLSearchParams(location.search);
 const mode = params.get("mode") || "room";
 const room = params.get("room") || "demo";
-const identity = params.get("identity") || "guest-" + Math.random().toString(36).slice(2, 8);
+const asked = params.get("identity") || "guest-" + Math.random().toString(36).slice(2, 8);
+// Demo identities all start with this prefix (the server adds it): "alice" is demo-alice.
+const demoPrefix = "demo-";
+const demoIdentity = (name) => (name.startsWith(demoPrefix) ? name : demoPrefix + name);
 const $ = (id) => document.getElementById(id);
 $("room").textContent = room;
-$("identity").textContent = identity;
+$("identity").textContent = demoIdentity(asked);
 
 // State the end-to-end tests read.
 window.demo = { status: "offline", broadcasts: [], messages: [], sessionId: "", participantId: "", error: "",
@@ -22,11 +25,13 @@ const log = (text, cls) => {
 // client calls it again before each token expires and refreshes in band.
 async function fetchToken() {
   const res = await fetch("/demo/token", {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ identity }),
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ identity: asked }),
   });
-  if (!res.ok) throw new Error("demo token: " + res.status);
+  if (!res.ok) throw new Error("demo token: " + res.status + " " + (await res.text()));
+  const { token, identity } = await res.json();
+  $("identity").textContent = identity;
   window.demo.tokens++;
-  return (await res.json()).token;
+  return token;
 }
 
 async function main() {
@@ -90,7 +95,7 @@ function phone(sb, publish) {
   });
   sb.on("holdStateChanged", (m) => { window.demo.hold.push({ hold: m.isHold, isRemote: !!m.isRemote }); log(`hold ${m.isHold} ${m.isRemote ? "(remote)" : ""}`); });
   sb.on("dtmf", (m) => { window.demo.dtmf.push(m.digits); log(`DTMF from ${m.from}: ${m.digits}`); });
-  $("dial").onclick = () => sb.call($("to").value, { publish, options: { audio: true } }).catch((e) => log(String(e)));
+  $("dial").onclick = () => sb.call(demoIdentity($("to").value.trim()), { publish, options: { audio: true } }).catch((e) => log(String(e)));
   $("answer").onclick = () => { $("incoming").style.display = "none"; sb.accept(ringing, { publish }); };
   $("decline").onclick = () => { $("incoming").style.display = "none"; sb.reject(ringing); };
   $("hangup").onclick = () => sb.hangup();
