@@ -78,7 +78,10 @@ type Config struct {
 	// CallRetention keeps an ended call visible to GET /v1/calls/{id} this
 	// long, then forgets it. Default 1 h.
 	CallRetention time.Duration
-	// Clock of the calls. Default: the real one.
+	// Limits bound connections, PeerConnections, rooms, joins, ICE
+	// candidates and message floods; see Limits for each default.
+	Limits Limits
+	// Clock of the calls and the rate limits. Default: the real one.
 	Clock Clock
 	// Logger. Default: discard.
 	Logger *slog.Logger
@@ -91,6 +94,7 @@ type Server struct {
 	api       *webrtc.API
 	apiCloser io.Closer
 	log       *slog.Logger
+	lim       *limiter
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -163,6 +167,11 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
 		clock: cfg.Clock, hookC: make(chan func(context.Context, Hooks), 1024), calls: map[string]*Call{},
 		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, busy: map[identKey]*Call{}}
+	lim, err := newLimiter(cfg.Limits, cfg.Media, cfg.Clock)
+	if err != nil {
+		return nil, err
+	}
+	s.lim = lim
 	if s.api == nil {
 		if cfg.Media.Logger == nil {
 			cfg.Media.Logger = cfg.Logger
@@ -302,13 +311,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			token = strings.TrimSpace(cred)
 		}
 	}
+	claims, verr := s.cfg.Verifier.Verify(r.Context(), token)
+	release, err := s.lim.admitConn(claims) // before the upgrade: a refusal is HTTP 429/503 + JSON
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	defer release()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns})
 	if err != nil {
 		return // Accept wrote the HTTP error
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
-	claims, err := s.cfg.Verifier.Verify(r.Context(), token)
-	if err != nil {
+	if err := verr; err != nil {
 		pe := protocolError(err)
 		if pe.Code == 500 {
 			pe = &ProtocolError{Code: 403, Reason: "token_invalid", Message: "token expired or invalid; refresh it and retry"}
