@@ -239,3 +239,101 @@ func TestLimitsConfig(t *testing.T) {
 		t.Fatal("New accepted a bad CandidateNetworks entry")
 	}
 }
+
+// readUntilClosed reads everything the server sent, then its close frame.
+func readUntilClosed(t *testing.T, c *websocket.Conn) (msgs []calling.Message, code websocket.StatusCode) {
+	t.Helper()
+	for {
+		m, err := readMsg(t, c)
+		if err != nil {
+			return msgs, websocket.CloseStatus(err)
+		}
+		msgs = append(msgs, m)
+	}
+}
+
+func countErrors(msgs []calling.Message, reason string) int {
+	n := 0
+	for _, m := range msgs {
+		if m.Type == calling.TypeError && m.Error != nil && m.Error.Reason == reason {
+			n++
+		}
+	}
+	return n
+}
+
+// A client that floods 2,000 pings without reading gets exactly one
+// rate_limited error and is closed with 4429, never as a slow consumer
+// (4008) filled by replies to its own excess messages.
+func TestFloodClosedWithRateLimitCode(t *testing.T) {
+	e := newEnv(t, nil) // default rate, burst, queue and flood limit
+	c := rawDialOK(t, e, e.token("flooder", roomGrants))
+	ctx := ctxT(t, 10*time.Second)
+	start := time.Now()
+	for i := range 2000 {
+		if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)); err != nil {
+			t.Logf("write %d: %v (the server closed the connection)", i, err)
+			break
+		}
+	}
+	msgs, code := readUntilClosed(t, c)
+	if code != calling.CloseRateLimited {
+		t.Fatalf("closed with %d after %d messages, want %d", code, len(msgs), calling.CloseRateLimited)
+	}
+	if n := countErrors(msgs, "rate_limited"); n != 1 {
+		t.Fatalf("%d rate_limited errors, want exactly 1", n)
+	}
+	// The pongs of the burst (those the loop answered before the close; the
+	// real clock refills the bucket at 50/s meanwhile) and the one error.
+	if most := calling.DefaultMessageBurst + 1 + int(time.Since(start).Seconds()*calling.DefaultMessageRate) + 1; len(msgs) > most {
+		t.Fatalf("%d replies, want at most %d", len(msgs), most)
+	}
+	// The others are unaffected.
+	rawDialOK(t, e, e.token("flooder", roomGrants))
+}
+
+// FloodMessages at the limit and one past it: after the warning, that many
+// dropped messages keep the connection (a refilled bucket then forgives
+// them); one more closes it with 4429.
+func TestFloodMessagesLimit(t *testing.T) {
+	clk := newFakeClock()
+	e := newEnv(t, func(c *calling.Config) {
+		c.Clock = clk
+		c.MessageRate, c.MessageBurst = 1, 3
+		c.Limits.FloodMessages = 5
+	})
+	ctx := ctxT(t, 10*time.Second)
+	send := func(c *websocket.Conn, n int) {
+		for range n {
+			if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// At the limit: 3 pongs, 1 warning, 5 dropped; still open.
+	c := rawDialOK(t, e, e.token("alice", roomGrants))
+	send(c, 3+1+5)
+	var got []calling.Message
+	for range 4 { // the error comes from the reader, the pongs from the loop: any order
+		m, err := readMsg(t, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m)
+	}
+	if countErrors(got, "rate_limited") != 1 {
+		t.Fatalf("want 3 pongs and 1 rate_limited: %+v", got)
+	}
+	clk.Advance(3 * time.Second) // the bucket refills: the past is forgiven
+	send(c, 1)
+	if m, err := readMsg(t, c); err != nil || m.Type != calling.TypePong {
+		t.Fatalf("after the refill: %+v %v", m, err)
+	}
+	// One past it: closed with 4429.
+	c2 := rawDialOK(t, e, e.token("bob", roomGrants))
+	send(c2, 3+1+5+1)
+	msgs, code := readUntilClosed(t, c2)
+	if code != calling.CloseRateLimited || countErrors(msgs, "rate_limited") != 1 || len(msgs) > 4 {
+		t.Fatalf("closed with %d after %+v", code, msgs)
+	}
+}
