@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/switchboard-rtc/switchboard/auth"
 )
@@ -54,6 +53,7 @@ type peer struct {
 	inSession atomic.Bool
 
 	st      peerState   // loop only
+	lim     peerLimits  // loop only
 	call    *Call       // loop only: the call this connection is in
 	expStop func() bool // loop only: stops the token expiry timer
 }
@@ -159,7 +159,7 @@ func (p *peer) post(fn func()) {
 func (p *peer) reader() {
 	defer p.wg.Done()
 	defer p.cancel()
-	lim := rate.NewLimiter(rate.Limit(p.srv.cfg.MessageRate), p.srv.cfg.MessageBurst)
+	flood := newFloodGuard(p.srv.cfg.MessageRate, p.srv.cfg.MessageBurst, p.srv.lim.cfg.FloodMessages)
 	for {
 		typ, data, err := p.conn.Read(context.Background()) // ends when run closes the connection
 		if err != nil {
@@ -168,9 +168,15 @@ func (p *peer) reader() {
 			}
 			return
 		}
-		if !lim.Allow() {
-			p.send(&Message{Type: TypeError, Error: &ProtocolError{Code: 429, Reason: "rate_limited", Message: "too many messages; slow down"}})
+		switch flood.admit(p.srv.clock.Now()) {
+		case floodWarn: // told once, never a reply per dropped message: those would fill its queue
+			p.send(&Message{Type: TypeError, Error: &ProtocolError{Code: 429, Reason: "rate_limited", Message: "too many messages; slow down or be disconnected"}})
 			continue
+		case floodDrop:
+			continue
+		case floodClose:
+			p.fail(CloseRateLimited, "flooding: too many messages")
+			return
 		}
 		if typ != websocket.MessageText {
 			p.sendError("", badMessage("binary messages are not part of the protocol"))

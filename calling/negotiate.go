@@ -29,7 +29,11 @@ func (p *peer) onAnswer(m *Message) error {
 	if m.SDP == "" {
 		return badMessage("answer needs sdp")
 	}
-	if err := p.st.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+	sdp, err := p.filterAnswer(m.SDP)
+	if err != nil {
+		return err
+	}
+	if err := p.st.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
 		return badMessage("answer rejected: " + err.Error())
 	}
 	p.st.negotiating = false
@@ -47,6 +51,9 @@ func (p *peer) onAnswer(m *Message) error {
 func (p *peer) onCandidate(m *Message) error {
 	if m.Candidate == nil {
 		return badMessage("candidate needs candidate")
+	}
+	if keep, err := p.admitCandidate(m.Candidate.Candidate); !keep {
+		return err // nil: ignored (outside the allowed networks, link-local, mDNS)
 	}
 	if p.st.pc.RemoteDescription() == nil {
 		if len(p.st.pendingICE) >= 64 {

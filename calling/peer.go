@@ -42,6 +42,9 @@ func (p *peer) join(m *Message) error {
 	if err := checkPublications(m.Publish); err != nil {
 		return err
 	}
+	if err := p.admitJoin(); err != nil {
+		return err
+	}
 	ctx, mgr, acct := p.ctx, p.srv.cfg.Rooms, p.claims.Account
 	pid := p.claims.ParticipantID
 	var part *rooms.Participant
@@ -88,7 +91,7 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publicat
 		p.leaveSession(part.ID, sid)
 		return err
 	}
-	pc, err := p.srv.api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := p.newPeerConnection(sid)
 	if err != nil {
 		p.leaveSession(part.ID, sid)
 		return err
@@ -109,7 +112,7 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publicat
 		err = p.addReceivers(pubs)
 	}
 	if err != nil {
-		_ = pc.Close()
+		p.closePeerConnection(pc)
 		p.st.pc = nil
 		p.leaveSession(part.ID, sid)
 		return err
@@ -448,9 +451,7 @@ func (p *peer) exitSession() {
 		}
 	}
 	r.pokeAll()
-	if p.st.pc != nil {
-		_ = p.st.pc.Close()
-	}
+	p.closePeerConnection(p.st.pc)
 	p.dcMu.Lock()
 	p.dc = nil
 	p.dcMu.Unlock()

@@ -86,7 +86,10 @@ type Config struct {
 	// connections in as active (rooms.Manager.Touch), so a session in use is
 	// never ended as idle. Runs on Clock. Default 1 min.
 	SessionTouchInterval time.Duration
-	// Clock of the calls, token expiry and session activity. Default: the real one.
+	// Limits bound connections, PeerConnections, rooms, joins, ICE
+	// candidates and message floods; see Limits for each default.
+	Limits Limits
+	// Clock of the calls, the rate limits, token expiry and session activity. Default: the real one.
 	Clock Clock
 	// Logger. Default: discard.
 	Logger *slog.Logger
@@ -99,6 +102,7 @@ type Server struct {
 	api       *webrtc.API
 	apiCloser io.Closer
 	log       *slog.Logger
+	lim       *limiter
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -184,6 +188,11 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
 		clock: cfg.Clock, hookC: make(chan func(context.Context, Hooks), 1024), calls: map[string]*Call{}, peers: map[*peer]struct{}{},
 		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, busy: map[identKey]*Call{}}
+	lim, err := newLimiter(cfg.Limits, cfg.Media, cfg.Clock)
+	if err != nil {
+		return nil, err
+	}
+	s.lim = lim
 	if s.api == nil {
 		if cfg.Media.Logger == nil {
 			cfg.Media.Logger = cfg.Logger
@@ -326,13 +335,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Browsers cannot set headers on a WebSocket: the query parameter is
 	// allowed here (and nowhere on the REST API unless the host enables it).
 	token, _ := auth.TokenFromRequest(r, true)
+	claims, verr := s.cfg.Verifier.Verify(r.Context(), token)
+	release, err := s.lim.admitConn(claims) // before the upgrade: a refusal is HTTP 429/503 + JSON
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	defer release()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns})
 	if err != nil {
 		return // Accept wrote the HTTP error
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
-	claims, err := s.cfg.Verifier.Verify(r.Context(), token)
-	if err != nil {
+	if err := verr; err != nil {
 		pe := protocolError(err)
 		if pe.Code == 500 {
 			pe = &ProtocolError{Code: 403, Reason: "token_invalid", Message: "token expired or invalid; refresh it and retry"}
