@@ -68,6 +68,13 @@ type Config struct {
 	OriginPatterns []string
 	// Hooks receive call states, DTMF and participant changes. Default NopHooks.
 	Hooks Hooks
+	// HookQueue is the number of events waiting for Hooks that are held; past
+	// it the oldest is dropped, counted (Server.DroppedHookEvents) and logged.
+	// A *Webhooks uses its own outbox instead. Default DefaultOutboxLimit.
+	HookQueue int
+	// HookConcurrency is how many hook calls run at once, for different
+	// calls or sessions. Default DefaultHookConcurrency.
+	HookConcurrency int
 	// Waker wakes callees who have no live connection (package push). Nil:
 	// such calls fail with callee_offline.
 	Waker Waker
@@ -103,7 +110,7 @@ type Server struct {
 	closeErr  error
 
 	clock     Clock
-	hookC     chan func(context.Context, Hooks)
+	hooks     hookQueue
 	callsMu   sync.Mutex
 	calls     map[string]*Call
 	online    map[identKey]map[*peer]struct{} // connections that may ring
@@ -161,8 +168,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.CallRetention = time.Hour
 	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
-		clock: cfg.Clock, hookC: make(chan func(context.Context, Hooks), 1024), calls: map[string]*Call{},
+		clock: cfg.Clock, calls: map[string]*Call{},
 		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, busy: map[identKey]*Call{}}
+	if err := s.initHooks(); err != nil {
+		return nil, err
+	}
 	if s.api == nil {
 		if cfg.Media.Logger == nil {
 			cfg.Media.Logger = cfg.Logger
