@@ -116,7 +116,7 @@ func (o *FileOutbox) load() error {
 	}
 	var firsts []uint64
 	for _, n := range names {
-		if f, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(n), ".log"), 10, 64); err == nil {
+		if f, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(n), ".log"), 10, 64); err == nil && f > 0 {
 			firsts = append(firsts, f)
 		}
 	}
@@ -127,9 +127,8 @@ func (o *FileOutbox) load() error {
 			return err
 		}
 		o.segs = append(o.segs, seg)
-		if first >= o.idx.next {
-			o.idx.next = first
-		}
+		o.idx.next = max(o.idx.next, seg.last+1) // acknowledged events count too
+
 	}
 	if len(o.segs) > 0 {
 		f, err := os.OpenFile(o.segPath(o.segs[len(o.segs)-1].first), os.O_WRONLY|os.O_APPEND, 0o600)
