@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -52,7 +53,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&c.data, "data", "", "folder for recordings (reserved: nothing is recorded yet)")
+	fs.StringVar(&c.data, "data", "", "folder for state that must survive a restart: the webhook outbox (<data>/webhooks)")
 	fs.Func("ice-ip", "restrict ICE candidates to this address (repeatable), e.g. 127.0.0.1; unset = all interfaces", func(s string) error {
 		if net.ParseIP(s) == nil {
 			return fmt.Errorf("not an IP address: %q", s)
@@ -178,10 +179,23 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	var hooks calling.Hooks
+	closeHooks := func() {}
 	if cfg.webhook != "" {
-		if hooks, err = calling.NewWebhooks(calling.WebhookConfig{URL: cfg.webhook, Secret: []byte(cfg.whSecret), Logger: logger}); err != nil {
+		whc := calling.WebhookConfig{URL: cfg.webhook, Secret: []byte(cfg.whSecret), Logger: logger}
+		if cfg.data != "" { // undelivered events survive a restart
+			box, err := calling.OpenFileOutbox(calling.FileOutboxConfig{Dir: filepath.Join(cfg.data, "webhooks"), Logger: logger})
+			if err != nil {
+				return nil, err
+			}
+			whc.Outbox, closeHooks = box, func() { _ = box.Close() }
+		}
+		wh, err := calling.NewWebhooks(whc)
+		if err != nil {
+			closeHooks()
 			return nil, err
 		}
+		closeBox := closeHooks
+		hooks, closeHooks = wh, func() { _ = wh.Close(); closeBox() }
 	}
 	var iceServers []calling.ICEServer
 	if len(cfg.stun) > 0 {
@@ -218,6 +232,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		cancel()
 		<-sweepDone
 		_ = signal.Close()
+		closeHooks()
 	}}, nil
 }
 
