@@ -16,26 +16,27 @@ func (s *Server) PlaceCall(ctx context.Context, account, from, to string, opts C
 	return s.placeCall(ctx, account, from, from, to, opts, nil, nil, "")
 }
 
-// hook queues a hook call; it never blocks (a full queue drops the event
-// and logs it).
+// hook hands an event to Config.Hooks without waiting for it: the event is
+// stored before hook returns (in a Webhooks' own outbox, or in the server's
+// hook queue for other hooks) and delivered in order per call or session.
 func (s *Server) hook(fn func(context.Context, Hooks)) {
-	select {
-	case s.hookC <- fn:
-	default:
-		s.log.Warn("hook queue full; event dropped")
+	switch h := s.cfg.Hooks.(type) {
+	case NopHooks:
+		return
+	case *Webhooks:
+		fn(s.ctx, h) // stores in its outbox and returns
+		return
 	}
+	var k hookKey
+	fn(s.ctx, &k)
+	_, _ = s.hooks.box.Append(s.ctx, OutboxEvent{Key: k.key, Type: k.typ, local: fn})
+	s.hooks.relay.notify()
 }
 
+// runHooks delivers the hook queue until the server closes.
 func (s *Server) runHooks() {
 	defer s.wg.Done()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case fn := <-s.hookC:
-			fn(s.ctx, s.cfg.Hooks)
-		}
-	}
+	s.hooks.relay.run(s.ctx)
 }
 
 // goOnline registers a connection that may receive calls and reports

@@ -38,9 +38,15 @@ type ParticipantEvent struct {
 }
 
 // Hooks receive what happens, for the host's own logic (IVR on DTMF,
-// billing on call states, ...). The server calls them from one goroutine
-// of its own, in order, never from the media or signaling paths; a hook
-// that blocks delays only later hooks. NewWebhooks posts them as signed JSON.
+// billing on call states, ...). The code that raises an event never waits
+// for a hook: the event is queued (Config.HookQueue) and delivered by the
+// server's own goroutines, never on the media or signaling paths. Events of
+// one call (of one session, for participant events) arrive one at a time, in
+// order; those of different calls may arrive concurrently (up to
+// Config.HookConcurrency at once), so implementations must be safe for
+// concurrent use. A hook that blocks delays only later events of its call.
+// NewWebhooks returns Hooks that store events in an outbox and POST them,
+// signed, at least once.
 type Hooks interface {
 	CallStateChanged(ctx context.Context, e CallEvent)
 	DTMFReceived(ctx context.Context, e DTMFEvent)

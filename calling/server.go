@@ -67,6 +67,13 @@ type Config struct {
 	OriginPatterns []string
 	// Hooks receive call states, DTMF and participant changes. Default NopHooks.
 	Hooks Hooks
+	// HookQueue is the number of events waiting for Hooks that are held; past
+	// it the oldest is dropped, counted (Server.DroppedHookEvents) and logged.
+	// A *Webhooks uses its own outbox instead. Default DefaultOutboxLimit.
+	HookQueue int
+	// HookConcurrency is how many hook calls run at once, for different
+	// calls or sessions. Default DefaultHookConcurrency.
+	HookConcurrency int
 	// Waker wakes callees who have no live connection (package push). Nil:
 	// such calls fail with callee_offline.
 	Waker Waker
@@ -118,7 +125,7 @@ type Server struct {
 	closeErr  error
 
 	clock     Clock
-	hookC     chan func(context.Context, Hooks)
+	hooks     hookQueue
 	callsMu   sync.Mutex
 	calls     map[string]*Call
 	peers     map[*peer]struct{}              // every open connection
@@ -186,8 +193,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("calling: intervals must be positive")
 	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
-		clock: cfg.Clock, hookC: make(chan func(context.Context, Hooks), 1024), calls: map[string]*Call{}, peers: map[*peer]struct{}{},
+		clock: cfg.Clock, calls: map[string]*Call{}, peers: map[*peer]struct{}{},
 		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, busy: map[identKey]*Call{}}
+	if err := s.initHooks(); err != nil {
+		return nil, err
+	}
 	lim, err := newLimiter(cfg.Limits, cfg.Media, cfg.Clock)
 	if err != nil {
 		return nil, err

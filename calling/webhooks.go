@@ -3,156 +3,255 @@ package calling
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"encoding/json"
 )
 
-// Webhook headers (docs/webhooks.md).
+// Webhook defaults (WebhookConfig).
 const (
-	HeaderTimestamp = "X-Switchboard-Timestamp"
-	HeaderSignature = "X-Switchboard-Signature"
-	HeaderEvent     = "X-Switchboard-Event"
-	HeaderDelivery  = "X-Switchboard-Delivery"
+	DefaultWebhookTimeout     = 10 * time.Second
+	DefaultWebhookConcurrency = 8
+	DefaultWebhookMaxAttempts = 20
+	DefaultWebhookBackoff     = time.Second
+	DefaultWebhookMaxBackoff  = 5 * time.Minute
+	// webhookWindow is how many events a Webhooks reads ahead of delivery.
+	webhookWindow = 1024
 )
 
 // WebhookConfig configures NewWebhooks.
 type WebhookConfig struct {
 	// URL receives a POST per event (required).
 	URL string
-	// Secret signs each body (required, at least 16 bytes).
+	// Secret signs each request in the Standard Webhooks format (required):
+	// raw bytes, or "whsec_" followed by the base64 of the key; at least 16
+	// bytes of key either way.
 	Secret []byte
-	// Client sends the requests. Default: 10 s timeout.
+	// Secrets are more keys, in the same form, for rotation: each request
+	// carries one signature per key (Secret first), space separated, so a
+	// receiver that knows any of them accepts it.
+	Secrets [][]byte
+	// Client sends the requests. Default: a new http.Client. Redirects are
+	// never followed, whatever the client says: a 3xx is a failed attempt.
 	Client *http.Client
-	// MaxAttempts per event, the first included. Default 5.
+	// Timeout of one attempt, the body read included. Default 10 s.
+	Timeout time.Duration
+	// Concurrency is the most requests in flight to the receiver at once.
+	// Events of one call (one session for participant events) are sent one
+	// at a time, in order; different calls concurrently. Default 8.
+	Concurrency int
+	// MaxAttempts per event, the first included; after the last the event
+	// is dropped, counted (WebhookStats.Failed) and logged. Default 20
+	// (about an hour with the default backoff); negative: no limit.
 	MaxAttempts int
-	// Backoff before the second attempt, doubled each time. Default 200 ms.
-	Backoff time.Duration
-	// Now is the clock of the timestamp. Default time.Now.
-	Now func() time.Time
+	// Backoff before the second attempt, doubled each time up to MaxBackoff.
+	// Defaults 1 s and 5 min.
+	Backoff, MaxBackoff time.Duration
+	// Outbox stores events until they are delivered. Default: a
+	// MemoryOutbox of DefaultOutboxLimit events. A FileOutbox keeps them
+	// across restarts.
+	Outbox Outbox
+	// Clock times the timestamps and the backoff. Default: the real one.
+	Clock Clock
 	// Logger. Default: discard.
 	Logger *slog.Logger
 }
 
-// Webhooks is a Hooks that POSTs each event as JSON, signed with
-// HMAC-SHA256 over "<timestamp>.<body>" (header X-Switchboard-Signature:
-// v1=<hex>, timestamp in X-Switchboard-Timestamp, Unix seconds), retrying
-// non-2xx answers and network errors with exponential backoff. It is safe
-// for concurrent use; the Server calls it from one goroutine, in order.
+// Webhooks is a Hooks that POSTs each event as JSON to a URL, signed in the
+// Standard Webhooks format (docs/webhooks.md). Each event is stored in an
+// outbox when raised, before the method returns, and delivered at least once
+// by goroutines of the Webhooks: in order per call, concurrently across
+// calls, retried with exponential backoff. Its methods never wait for the
+// receiver. It is safe for concurrent use. Close it to stop delivering.
 type Webhooks struct {
-	cfg WebhookConfig
-	seq uint64
+	url     string
+	keys    [][]byte
+	client  http.Client
+	timeout time.Duration
+	clock   Clock
+	box     Outbox
+	relay   *relay
+	log     *slog.Logger
+	lost    atomic.Uint64
+
+	cancel    context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 var _ Hooks = (*Webhooks)(nil)
 
-// NewWebhooks validates cfg.
+// WebhookStats are counters of a Webhooks (metrics); all but Pending only grow.
+type WebhookStats struct {
+	// Pending: events stored and not yet delivered (-1: the outbox does not say).
+	Pending int
+	// Delivered: events a receiver answered 2xx to.
+	Delivered uint64
+	// Retried: failed attempts that were retried.
+	Retried uint64
+	// Failed: events given up on after MaxAttempts.
+	Failed uint64
+	// Dropped: events the outbox dropped because it was full, plus events
+	// it refused to store.
+	Dropped uint64
+}
+
+// NewWebhooks validates cfg and starts delivering; events already in
+// cfg.Outbox (from before a restart) are delivered first.
 func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
-	if cfg.URL == "" || len(cfg.Secret) < 16 {
-		return nil, errors.New("calling: WebhookConfig needs URL and a Secret of at least 16 bytes")
+	if cfg.URL == "" {
+		return nil, errors.New("calling: WebhookConfig needs URL")
 	}
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 10 * time.Second}
+	var keys [][]byte
+	for _, s := range append([][]byte{cfg.Secret}, cfg.Secrets...) {
+		k, err := webhookKey(s)
+		if err != nil || len(k) < 16 {
+			return nil, fmt.Errorf("%w: each webhook secret needs at least 16 bytes of key", ErrWebhookSecret)
+		}
+		keys = append(keys, k)
+	}
+	if cfg.Timeout < 0 || cfg.Concurrency < 0 || cfg.Backoff < 0 || cfg.MaxBackoff < 0 {
+		return nil, errors.New("calling: WebhookConfig has a negative limit")
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultWebhookTimeout
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultWebhookConcurrency
 	}
 	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = 5
+		cfg.MaxAttempts = DefaultWebhookMaxAttempts
+	} else if cfg.MaxAttempts < 0 {
+		cfg.MaxAttempts = 0
 	}
 	if cfg.Backoff == 0 {
-		cfg.Backoff = 200 * time.Millisecond
+		cfg.Backoff = DefaultWebhookBackoff
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = max(DefaultWebhookMaxBackoff, cfg.Backoff)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Webhooks{cfg: cfg}, nil
+	if cfg.Outbox == nil {
+		cfg.Outbox, _ = NewMemoryOutbox(MemoryOutboxConfig{Logger: cfg.Logger})
+	}
+	w := &Webhooks{url: cfg.URL, keys: keys, timeout: cfg.Timeout, clock: cfg.Clock, box: cfg.Outbox, log: cfg.Logger,
+		done: make(chan struct{})}
+	if cfg.Client != nil {
+		w.client = *cfg.Client
+	}
+	w.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	w.relay = newRelay(cfg.Outbox, w.send, relayConfig{concurrency: cfg.Concurrency, window: webhookWindow,
+		maxAttempts: cfg.MaxAttempts, backoff: cfg.Backoff, maxBackoff: cfg.MaxBackoff, clock: cfg.Clock, log: cfg.Logger})
+	var ctx context.Context
+	ctx, w.cancel = context.WithCancel(context.Background())
+	go func() {
+		defer close(w.done)
+		w.relay.run(ctx)
+	}()
+	return w, nil
 }
 
-// Sign returns the signature header value for body at timestamp ts.
-func Sign(secret []byte, ts int64, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	fmt.Fprintf(m, "%d.", ts)
-	m.Write(body)
-	return "v1=" + hex.EncodeToString(m.Sum(nil))
-}
-
-// VerifyWebhook checks a received webhook's signature in constant time and
-// that its timestamp is within tolerance of now (against replay).
-func VerifyWebhook(secret []byte, header http.Header, body []byte, now time.Time, tolerance time.Duration) error {
-	ts, err := strconv.ParseInt(header.Get(HeaderTimestamp), 10, 64)
-	if err != nil {
-		return errors.New("calling: webhook timestamp missing or malformed")
-	}
-	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
-		return errors.New("calling: webhook timestamp outside the tolerance")
-	}
-	if !hmac.Equal([]byte(header.Get(HeaderSignature)), []byte(Sign(secret, ts, body))) {
-		return errors.New("calling: webhook signature mismatch")
-	}
+// Close stops delivery: requests in flight are cancelled and what is not
+// delivered stays in the outbox (a FileOutbox delivers it after a restart).
+// It does not close the outbox.
+func (w *Webhooks) Close() error {
+	w.closeOnce.Do(w.cancel)
+	<-w.done
 	return nil
 }
 
-// CallStateChanged implements Hooks.
-func (w *Webhooks) CallStateChanged(ctx context.Context, e CallEvent) { w.post(ctx, "call.state", e) }
-
-// DTMFReceived implements Hooks.
-func (w *Webhooks) DTMFReceived(ctx context.Context, e DTMFEvent) { w.post(ctx, "call.dtmf", e) }
-
-// ParticipantChanged implements Hooks.
-func (w *Webhooks) ParticipantChanged(ctx context.Context, e ParticipantEvent) {
-	w.post(ctx, "participant", e)
+// Stats returns the counters.
+func (w *Webhooks) Stats() WebhookStats {
+	s := WebhookStats{Pending: -1, Delivered: w.relay.delivered.Load(), Retried: w.relay.retried.Load(),
+		Failed: w.relay.failed.Load(), Dropped: w.lost.Load()}
+	if b, ok := w.box.(interface{ Len() int }); ok {
+		s.Pending = b.Len()
+	}
+	if b, ok := w.box.(interface{ Dropped() uint64 }); ok {
+		s.Dropped += b.Dropped()
+	}
+	return s
 }
 
-func (w *Webhooks) post(ctx context.Context, event string, v any) {
-	body, err := json.Marshal(map[string]any{"event": event, "data": v})
+// CallStateChanged implements Hooks (ordered per call).
+func (w *Webhooks) CallStateChanged(ctx context.Context, e CallEvent) {
+	w.post(ctx, "call.state", e.CallID, e)
+}
+
+// DTMFReceived implements Hooks (ordered per call).
+func (w *Webhooks) DTMFReceived(ctx context.Context, e DTMFEvent) {
+	w.post(ctx, "call.dtmf", e.CallID, e)
+}
+
+// ParticipantChanged implements Hooks (ordered per session).
+func (w *Webhooks) ParticipantChanged(ctx context.Context, e ParticipantEvent) {
+	w.post(ctx, "participant", e.SessionID, e)
+}
+
+// webhookBody is the JSON body of every request.
+type webhookBody struct {
+	Event string `json:"event"`
+	Data  any    `json:"data"`
+}
+
+// post stores the event; delivery happens on the relay's goroutines.
+func (w *Webhooks) post(ctx context.Context, event, key string, v any) {
+	body, err := json.Marshal(webhookBody{Event: event, Data: v})
 	if err != nil {
+		w.lost.Add(1)
+		w.log.Error("webhook event not encoded", "event", event, "err", err)
 		return
 	}
-	w.seq++
-	delivery := strconv.FormatUint(w.seq, 10) + "-" + randomHex(6)
-	backoff := w.cfg.Backoff
-	for attempt := 1; attempt <= w.cfg.MaxAttempts; attempt++ {
-		if w.send(ctx, event, delivery, body) {
-			return
-		}
-		if attempt == w.cfg.MaxAttempts {
-			break
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		backoff *= 2
+	id := "msg_" + randomHex(16)
+	if _, err := w.box.Append(context.WithoutCancel(ctx), OutboxEvent{ID: id, Key: key, Type: event, Body: body}); err != nil {
+		w.lost.Add(1)
+		w.log.Error("webhook event not stored; lost", "event", event, "id", id, "err", err)
+		return
 	}
-	w.cfg.Logger.Warn("webhook not delivered", "event", event, "delivery", delivery, "attempts", w.cfg.MaxAttempts)
+	w.relay.notify()
 }
 
-func (w *Webhooks) send(ctx context.Context, event, delivery string, body []byte) bool {
-	ts := w.cfg.Now().Unix()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.cfg.URL, bytes.NewReader(body))
+// errWebhookStatus is a receiver's non-2xx answer.
+type errWebhookStatus int
+
+func (e errWebhookStatus) Error() string {
+	return "calling: webhook receiver answered " + strconv.Itoa(int(e))
+}
+
+// send makes one attempt.
+func (w *Webhooks) send(ctx context.Context, e OutboxEvent) error {
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	ts := w.clock.Now().Unix()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(e.Body))
 	if err != nil {
-		return false
+		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(w.cfg.Secret, ts, body))
-	req.Header.Set(HeaderEvent, event)
-	req.Header.Set(HeaderDelivery, delivery)
-	res, err := w.cfg.Client.Do(req)
+	req.Header.Set(HeaderWebhookID, e.ID)
+	req.Header.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderWebhookSignature, signWebhookKeys(w.keys, e.ID, ts, e.Body))
+	res, err := w.client.Do(req)
 	if err != nil {
-		return false
+		return err
 	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	_ = res.Body.Close()
-	return res.StatusCode >= 200 && res.StatusCode < 300
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return errWebhookStatus(res.StatusCode)
+	}
+	return nil
 }

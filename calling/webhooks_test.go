@@ -2,10 +2,16 @@ package calling_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,96 +19,526 @@ import (
 	"github.com/switchboard-rtc/switchboard/calling"
 )
 
-// A receiver that answers 500 twice, then 200, gets the event exactly once
-// more; every request carries a signature the receiver verifies.
-func TestWebhookSignatureAndRetry(t *testing.T) {
-	secret := []byte("webhook-secret-0123456789")
-	var mu sync.Mutex
-	var bodies []string
-	var deliveries []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+var whSecret = []byte("webhook-secret-0123456789")
+
+// delivery is one request a test receiver got.
+type delivery struct {
+	id, sig string
+	body    []byte
+	event   struct {
+		Event string
+		Data  calling.CallEvent
+	}
+}
+
+// receiver is an httptest server that verifies every request and answers
+// with answer (200 when nil). Each request is also sent on got.
+type receiver struct {
+	*httptest.Server
+	got    chan delivery
+	answer func(d delivery, r *http.Request) int
+}
+
+func newReceiver(t *testing.T, secret []byte, answer func(d delivery, r *http.Request) int) *receiver {
+	t.Helper()
+	rc := &receiver{got: make(chan delivery, 10_000), answer: answer}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if err := calling.VerifyWebhook(secret, r.Header, body, time.Now(), 5*time.Minute); err != nil {
 			t.Errorf("receiver: %v", err)
 			w.WriteHeader(401)
 			return
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		bodies = append(bodies, string(body))
-		deliveries = append(deliveries, r.Header.Get(calling.HeaderDelivery))
-		if len(bodies) <= 2 {
-			w.WriteHeader(500)
-			return
+		d := delivery{id: r.Header.Get("webhook-id"), sig: r.Header.Get("webhook-signature"), body: body}
+		if err := json.Unmarshal(body, &d.event); err != nil {
+			t.Errorf("receiver: body %s: %v", body, err)
 		}
-		w.WriteHeader(200)
+		code := 200
+		if rc.answer != nil {
+			code = rc.answer(d, r)
+		}
+		rc.got <- d
+		w.WriteHeader(code)
 	}))
-	defer srv.Close()
-	wh, err := calling.NewWebhooks(calling.WebhookConfig{URL: srv.URL, Secret: secret, Backoff: time.Millisecond})
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+// next returns the next request, failing the test after 10 s.
+func (rc *receiver) next(t *testing.T) delivery {
+	t.Helper()
+	select {
+	case d := <-rc.got:
+		return d
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook request within 10 s")
+		return delivery{}
+	}
+}
+
+// instantClock runs every backoff at once and records its duration.
+type instantClock struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+func (c *instantClock) Now() time.Time { return time.Now() }
+func (c *instantClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	c.waits = append(c.waits, d)
+	c.mu.Unlock()
+	go f()
+	return func() bool { return false }
+}
+
+func newWebhooks(t *testing.T, cfg calling.WebhookConfig) *calling.Webhooks {
+	t.Helper()
+	if cfg.Secret == nil {
+		cfg.Secret = whSecret
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = &instantClock{}
+	}
+	wh, err := calling.NewWebhooks(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wh.DTMFReceived(context.Background(), calling.DTMFEvent{CallID: "c-1", From: "alice", Digits: "42#"})
-	mu.Lock()
-	if len(bodies) != 3 {
-		t.Fatalf("%d attempts, want 3 (500, 500, 200)", len(bodies))
+	t.Cleanup(func() { _ = wh.Close() })
+	return wh
+}
+
+func callEvent(call string, n int) calling.CallEvent {
+	return calling.CallEvent{CallID: call, Account: acct, From: "alice", To: fmt.Sprintf("n%04d", n), State: calling.StateRinging}
+}
+
+// The example of the Standard Webhooks specification, checked against our
+// signer and against the computation written out here from the spec.
+func TestWebhookStandardVector(t *testing.T) {
+	const (
+		id     = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+		ts     = 1614265330
+		secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+		want   = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+	)
+	body := []byte(`{"test": 2432232314}`)
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + "1614265330" + "." + string(body)))
+	if indep := "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil)); indep != want {
+		t.Fatalf("independent computation %s, want %s", indep, want)
 	}
-	if deliveries[0] != deliveries[2] {
-		t.Fatal("retries must keep the delivery id")
+	if got := calling.SignWebhook([]byte(secret), id, ts, body); got != want {
+		t.Fatalf("SignWebhook %s, want %s", got, want)
+	}
+	if got := calling.SignWebhook(key, id, ts, body); got != want {
+		t.Fatalf("SignWebhook with the raw key %s, want %s", got, want)
+	}
+	h := http.Header{}
+	h.Set("webhook-id", id)
+	h.Set("webhook-timestamp", "1614265330")
+	h.Set("webhook-signature", "v1a,bm90IHRoaXMgb25l v1,AAAA "+want)
+	if err := calling.VerifyWebhook([]byte(secret), h, body, time.Unix(ts, 0), 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := calling.VerifyWebhook(key, h, body, time.Unix(ts+299, 0), 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVerifyWebhookRefusals(t *testing.T) {
+	body := []byte(`{"event":"x"}`)
+	now := time.Unix(1_800_000_000, 0)
+	header := func(id, ts, sig string) http.Header {
+		h := http.Header{}
+		h.Set("webhook-id", id)
+		h.Set("webhook-timestamp", ts)
+		h.Set("webhook-signature", sig)
+		return h
+	}
+	good := calling.SignWebhook(whSecret, "msg_1", now.Unix(), body)
+	cases := []struct {
+		name   string
+		secret []byte
+		h      http.Header
+		body   []byte
+		now    time.Time
+		want   error
+	}{
+		{"good", whSecret, header("msg_1", "1800000000", good), body, now, nil},
+		{"at the tolerance", whSecret, header("msg_1", "1800000000", good), body, now.Add(time.Minute), nil},
+		{"past the tolerance", whSecret, header("msg_1", "1800000000", good), body, now.Add(time.Minute + time.Second), calling.ErrWebhookTimestamp},
+		{"from the future", whSecret, header("msg_1", "1800000000", good), body, now.Add(-time.Minute - time.Second), calling.ErrWebhookTimestamp},
+		{"tampered body", whSecret, header("msg_1", "1800000000", good), []byte(`{"event":"y"}`), now, calling.ErrWebhookSignature},
+		{"altered id", whSecret, header("msg_2", "1800000000", good), body, now, calling.ErrWebhookSignature},
+		{"wrong secret", []byte("another-secret-0123456789"), header("msg_1", "1800000000", good), body, now, calling.ErrWebhookSignature},
+		{"no id", whSecret, header("", "1800000000", good), body, now, calling.ErrWebhookHeaders},
+		{"bad timestamp", whSecret, header("msg_1", "18e8", good), body, now, calling.ErrWebhookHeaders},
+		{"signed timestamp", whSecret, header("msg_1", "+1800000000", good), body, now, calling.ErrWebhookHeaders},
+		{"no signature", whSecret, header("msg_1", "1800000000", ""), body, now, calling.ErrWebhookHeaders},
+		{"old scheme", whSecret, header("msg_1", "1800000000", "v1="+good[3:]), body, now, calling.ErrWebhookSignature},
+		{"bad whsec", []byte("whsec_!!!"), header("msg_1", "1800000000", good), body, now, calling.ErrWebhookSecret},
+	}
+	for _, c := range cases {
+		if err := calling.VerifyWebhook(c.secret, c.h, c.body, c.now, time.Minute); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	for _, s := range [][]byte{[]byte("short"), []byte("whsec_c2hvcnQ="), []byte("whsec_not base64")} {
+		if _, err := calling.NewWebhooks(calling.WebhookConfig{URL: "http://127.0.0.1:1", Secret: s}); !errors.Is(err, calling.ErrWebhookSecret) {
+			t.Errorf("secret %q: %v", s, err)
+		}
+	}
+}
+
+// Every request carries one signature per secret, so a receiver that knows
+// the old or the new one accepts it during a rotation.
+func TestWebhookSecretRotation(t *testing.T) {
+	next := []byte("whsec_" + base64.StdEncoding.EncodeToString([]byte("the-next-secret-0123456789")))
+	old := newReceiver(t, whSecret, nil)
+	wh := newWebhooks(t, calling.WebhookConfig{URL: old.URL, Secret: whSecret, Secrets: [][]byte{next}})
+	wh.CallStateChanged(context.Background(), callEvent("c-1", 1))
+	d := old.next(t)
+	if n := len(strings.Fields(d.sig)); n != 2 {
+		t.Fatalf("%d signatures, want 2: %s", n, d.sig)
+	}
+	nu := newReceiver(t, next, nil)
+	wh2 := newWebhooks(t, calling.WebhookConfig{URL: nu.URL, Secret: whSecret, Secrets: [][]byte{next}})
+	wh2.CallStateChanged(context.Background(), callEvent("c-1", 1))
+	nu.next(t) // verified with the new secret
+}
+
+// A receiver that answers 500 twice, then 200, gets the event three times
+// with the same webhook-id, waiting Backoff then twice Backoff; the next
+// event is delivered once.
+func TestWebhookSignatureAndRetry(t *testing.T) {
+	n := 0
+	rc := newReceiver(t, whSecret, func(delivery, *http.Request) int {
+		n++ // requests of one key are sequential
+		if n <= 2 {
+			return 500
+		}
+		return 200
+	})
+	clock := &instantClock{}
+	wh := newWebhooks(t, calling.WebhookConfig{URL: rc.URL, Backoff: 50 * time.Millisecond, Clock: clock})
+	wh.DTMFReceived(context.Background(), calling.DTMFEvent{CallID: "c-1", From: "alice", Digits: "42#"})
+	a, b, c := rc.next(t), rc.next(t), rc.next(t)
+	if a.id != b.id || b.id != c.id || !strings.HasPrefix(a.id, "msg_") {
+		t.Fatalf("ids %q %q %q: retries must keep the id", a.id, b.id, c.id)
 	}
 	var got struct {
 		Event string
 		Data  calling.DTMFEvent
 	}
-	_ = json.Unmarshal([]byte(bodies[2]), &got)
+	_ = json.Unmarshal(c.body, &got)
 	if got.Event != "call.dtmf" || got.Data.Digits != "42#" {
-		t.Fatalf("body %s", bodies[2])
+		t.Fatalf("body %s", c.body)
 	}
-	mu.Unlock()
-	// A second event is delivered once (the receiver now answers 200).
 	wh.DTMFReceived(context.Background(), calling.DTMFEvent{CallID: "c-1", Digits: "1"})
+	if d := rc.next(t); d.id == a.id {
+		t.Fatal("a new event needs a new id")
+	}
+	if s := waitStats(t, wh, func(s calling.WebhookStats) bool { return s.Delivered == 2 }); s.Retried != 2 || s.Failed != 0 || s.Pending != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	clock.mu.Lock()
+	defer clock.mu.Unlock()
+	if len(clock.waits) != 2 || clock.waits[0] != 50*time.Millisecond || clock.waits[1] != 100*time.Millisecond {
+		t.Fatalf("backoffs %v, want [50ms 100ms]", clock.waits)
+	}
+}
+
+// Gives up after MaxAttempts against a receiver that always fails, counts it.
+func TestWebhookGivesUp(t *testing.T) {
+	rc := newReceiver(t, whSecret, func(delivery, *http.Request) int { return 503 })
+	wh := newWebhooks(t, calling.WebhookConfig{URL: rc.URL, MaxAttempts: 3})
+	wh.CallStateChanged(context.Background(), callEvent("c-1", 1))
+	for range 3 {
+		rc.next(t)
+	}
+	if s := waitStats(t, wh, func(s calling.WebhookStats) bool { return s.Failed == 1 }); s.Retried != 2 || s.Pending != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	_ = wh.Close()
+	select {
+	case <-rc.got:
+		t.Fatal("a fourth attempt")
+	default:
+	}
+}
+
+// A receiver that does not answer costs one Timeout per attempt.
+func TestWebhookTimeout(t *testing.T) {
+	rc := newReceiver(t, whSecret, func(_ delivery, r *http.Request) int { <-r.Context().Done(); return 200 })
+	wh := newWebhooks(t, calling.WebhookConfig{URL: rc.URL, Timeout: 50 * time.Millisecond, MaxAttempts: 2})
+	start := time.Now()
+	wh.CallStateChanged(context.Background(), callEvent("c-1", 1))
+	rc.next(t)
+	rc.next(t)
+	_ = waitStats(t, wh, func(s calling.WebhookStats) bool { return s.Failed == 1 })
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("two attempts took %v", d)
+	}
+}
+
+// A redirect is not followed: the 302 is a failed attempt and the target
+// never sees the event.
+func TestWebhookRedirectNotFollowed(t *testing.T) {
+	target := newReceiver(t, whSecret, nil)
+	var mu sync.Mutex
+	redirects := 0
+	from := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		redirects++
+		mu.Unlock()
+		http.Redirect(w, r, target.URL, http.StatusFound)
+	}))
+	defer from.Close()
+	wh := newWebhooks(t, calling.WebhookConfig{URL: from.URL, MaxAttempts: 2, Client: &http.Client{}})
+	wh.CallStateChanged(context.Background(), callEvent("c-1", 1))
+	_ = waitStats(t, wh, func(s calling.WebhookStats) bool { return s.Failed == 1 })
 	mu.Lock()
 	defer mu.Unlock()
-	if len(bodies) != 4 {
-		t.Fatalf("second event: %d requests in all", len(bodies))
+	if redirects != 2 || len(target.got) != 0 {
+		t.Fatalf("%d redirects, %d requests at the target", redirects, len(target.got))
 	}
 }
 
-func TestVerifyWebhookRefusals(t *testing.T) {
-	secret := []byte("webhook-secret-0123456789")
-	body := []byte(`{"event":"x"}`)
-	now := time.Unix(1_800_000_000, 0)
-	h := http.Header{}
-	h.Set(calling.HeaderTimestamp, "1800000000")
-	h.Set(calling.HeaderSignature, calling.Sign(secret, now.Unix(), body))
-	if err := calling.VerifyWebhook(secret, h, body, now, time.Minute); err != nil {
+// waitStats waits for the stats to satisfy ok, woken by the relay's own
+// progress; it fails after 10 s.
+func waitStats(t *testing.T, wh *calling.Webhooks, ok func(calling.WebhookStats) bool) calling.WebhookStats {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := wh.Stats()
+		if ok(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", s)
+		}
+		time.Sleep(time.Millisecond) // polling an observable counter, not ordering events
+	}
+}
+
+// One receiver that hangs does not delay another receiver's events, and
+// within one receiver a call whose request hangs does not delay other calls.
+func TestWebhookHangingReceiverDoesNotDelayOthers(t *testing.T) {
+	stuck := make(chan struct{})
+	defer close(stuck)
+	hang := func(_ delivery, r *http.Request) int {
+		select {
+		case <-stuck:
+		case <-r.Context().Done():
+		}
+		return 200
+	}
+	bad := newReceiver(t, whSecret, hang)
+	good := newReceiver(t, whSecret, nil)
+	whBad := newWebhooks(t, calling.WebhookConfig{URL: bad.URL})
+	whGood := newWebhooks(t, calling.WebhookConfig{URL: good.URL})
+	for i := range 20 {
+		whBad.CallStateChanged(context.Background(), callEvent("c-1", i))
+		whGood.CallStateChanged(context.Background(), callEvent("c-1", i))
+	}
+	for i := range 20 {
+		if d := good.next(t); d.event.Data.To != fmt.Sprintf("n%04d", i) {
+			t.Fatalf("event %d: %+v", i, d.event.Data)
+		}
+	}
+
+	// One receiver, hanging only for call c-stuck.
+	mixed := newReceiver(t, whSecret, func(d delivery, r *http.Request) int {
+		if d.event.Data.CallID == "c-stuck" {
+			return hang(d, r)
+		}
+		return 200
+	})
+	wh := newWebhooks(t, calling.WebhookConfig{URL: mixed.URL})
+	wh.CallStateChanged(context.Background(), callEvent("c-stuck", 0))
+	for i := range 20 {
+		wh.CallStateChanged(context.Background(), callEvent(fmt.Sprintf("c-%d", i), i))
+	}
+	got := map[string]bool{}
+	for len(got) < 20 {
+		d := mixed.next(t)
+		if d.event.Data.CallID == "c-stuck" {
+			t.Fatal("the hanging request answered")
+		}
+		got[d.event.Data.CallID] = true
+	}
+}
+
+// 700 events for a receiver that hangs are all kept, and all delivered, in
+// order per call, once it recovers.
+func TestWebhookHangingReceiverLosesNothing(t *testing.T) {
+	const calls, perCall = 70, 10
+	recovered := make(chan struct{})
+	rc := newReceiver(t, whSecret, func(_ delivery, r *http.Request) int {
+		select {
+		case <-recovered:
+		case <-r.Context().Done():
+		}
+		return 200
+	})
+	wh := newWebhooks(t, calling.WebhookConfig{URL: rc.URL, Timeout: time.Minute})
+	for i := range perCall {
+		for c := range calls {
+			wh.CallStateChanged(context.Background(), callEvent(fmt.Sprintf("c-%d", c), i))
+		}
+	}
+	if s := wh.Stats(); s.Pending != calls*perCall || s.Delivered != 0 {
+		t.Fatalf("before recovery: %+v", s)
+	}
+	close(recovered)
+	seen := map[string]bool{}
+	last := map[string]string{}
+	for range calls * perCall {
+		d := rc.next(t)
+		if seen[d.id] {
+			t.Fatalf("duplicate %s", d.id)
+		}
+		seen[d.id] = true
+		call, to := d.event.Data.CallID, d.event.Data.To
+		if to <= last[call] {
+			t.Fatalf("call %s: %s after %s", call, to, last[call])
+		}
+		last[call] = to
+	}
+	s := waitStats(t, wh, func(s calling.WebhookStats) bool { return s.Delivered == calls*perCall })
+	if s.Dropped != 0 || s.Failed != 0 || s.Pending != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// Every event's first attempt fails; events of one call still arrive in
+// order: each event is attempted only once the previous one is delivered.
+func TestWebhookOrderPerCallUnderRetries(t *testing.T) {
+	const calls, perCall = 6, 15
+	var mu sync.Mutex
+	tried := map[string]bool{}
+	rc := newReceiver(t, whSecret, func(d delivery, _ *http.Request) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if !tried[d.id] {
+			tried[d.id] = true
+			return 500
+		}
+		return 200
+	})
+	wh := newWebhooks(t, calling.WebhookConfig{URL: rc.URL, Concurrency: 3})
+	for i := range perCall {
+		for c := range calls {
+			wh.CallStateChanged(context.Background(), callEvent(fmt.Sprintf("c-%d", c), i))
+		}
+	}
+	attempts := map[string][]string{}
+	for range 2 * calls * perCall {
+		d := rc.next(t)
+		attempts[d.event.Data.CallID] = append(attempts[d.event.Data.CallID], d.event.Data.To)
+	}
+	for c := range calls {
+		got := attempts[fmt.Sprintf("c-%d", c)]
+		for i := range perCall {
+			want := fmt.Sprintf("n%04d", i)
+			if got[2*i] != want || got[2*i+1] != want {
+				t.Fatalf("call c-%d attempts %v", c, got)
+			}
+		}
+	}
+}
+
+// Webhooks is safe for concurrent use: events raised from many goroutines
+// are each delivered with an id of their own (run with -race).
+func TestWebhooksConcurrentUse(t *testing.T) {
+	rc := newReceiver(t, whSecret, nil)
+	wh := newWebhooks(t, calling.WebhookConfig{URL: rc.URL})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				wh.CallStateChanged(context.Background(), callEvent(fmt.Sprintf("c-%d", g), i))
+				wh.ParticipantChanged(context.Background(), calling.ParticipantEvent{SessionID: fmt.Sprintf("s-%d", g)})
+			}
+		})
+	}
+	wg.Wait()
+	ids := map[string]bool{}
+	for range 8 * 25 * 2 {
+		ids[rc.next(t).id] = true
+	}
+	if len(ids) != 400 {
+		t.Fatalf("%d distinct ids, want 400", len(ids))
+	}
+}
+
+// Events stored in a FileOutbox and not delivered before the process stops
+// are delivered after a restart on the same folder, with the same ids.
+func TestWebhookFileOutboxRestart(t *testing.T) {
+	dir := t.TempDir()
+	down := newReceiver(t, whSecret, func(delivery, *http.Request) int { return 503 })
+	box, err := calling.OpenFileOutbox(calling.FileOutboxConfig{Dir: dir})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if calling.VerifyWebhook(secret, h, []byte(`{"event":"y"}`), now, time.Minute) == nil {
-		t.Fatal("tampered body accepted")
+	wh, err := calling.NewWebhooks(calling.WebhookConfig{URL: down.URL, Secret: whSecret, Outbox: box, Backoff: time.Hour})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if calling.VerifyWebhook([]byte("another-secret-0123456789"), h, body, now, time.Minute) == nil {
-		t.Fatal("wrong secret accepted")
+	for i := range 30 {
+		wh.CallStateChanged(context.Background(), callEvent(fmt.Sprintf("c-%d", i%3), i))
 	}
-	if calling.VerifyWebhook(secret, h, body, now.Add(61*time.Second), time.Minute) == nil {
-		t.Fatal("replayed (old) webhook accepted")
+	first := map[string]bool{} // the first attempt of each call's first event
+	for range 3 {
+		first[down.next(t).id] = true
 	}
-	if calling.VerifyWebhook(secret, h, body, now.Add(60*time.Second), time.Minute) != nil {
-		t.Fatal("webhook at the tolerance refused")
+	_ = wh.Close()
+	if err := box.Close(); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := calling.NewWebhooks(calling.WebhookConfig{URL: "http://x", Secret: []byte("short")}); err == nil {
-		t.Fatal("short secret accepted")
+
+	up := newReceiver(t, whSecret, nil)
+	box2, err := calling.OpenFileOutbox(calling.FileOutboxConfig{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer box2.Close()
+	if box2.Len() != 30 {
+		t.Fatalf("%d events after reopening, want 30", box2.Len())
+	}
+	wh2 := newWebhooks(t, calling.WebhookConfig{URL: up.URL, Outbox: box2})
+	ids := map[string]bool{}
+	for range 30 {
+		ids[up.next(t).id] = true
+	}
+	for id := range first {
+		if !ids[id] {
+			t.Fatalf("%s delivered under another id after the restart", id)
+		}
+	}
+	_ = waitStats(t, wh2, func(s calling.WebhookStats) bool { return s.Pending == 0 })
 }
 
-// Gives up after MaxAttempts against a receiver that always fails.
-func TestWebhookGivesUp(t *testing.T) {
-	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n++; w.WriteHeader(503) }))
-	defer srv.Close()
-	wh, _ := calling.NewWebhooks(calling.WebhookConfig{URL: srv.URL, Secret: []byte("webhook-secret-0123456789"), Backoff: time.Millisecond, MaxAttempts: 3})
-	wh.CallStateChanged(context.Background(), calling.CallEvent{CallID: "c"})
-	if n != 3 {
-		t.Fatalf("%d attempts, want 3", n)
-	}
+func FuzzVerifyWebhook(f *testing.F) {
+	body := []byte(`{"test": 2432232314}`)
+	f.Add("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", body)
+	f.Add("msg_1", "1614265330", "v1,AAAA v1,====", body)
+	f.Add("", "", "", []byte{})
+	f.Add("id", "-1", "v1,"+strings.Repeat("A", 1000), body)
+	f.Add("id", "99999999999999999999", "v1a,x v2,y", body)
+	secret := []byte("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	now := time.Unix(1614265330, 0)
+	f.Fuzz(func(t *testing.T, id, ts, sig string, body []byte) {
+		h := http.Header{}
+		h.Set("webhook-id", id)
+		h.Set("webhook-timestamp", ts)
+		h.Set("webhook-signature", sig)
+		err := calling.VerifyWebhook(secret, h, body, now, 5*time.Minute)
+		if err == nil && !strings.Contains(sig, calling.SignWebhook(secret, id, 1614265330, body)[3:]) {
+			t.Fatalf("accepted a signature that is not ours: %q", sig)
+		}
+		if err != nil && strings.Contains(err.Error(), "MfKQ9r8") {
+			t.Fatal("secret in an error")
+		}
+	})
 }

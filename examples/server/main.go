@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -90,7 +91,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&c.data, "data", "", "folder for recordings (reserved: nothing is recorded yet)")
+	fs.StringVar(&c.data, "data", "", "folder for state that must survive a restart: the webhook outbox (<data>/webhooks)")
 	fs.Func("ice-ip", "restrict ICE candidates to this address (repeatable), e.g. 127.0.0.1; unset = all interfaces", func(s string) error {
 		if net.ParseIP(s) == nil {
 			return fmt.Errorf("not an IP address: %q", s)
@@ -273,10 +274,23 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	var hooks calling.Hooks
+	closeHooks := func() {}
 	if cfg.webhook != "" {
-		if hooks, err = calling.NewWebhooks(calling.WebhookConfig{URL: cfg.webhook, Secret: []byte(cfg.whSecret), Logger: logger}); err != nil {
+		whc := calling.WebhookConfig{URL: cfg.webhook, Secret: []byte(cfg.whSecret), Logger: logger}
+		if cfg.data != "" { // undelivered events survive a restart
+			box, err := calling.OpenFileOutbox(calling.FileOutboxConfig{Dir: filepath.Join(cfg.data, "webhooks"), Logger: logger})
+			if err != nil {
+				return nil, err
+			}
+			whc.Outbox, closeHooks = box, func() { _ = box.Close() }
+		}
+		wh, err := calling.NewWebhooks(whc)
+		if err != nil {
+			closeHooks()
 			return nil, err
 		}
+		closeBox := closeHooks
+		hooks, closeHooks = wh, func() { _ = wh.Close(); closeBox() }
 	}
 	var iceServers []calling.ICEServer
 	if len(cfg.stun) > 0 {
@@ -314,6 +328,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		cancel()
 		<-sweepDone
 		_ = signal.Close()
+		closeHooks()
 	}}, nil
 }
 
