@@ -159,10 +159,12 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		}
 		generated = true
 	}
+	demoGenerated := false
 	if cfg.demo.on && cfg.demo.apiSecret == "" {
 		if cfg.demo.apiSecret, err = auth.NewSecret(); err != nil {
 			return err
 		}
+		demoGenerated = true
 	}
 	app, err := newApp(cfg, logger)
 	if err != nil {
@@ -186,7 +188,11 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 			who = "INSECURE: every address that reaches it"
 		}
 		fmt.Fprintf(out, "demo: %s/ (%s; identities %s<name> in account %q)\n", base, who, demoPrefix, demoAccount)
-		fmt.Fprintf(out, "demo account API credentials (its rooms and calls):\n  user:   %s\n  secret: %s\n", demoAPIUser, cfg.demo.apiSecret)
+		if demoGenerated {
+			fmt.Fprintf(out, "demo account API credentials (its rooms and calls; generated, set SWITCHBOARD_DEMO_API_SECRET to choose):\n  user:   %s\n  secret: %s\n", demoAPIUser, cfg.demo.apiSecret)
+		} else {
+			fmt.Fprintf(out, "demo account API credentials: user %s (secret from SWITCHBOARD_DEMO_API_SECRET)\n", demoAPIUser)
+		}
 	}
 
 	srv := newHTTPServer(app.handler, cfg.http, logger)

@@ -156,3 +156,31 @@ func TestNATFlag(t *testing.T) {
 		t.Fatal("-nat-ip example.com accepted")
 	}
 }
+
+// Secrets that come from the environment are never printed; generated
+// ones are (the user needs them).
+func TestEnvSecretsNotPrinted(t *testing.T) {
+	env := map[string]string{"SWITCHBOARD_API_USER": "u-env", "SWITCHBOARD_API_SECRET": "env-api-secret-0123456789",
+		"SWITCHBOARD_DEMO_API_SECRET": "env-demo-secret-0123456789"}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, func(k string) string { return env[k] })
+		pw.Close()
+	}()
+	r := bufio.NewReader(pr)
+	var out strings.Builder
+	for range 5 {
+		l, _ := r.ReadString('\n')
+		out.WriteString(l)
+	}
+	cancel()
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "secret-0123456789") || !strings.Contains(out.String(), "demo-admin (secret from SWITCHBOARD_DEMO_API_SECRET)") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+}
