@@ -26,7 +26,8 @@ const (
 	MediaVideo Media = "VIDEO"
 )
 
-// RecordingOption is a token's recording option (DESIGN.md "Recording policy").
+// RecordingOption is a token's recording option: whether the holder's media
+// is recorded; the empty value means unset.
 type RecordingOption string
 
 // Recording options; the empty value means unset.

@@ -22,7 +22,7 @@ var (
 	// ErrReplayed is a single-use token presented a second time.
 	ErrReplayed = errors.New("auth: single-use token already used")
 	// ErrInvalidIdentity is an identity that breaks the identity rule
-	// (3–64 of letters, digits and - _ + = / .). Signaling reports it as 406.
+	// (3–64 of ASCII letters, digits and - _ + = / .). Signaling reports it as 406.
 	ErrInvalidIdentity = errors.New("auth: identity not acceptable")
 	// ErrInvalidClaims is a mint request with bad grants, capabilities or lifetime.
 	ErrInvalidClaims = errors.New("auth: invalid claims")
@@ -63,8 +63,8 @@ func HTTPStatus(err error) (status int, code string) {
 	return http.StatusInternalServerError, "internal_error"
 }
 
-// SignalCode maps an error of this package to the signaling error code of
-// DESIGN.md: 403 token expired or invalid, 406 identity not acceptable,
+// SignalCode maps an error of this package to a signaling error code:
+// 403 token expired or invalid, 406 identity not acceptable,
 // 500 internal.
 func SignalCode(err error) int {
 	switch {

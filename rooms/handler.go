@@ -28,7 +28,7 @@ type HandlerConfig struct {
 }
 
 // Handler serves the REST API of sessions, participants and subscriptions
-// (DESIGN.md "REST API", modelled on Bandwidth's WebRTC API). Every route
+// (modelled on Bandwidth's WebRTC API). Every route
 // needs an authenticated caller with the admin grant in the request context
 // (wrap it in auth.Middleware); records are scoped to the caller's account,
 // and another account's ids are 404. Safe for concurrent use.
