@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -52,7 +53,11 @@ func secretDigest(salt [16]byte, secret string) [32]byte {
 
 // NewClient returns a Client whose secret is stored hashed. The id must
 // follow the identity rule, the account must be non-empty, and the secret
-// must be at least 16 bytes (generate one with NewSecret).
+// must be at least 16 bytes (generate one with NewSecret). Scopes are the
+// API scopes the client may ask the token endpoint for: each 1-64 printable
+// ASCII characters without space, '?' or '&', and never a capability name
+// (client.outgoing, room.join, data, ...), so that an API scope and a user
+// capability can never be mistaken for each other.
 func NewClient(id, secret, account string, scopes ...string) (*Client, error) {
 	if !ValidIdentity(id) {
 		return nil, fmt.Errorf("%w: client id", ErrInvalidIdentity)
@@ -62,6 +67,11 @@ func NewClient(id, secret, account string, scopes ...string) (*Client, error) {
 	}
 	if len(secret) < 16 {
 		return nil, errors.New("auth: client secret must be at least 16 bytes")
+	}
+	for _, sc := range scopes {
+		if !validAPIScope(sc) {
+			return nil, fmt.Errorf("auth: client scope %q: 1-64 printable ASCII characters without space, '?' or '&', and not a capability name", sc)
+		}
 	}
 	c := &Client{ID: id, Account: account, Scopes: slices.Clone(scopes)}
 	if _, err := rand.Read(c.salt[:]); err != nil {
@@ -164,4 +174,21 @@ func authenticate(ctx context.Context, store CredentialStore, id, raw, decoded s
 		return nil, ErrInvalidClient
 	}
 	return c, nil
+}
+
+// validAPIScope reports whether s can be an API scope of a client.
+func validAPIScope(s string) bool {
+	if s == "" || len(s) > 64 || strings.ContainsAny(s, "?&") {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r > '~' {
+			return false
+		}
+	}
+	switch s {
+	case CapOutgoing, CapIncoming, CapRoomJoin, CapPublish, CapData:
+		return false
+	}
+	return true
 }

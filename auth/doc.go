@@ -5,7 +5,22 @@
 // (KeySet), capability grants (Grants, MessageBird capability strings),
 // revocation and single-use tokens (ReplayCache), and the HTTP middleware
 // that puts verified Claims into a request's context (Middleware,
-// FromContext).
+// FromContext). TokenFromRequest is the one way to take a bearer token
+// from a request; the Claims methods CanJoin, CanPublish, CanCall,
+// CanReceiveCalls, CanSendData and IsAdmin are the one place that reads
+// what a token allows.
+//
+// The token endpoint issues two kinds of token. Without a scope, an API
+// token: an admin of the client's account, for the host's own server; it
+// must never reach a browser or a phone. With a scope of capability
+// strings ("client.outgoing?identity=alice client.incoming?identity=alice
+// room.join?name=hello publish?media=AUDIO data", see ParseCapabilities),
+// a user token for that identity with exactly those grants and no admin
+// grant, made to be handed to the app.
+//
+// Client authentication cannot be used to lock a tenant out: failed
+// attempts are limited per address, a client id counts failures only, and
+// the correct secret always succeeds from an address that is not blocked.
 //
 // auth is the base of the module: it imports no other Switchboard package
 // (only internal helpers). The host composes it:

@@ -22,7 +22,7 @@ var (
 	// ErrReplayed is a single-use token presented a second time.
 	ErrReplayed = errors.New("auth: single-use token already used")
 	// ErrInvalidIdentity is an identity that breaks the identity rule
-	// (3–64 of letters, digits and - _ + = / .). Signaling reports it as 406.
+	// (3–64 of ASCII letters, digits and - _ + = / .). Signaling reports it as 406.
 	ErrInvalidIdentity = errors.New("auth: identity not acceptable")
 	// ErrInvalidClaims is a mint request with bad grants, capabilities or lifetime.
 	ErrInvalidClaims = errors.New("auth: invalid claims")

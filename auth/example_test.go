@@ -2,9 +2,11 @@ package auth_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 
 	"github.com/switchboard-rtc/switchboard/auth"
@@ -71,4 +73,42 @@ func ExampleNewMiddleware() {
 	h.ServeHTTP(w, r)
 	fmt.Print(w.Code, " ", w.Body.String())
 	// Output: 200 hello acct-acme
+}
+
+// Ask the token endpoint for a user token with a scope of capability
+// strings: the token is for alice, with those grants and no admin grant,
+// and the answer's scope says what was granted.
+func ExampleTokenHandler_scope() {
+	key, _ := auth.GenerateKey(auth.ES256)
+	keys := auth.NewKeySet(key)
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
+	client, _ := auth.NewClient("acme-backend", "a-long-random-secret", "acct-acme")
+	th, _ := auth.NewTokenHandler(auth.TokenHandlerConfig{Issuer: iss, Credentials: auth.NewMemoryCredentialStore(client)})
+
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"client.incoming?identity=alice room.join?name=hello"}}
+	r := httptest.NewRequest("POST", "/oauth2/token", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth("acme-backend", "a-long-random-secret")
+	w := httptest.NewRecorder()
+	th.ServeHTTP(w, r)
+
+	var res auth.TokenResponse
+	_ = json.Unmarshal(w.Body.Bytes(), &res)
+	c, _ := ver.Verify(context.Background(), res.AccessToken)
+	fmt.Println(res.Scope)
+	fmt.Println(c.Subject, c.CanReceiveCalls(), c.CanCall(), c.CanJoin("hello"), c.IsAdmin())
+	// Output:
+	// client.incoming?identity=alice room.join?identity=alice&name=hello
+	// alice true false true false
+}
+
+// Capability strings map onto grants, and back.
+func ExampleParseCapabilities() {
+	id, g, err := auth.ParseCapabilities([]string{"client.outgoing?identity=alice", "publish?media=AUDIO", "data"})
+	fmt.Println(id, g.Outgoing, g.Publish, g.Data, err)
+	fmt.Println(auth.FormatCapabilities(id, g))
+	// Output:
+	// alice true [AUDIO] true <nil>
+	// [client.outgoing?identity=alice publish?identity=alice&media=AUDIO data?identity=alice]
 }

@@ -151,7 +151,7 @@ func publicMessage(code string) string {
 	case "forbidden":
 		return "the token lacks a grant this route requires"
 	case "invalid_identity":
-		return "identity not acceptable: 3-64 letters, digits or - _ + = / ."
+		return "identity not acceptable: 3-64 ASCII letters, digits or - _ + = / ."
 	case "replay_cache_full":
 		return "try again later"
 	}

@@ -60,7 +60,8 @@ func tokenRequestFor(client *Client, scope string, present bool) (TokenRequest, 
 	}
 	identity, g, err := ParseCapabilities(items)
 	if err != nil {
-		return TokenRequest{}, errors.New(strings.TrimPrefix(err.Error(), "auth: "))
+		msg := strings.TrimPrefix(err.Error(), "auth: ")
+		return TokenRequest{}, errors.New(strings.TrimPrefix(msg, "invalid claims: "))
 	}
 	return TokenRequest{
 		Identity: identity, Account: client.Account, Grants: g,

@@ -229,3 +229,17 @@ func TestTokenFromRequest(t *testing.T) {
 		}
 	}
 }
+
+// API scopes of a client can never be mistaken for capabilities.
+func TestNewClientScopes(t *testing.T) {
+	for _, sc := range []string{"calls", "sessions.write", strings.Repeat("s", 64)} {
+		if _, err := auth.NewClient("acme", testSecret, "a", sc); err != nil {
+			t.Errorf("scope %q: %v", sc, err)
+		}
+	}
+	for _, sc := range []string{"", "data", "room.join", "client.outgoing", "publish", "a?b", "a&b", "a b", "ü", strings.Repeat("s", 65)} {
+		if _, err := auth.NewClient("acme", testSecret, "a", sc); err == nil {
+			t.Errorf("scope %q accepted", sc)
+		}
+	}
+}

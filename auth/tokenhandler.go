@@ -196,7 +196,9 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(TokenResponse{
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // the scope's '&' stays readable
+	_ = enc.Encode(TokenResponse{
 		AccessToken: tok, AccessTokenID: claims.ID, TokenType: "Bearer",
 		ExpiresIn: int64(claims.Expiry.Sub(claims.IssuedAt) / time.Second), Scope: claims.Scope,
 	})

@@ -157,7 +157,7 @@ func (m *Manager) CreateParticipant(ctx context.Context, account string, spec Pa
 		return nil, err
 	}
 	if spec.Identity != "" && !auth.ValidIdentity(spec.Identity) {
-		return nil, invalid("identity must be 3-64 letters, digits or - _ + = / .")
+		return nil, invalid("identity must be 3-64 ASCII letters, digits or - _ + = / .")
 	}
 	perms := []auth.Media{}
 	for _, p := range spec.PublishPermissions {
