@@ -6,7 +6,7 @@ import (
 )
 
 // What a connection may do is decided here, and only here, from its
-// token's grants (which a refresh message may change) and, for a
+// token's grants (through the auth.Claims permission helpers) (which a refresh message may change) and, for a
 // participant the REST API created, that participant's publish
 // permissions (the REST API, not the token, decides what it publishes).
 // These run on the peer's loop.
@@ -18,7 +18,7 @@ var (
 
 // mayJoinRoom: joining a room by name needs the rooms grant to name it (or "*").
 func (p *peer) mayJoinRoom(name string) error {
-	if name == "" || !p.claims.Grants.CanJoin(name) {
+	if name == "" || !p.claims.CanJoin(name) {
 		return errRoomNotGranted
 	}
 	return nil
@@ -37,7 +37,7 @@ func (p *peer) mayPublish(pubs []Publication, part *rooms.Participant) error {
 
 func (p *peer) canPublish(m auth.Media, part *rooms.Participant) bool {
 	if p.claims.ParticipantID == "" { // an identity token: its grant decides
-		return p.claims.Grants.CanPublish(m)
+		return p.claims.CanPublish(m)
 	}
 	if part == nil {
 		var err error
@@ -50,7 +50,7 @@ func (p *peer) canPublish(m auth.Media, part *rooms.Participant) bool {
 
 // mayCall: placing a call needs the outgoing grant.
 func (p *peer) mayCall() error {
-	if !p.claims.Grants.Outgoing {
+	if !p.claims.CanCall() {
 		return errNoOutgoing
 	}
 	return nil
@@ -59,8 +59,8 @@ func (p *peer) mayCall() error {
 // mayRing: a connection rings for its identity's calls with the incoming
 // grant (and an identity that can be called).
 func (p *peer) mayRing() bool {
-	return p.claims.Grants.Incoming && auth.ValidIdentity(p.claims.Subject)
+	return p.claims.CanReceiveCalls()
 }
 
 // maySendData: data-channel messages need the data grant.
-func (p *peer) maySendData() bool { return p.claims.Grants.Data }
+func (p *peer) maySendData() bool { return p.claims.CanSendData() }
