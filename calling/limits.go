@@ -47,9 +47,10 @@ type Limits struct {
 	// a room or call). A join past it gets error 503 server_full; a call
 	// answered past it fails with media_failed. Default 1024.
 	PeerConnections int
-	// Rooms caps the live rooms: sessions with at least one participant
-	// connected to this server. A join that would open one more gets error
-	// 503 server_full. Default 512.
+	// Rooms caps the live rooms: sessions (rooms and 1:1 calls) with at
+	// least one participant connected to this server. A join that would open
+	// one more gets error 503 server_full; a call answered past it fails
+	// with media_failed. Default 512.
 	Rooms int
 	// JoinRate and JoinBurst: joins per second on the whole server, a token
 	// bucket. A join over it gets error 429 join_rate_limited. Defaults 20/s

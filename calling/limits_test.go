@@ -337,3 +337,57 @@ func TestFloodMessagesLimit(t *testing.T) {
 		t.Fatalf("closed with %d after %+v", code, msgs)
 	}
 }
+
+// Every way a connection ends gives its slots back: a normal close, a
+// leave, a flood (4429), an oversized message (1009), a bad token, a joined
+// client that drops its socket without a close frame, a refused join; the
+// server then holds nothing.
+func TestLimitCountersReleasedOnEveryExit(t *testing.T) {
+	e := newEnv(t, func(c *calling.Config) { c.Limits.PeerConnections = 2; c.MaxMessageBytes = 1024 })
+	ctx := ctxT(t, 20*time.Second)
+	tok := func(name string) string { return e.token(name, roomGrants) }
+
+	normal := rawDialOK(t, e, tok("normal"))
+	_ = normal.Close(websocket.StatusNormalClosure, "")
+
+	leaver := rawDialOK(t, e, tok("leaver"))
+	joinRaw(t, leaver)
+	sendJSON(t, leaver, `{"type":"leave"}`)
+	if _, code := readUntilClosed(t, leaver); code != websocket.StatusNormalClosure {
+		t.Fatalf("leaver closed with %d", code)
+	}
+
+	flooder := rawDialOK(t, e, tok("flooder"))
+	for range 300 {
+		_ = flooder.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`))
+	}
+	if _, code := readUntilClosed(t, flooder); code != calling.CloseRateLimited {
+		t.Fatalf("flooder closed with %d", code)
+	}
+
+	big := rawDialOK(t, e, tok("big"))
+	_ = big.Write(ctx, websocket.MessageText, make([]byte, 2048))
+	if _, code := readUntilClosed(t, big); code != websocket.StatusMessageTooBig {
+		t.Fatalf("big closed with %d", code)
+	}
+
+	bad := rawDial(t, e, "bad-token")
+	if _, code := readUntilClosed(t, bad); code != calling.CloseForbidden {
+		t.Fatalf("bad token closed with %d", code)
+	}
+	waitUsage(t, e, calling.Usage{})
+
+	gone := rawDialOK(t, e, tok("gone"))
+	joinRaw(t, gone)
+	stayer := e.dial("stayer")
+	if pe := joinErr(t, stayer, "r"); pe != nil {
+		t.Fatal(pe)
+	}
+	refused := e.dial("refused")
+	wantRefusal(t, joinErr(t, refused, "r"), 503, "server_full")
+	waitUsage(t, e, calling.Usage{Connections: 3, PeerConnections: 2, Rooms: 1})
+	_ = gone.CloseNow() // no close frame
+	_ = stayer.Close()
+	_ = refused.Close()
+	waitUsage(t, e, calling.Usage{})
+}

@@ -153,7 +153,7 @@ type ProtocolError struct {
 	// Code: 400 bad message, 403 token expired or invalid (refresh and
 	// retry), 404 no such session or room, 406 identity not acceptable,
 	// 409 conflict (session full, already joined), 429 rate limited,
-	// 500 internal.
+	// 500 internal, 503 server full (Limits).
 	Code    int    `json:"code"`
 	Reason  string `json:"reason"`
 	Message string `json:"message"`

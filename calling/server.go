@@ -369,6 +369,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.wg.Done()
 	p := newPeer(s, conn, claims)
 	p.run()
+	s.lim.releasePC(p) // a safety net: leaving the session has released it
 }
 
 // refuse sends an error message and closes with 4000+code.
