@@ -1,0 +1,309 @@
+// Firefox end-to-end test of the demo page, beside Chromium. Run by
+// TestFirefox in examples/server (go test), which starts the server and
+// passes its address; it can also be run by hand against a running server:
+//
+//   SWITCHBOARD_BASE=http://127.0.0.1:8080 SWITCHBOARD_API_USER=u SWITCHBOARD_API_SECRET=s node firefox.mjs
+//
+// A Firefox page and a Chromium page join one room and must each receive the
+// other's audio and video, with the right participant and stream alias on
+// each track, and a REST broadcast; then Firefox calls Chromium in phone mode
+// (states up to confirmed, audio both ways, DTMF in the audio stream both
+// ways, hold, hang-up).
+//
+// It prints one JSON line on stdout: {"ok", "timings", "checks": [{"name",
+// "ok", "detail"}], "error"} and exits 1 when a check failed or the run
+// could not finish. Nothing goes anywhere but the server's loopback address.
+import puppeteer from "puppeteer-core";
+
+const env = process.env;
+const base = env.SWITCHBOARD_BASE;
+const firefoxPath = env.FIREFOX_PATH || "/usr/bin/firefox-esr";
+const chromiumPath = env.CHROMIUM_PATH || "/usr/bin/chromium";
+const budgetMs = Number(env.E2E_TIMEOUT_MS || 50000);
+
+const t0 = Date.now();
+const timings = {};
+const checks = [];
+let finished = false;
+
+function finish(error) {
+  if (finished) return;
+  finished = true;
+  const ok = !error && checks.every((c) => c.ok);
+  process.stdout.write(JSON.stringify({ ok, timings, checks, error: error ? String(error.stack || error) : "" }) + "\n");
+  process.exitCode = ok ? 0 : 1;
+}
+
+// check records an assertion; the run goes on so every failure is reported.
+function check(name, ok, detail = "") {
+  checks.push({ name, ok: !!ok, detail: typeof detail === "string" ? detail : JSON.stringify(detail) });
+  if (env.E2E_VERBOSE) console.error(`${ok ? "ok  " : "FAIL"} ${name} ${checks.at(-1).detail}`);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// waitFor polls fn on a page until it returns a truthy value (there is no
+// event to wait on across the automation boundary); it returns the last
+// value, falsy when the time ran out.
+async function waitFor(page, fn, ms, until = (v) => v) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await page.evaluate(fn);
+    if (until(v) || Date.now() > deadline) return v;
+    await sleep(100);
+  }
+}
+
+// Firefox preferences: fake media granted without a prompt, and ICE that
+// gathers host candidates on loopback (without these it gathers nothing in
+// a loopback-only network namespace).
+const firefoxPrefs = {
+  "permissions.default.microphone": 1,
+  "permissions.default.camera": 1,
+  "media.navigator.streams.fake": true,
+  "media.navigator.permission.disabled": true,
+  "media.peerconnection.ice.loopback": true,
+  "media.peerconnection.ice.obfuscate_host_addresses": false,
+  "media.peerconnection.ice.default_address_only": false,
+  "media.peerconnection.ice.no_host": false,
+  "media.autoplay.default": 0,
+  "media.autoplay.blocking_policy": 0,
+};
+
+async function launchFirefox() {
+  const start = Date.now();
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    executablePath: firefoxPath,
+    headless: true,
+    userDataDir: env.FIREFOX_PROFILE || undefined, // a fresh directory per run (puppeteer makes a temporary one otherwise)
+    extraPrefsFirefox: firefoxPrefs,
+    protocolTimeout: 20000,
+  });
+  timings.firefoxStartMs = Date.now() - start;
+  return browser;
+}
+
+async function launchChromium() {
+  const start = Date.now();
+  const browser = await puppeteer.launch({
+    browser: "chrome",
+    executablePath: chromiumPath,
+    headless: true,
+    userDataDir: env.CHROMIUM_PROFILE || undefined,
+    protocolTimeout: 20000,
+    args: [
+      "--no-sandbox",
+      "--use-fake-device-for-media-stream",
+      "--use-fake-ui-for-media-stream",
+      "--allow-loopback-in-peer-connection",
+      "--autoplay-policy=no-user-gesture-required",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-gpu",
+    ],
+  });
+  timings.chromiumStartMs = Date.now() - start;
+  return browser;
+}
+
+// instrument runs in each page before the demo's scripts. It records every
+// track event of the page's client (participant, alias, kind), and counts the
+// audio frames each receiver gets by RTP payload type through an encoded
+// transform, so the test sees whether DTMF arrives as telephone-event or as
+// something else. The demo page itself is not changed.
+function instrument() {
+  const e2e = (window.e2e = { tracks: [], pt: {}, transformError: "" });
+  let sb;
+  Object.defineProperty(window, "sb", {
+    configurable: true,
+    get: () => sb,
+    set: (v) => {
+      sb = v;
+      v.on("track", (e) => e2e.tracks.push({ participantId: e.participantId, alias: e.alias, kind: e.track.kind }));
+    },
+  });
+  const workerSource = `onrtctransform = (ev) => {
+    const counts = {};
+    const { readable, writable } = ev.transformer;
+    readable.pipeThrough(new TransformStream({ transform(frame, out) {
+      const pt = frame.getMetadata().payloadType;
+      const c = (counts[pt] ||= { frames: 0, small: 0 });
+      c.frames++;
+      if (frame.data.byteLength <= 4) c.small++;
+      if (c.frames === 1 || c.frames % 10 === 0 || frame.data.byteLength <= 4) postMessage(counts);
+      out.enqueue(frame);
+    }})).pipeTo(writable);
+  };`;
+  const Native = window.RTCPeerConnection;
+  if (!window.RTCRtpScriptTransform) e2e.transformError = "no RTCRtpScriptTransform";
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("track", (e) => {
+        if (e.track.kind !== "audio" || !window.RTCRtpScriptTransform) return;
+        try {
+          const w = new Worker(URL.createObjectURL(new Blob([workerSource], { type: "text/javascript" })));
+          w.onmessage = (m) => { for (const [pt, c] of Object.entries(m.data)) e2e.pt[pt] = c; };
+          e.receiver.transform = new RTCRtpScriptTransform(w, {});
+        } catch (err) {
+          e2e.transformError = String(err);
+        }
+      });
+    }
+  };
+}
+
+async function openPage(browser, url) {
+  const [first] = await browser.pages(); // the window the browser opened with
+  const page = first || (await browser.newPage());
+  page.on("pageerror", (e) => console.error(`page error ${url}: ${e.message}`));
+  await page.evaluateOnNewDocument(instrument);
+  await page.goto(url, { waitUntil: "load" });
+  return page;
+}
+
+const inboundJS = async () => {
+  if (window.demo.error) return { error: window.demo.error };
+  const out = { audio: 0, video: 0 };
+  if (!window.sb || !window.sb.pc) return out;
+  (await window.sb.pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp") out[s.kind] += s.packetsReceived; });
+  return out;
+};
+
+async function waitMedia(page, who, kinds, since) {
+  const deadline = Date.now() + 20000;
+  let s;
+  for (;;) {
+    s = await page.evaluate(inboundJS);
+    if (s.error || kinds.every((k) => s[k] >= 50) || Date.now() > deadline) break;
+    await sleep(100);
+  }
+  const ok = !s.error && kinds.every((k) => s[k] >= 50);
+  if (ok) timings[`${who}MediaMs`] = Date.now() - since;
+  let diag = s;
+  if (!ok) diag = await page.evaluate(() => ({ demo: window.demo, pc: window.sb && window.sb.pc && {
+    conn: sb.pc.connectionState, ice: sb.pc.iceConnectionState,
+    local: sb.pc.localDescription && sb.pc.localDescription.sdp.split("\n").filter((l) => l.startsWith("a=candidate")) } }));
+  check(`${who} receives ${kinds.join(" and ")} (50 packets each)`, ok, diag);
+  return ok;
+}
+
+// room: a Firefox page and a Chromium page in one room.
+async function room(firefox, chromium) {
+  const since = Date.now();
+  const [ff, cr] = await Promise.all([
+    openPage(firefox, `${base}/?room=mixed&identity=ff-room`),
+    openPage(chromium, `${base}/?room=mixed&identity=cr-room`),
+  ]);
+  await Promise.all([waitMedia(ff, "room: Firefox", ["audio", "video"], since), waitMedia(cr, "room: Chromium", ["audio", "video"], since)]);
+
+  // Each track is labelled with the sender's participant id and the alias it published.
+  const ids = await Promise.all([ff, cr].map((p) => p.evaluate(() => window.demo.participantId)));
+  for (const [page, who, other] of [[ff, "Firefox", ids[1]], [cr, "Chromium", ids[0]]]) {
+    const tracks = await page.evaluate(() => window.e2e.tracks);
+    const has = (alias, kind) => tracks.some((t) => t.participantId === other && t.alias === alias && t.kind === kind);
+    check(`room: ${who} labels the other's tracks with their participant and alias (microphone, camera)`,
+      has("microphone", "audio") && has("camera", "video"), { other, tracks });
+  }
+
+  // A broadcast through the REST API reaches both pages.
+  const sid = await ff.evaluate(() => window.demo.sessionId);
+  const res = await fetch(`${base}/v1/sessions/${sid}/broadcast`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: "Basic " + Buffer.from(`${env.SWITCHBOARD_API_USER}:${env.SWITCHBOARD_API_SECRET}`).toString("base64") },
+    body: JSON.stringify({ text: "hello from the server" }),
+  });
+  const body = await res.text();
+  check("room: broadcast accepted for both", res.status === 200 && body.includes('"received":2'), `${res.status} ${body}`);
+  for (const [page, who] of [[ff, "Firefox"], [cr, "Chromium"]]) {
+    const got = await waitFor(page, () => window.demo.broadcasts.length > 0 && window.demo.broadcasts, 5000);
+    check(`room: ${who} shows the broadcast`, got && got.length === 1 && got[0] === "hello from the server", got);
+  }
+  return [ff, cr];
+}
+
+// telephoneEvents counts the audio frames a page received on the
+// telephone-event payload types its offer negotiated, and the tiny frames
+// on other types (what an RFC 4733 packet relabelled as Opus looks like).
+const telephoneEventsJS = () => {
+  const sdp = (window.sb.pc && window.sb.pc.remoteDescription && window.sb.pc.remoteDescription.sdp) || "";
+  const te = [...sdp.matchAll(/a=rtpmap:(\d+) telephone-event\/(\d+)/g)].map((m) => ({ pt: m[1], rate: m[2] }));
+  let events = 0, smallOther = 0;
+  for (const [pt, c] of Object.entries(window.e2e.pt)) {
+    if (te.some((t) => t.pt === pt)) events += c.frames;
+    else smallOther += c.small;
+  }
+  return { events, smallOther, negotiated: te, byPT: window.e2e.pt, transformError: window.e2e.transformError };
+};
+
+// call: Firefox (alice) calls Chromium (bob) in phone mode.
+async function call(ffPage, crPage) {
+  const since = Date.now();
+  await Promise.all([ffPage.goto(`${base}/?mode=phone&identity=ff-alice`), crPage.goto(`${base}/?mode=phone&identity=cr-bob`)]);
+  for (const [page, who] of [[ffPage, "Firefox"], [crPage, "Chromium"]]) {
+    const st = await waitFor(page, () => window.demo.status === "connected" || window.demo.error, 10000);
+    if (st !== true) throw new Error(`call: ${who} signaling not connected: ${JSON.stringify(await page.evaluate(() => window.demo))}`);
+  }
+  await ffPage.evaluate(() => { document.getElementById("to").value = "cr-bob"; document.getElementById("dial").click(); });
+  const rang = await waitFor(crPage, () => window.demo.incoming, 10000);
+  check("call: Chromium rings with Firefox's identity", rang === "ff-alice", rang);
+  if (!rang) return;
+  await crPage.evaluate(() => document.getElementById("answer").click());
+  for (const [page, who] of [[ffPage, "Firefox"], [crPage, "Chromium"]]) {
+    const ok = await waitFor(page, () => window.demo.callStates.includes("confirmed"), 15000);
+    check(`call: ${who} reaches confirmed`, ok, await page.evaluate(() => window.demo.callStates));
+  }
+  timings.callConfirmedMs = Date.now() - since;
+  const states = await ffPage.evaluate(() => window.demo.callStates.join(","));
+  check("call: Firefox's states are connecting, ringing, accepted, confirmed", states === "connecting,ringing,accepted,confirmed", states);
+  await Promise.all([waitMedia(ffPage, "call: Firefox", ["audio"], since), waitMedia(crPage, "call: Chromium", ["audio"], since)]);
+
+  // DTMF from Firefox: the signaled digits, and RTP telephone events that
+  // reach Chromium as telephone-event (not as audio frames).
+  await ffPage.evaluate(() => {
+    const key = (k) => [...document.querySelectorAll("#pad button")].find((b) => b.textContent === k).click();
+    key("5"); key("#");
+  });
+  const digits = await waitFor(crPage, () => window.demo.dtmf.join("") === "5#" && "5#", 5000);
+  check("call: Chromium gets Firefox's DTMF digits 5#", digits === "5#", await crPage.evaluate(() => window.demo.dtmf));
+  const canDTMF = await ffPage.evaluate(() => { const s = window.sb.pc.getSenders().find((s) => s.track && s.track.kind === "audio"); return !!(s && s.dtmf && s.dtmf.canInsertDTMF); });
+  check("call: Firefox can send DTMF in its audio stream (telephone-event negotiated)", canDTMF);
+  const te = await waitFor(crPage, telephoneEventsJS, 4000, (r) => r.events > 0);
+  check("call: Firefox's RTP DTMF (8 kHz) reaches Chromium as telephone-event, not as audio", te.events > 0 && te.smallOther === 0, te);
+
+  // And the other way.
+  await crPage.evaluate(() => window.sb.sendDTMF("1"));
+  const back = await waitFor(ffPage, () => window.demo.dtmf.join("") === "1" && "1", 5000);
+  check("call: Firefox gets Chromium's DTMF digit 1", back === "1", await ffPage.evaluate(() => window.demo.dtmf));
+  const te2 = await waitFor(ffPage, telephoneEventsJS, 4000, (r) => r.events > 0);
+  check("call: Chromium's RTP DTMF reaches Firefox as telephone-event, not as audio", te2.events > 0 && te2.smallOther === 0, te2);
+
+  await ffPage.evaluate(() => document.getElementById("hold").click());
+  const held = await waitFor(crPage, () => window.demo.hold.some((h) => h.hold && h.isRemote), 5000);
+  check("call: Chromium sees Firefox's hold", held, await crPage.evaluate(() => window.demo.hold));
+  await crPage.evaluate(() => document.getElementById("hangup").click());
+  for (const [page, who] of [[ffPage, "Firefox"], [crPage, "Chromium"]]) {
+    const ended = await waitFor(page, () => window.demo.callStates.includes("ended (normal)"), 5000);
+    check(`call: ${who} ends normally`, ended, await page.evaluate(() => window.demo.callStates));
+  }
+}
+
+async function main() {
+  if (!base) throw new Error("SWITCHBOARD_BASE is not set");
+  const launched = await Promise.allSettled([launchFirefox(), launchChromium()]);
+  const [firefox, chromium] = launched.map((r) => (r.status === "fulfilled" ? r.value : null));
+  try {
+    for (const r of launched) if (r.status === "rejected") throw r.reason;
+    const [ff, cr] = await room(firefox, chromium);
+    await call(ff, cr);
+    timings.totalMs = Date.now() - t0;
+  } finally {
+    await Promise.allSettled([firefox, chromium].filter(Boolean).map((b) => b.close()));
+  }
+}
+
+const timer = setTimeout(() => { finish(new Error(`not finished after ${budgetMs} ms`)); process.exit(1); }, budgetMs);
+main().then(() => finish(), (e) => finish(e)).finally(() => clearTimeout(timer));
