@@ -57,7 +57,8 @@ func TestFirefox(t *testing.T) {
 	if reranInLoopbackNamespace(t) {
 		return
 	}
-	env := map[string]string{"SWITCHBOARD_API_USER": "e2e-user", "SWITCHBOARD_API_SECRET": "e2e-secret-0123456789"}
+	env := map[string]string{"SWITCHBOARD_API_USER": "e2e-user", "SWITCHBOARD_API_SECRET": "e2e-secret-0123456789",
+		"SWITCHBOARD_DEMO_API_SECRET": "e2e-demo-secret-0123456789"}
 	base := startServer(t, env)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 58*time.Second)
@@ -67,8 +68,9 @@ func TestFirefox(t *testing.T) {
 	cmd.WaitDelay = 2 * time.Second
 	cmd.Env = append(os.Environ(),
 		"SWITCHBOARD_BASE="+base,
-		"SWITCHBOARD_API_USER="+env["SWITCHBOARD_API_USER"],
-		"SWITCHBOARD_API_SECRET="+env["SWITCHBOARD_API_SECRET"],
+		// The demo pages' rooms are in the demo account: its API client broadcasts.
+		"SWITCHBOARD_API_USER="+demoAPIUser,
+		"SWITCHBOARD_API_SECRET="+env["SWITCHBOARD_DEMO_API_SECRET"],
 		"FIREFOX_PATH="+firefoxPath,
 		"CHROMIUM_PATH="+chromiumPath,
 		"FIREFOX_PROFILE="+t.TempDir(), // a fresh profile per run

@@ -225,9 +225,10 @@ async function room(firefox, chromium) {
   return [ff, cr];
 }
 
-// telephoneEvents counts the audio frames a page received on the
-// telephone-event payload types its offer negotiated, and the tiny frames
-// on other types (what an RFC 4733 packet relabelled as Opus looks like).
+// telephoneEventsJS counts the audio frames a page received on the
+// telephone-event payload types its offer negotiated. For diagnosis it also
+// counts tiny frames (4 bytes or less) on other types: an RFC 4733 packet
+// relabelled as Opus looks like that, but so do Opus frames of silence.
 const telephoneEventsJS = () => {
   const sdp = (window.sb.pc && window.sb.pc.remoteDescription && window.sb.pc.remoteDescription.sdp) || "";
   const te = [...sdp.matchAll(/a=rtpmap:(\d+) telephone-event\/(\d+)/g)].map((m) => ({ pt: m[1], rate: m[2] }));
@@ -249,7 +250,7 @@ async function call(ffPage, crPage) {
   }
   await ffPage.evaluate(() => { document.getElementById("to").value = "cr-bob"; document.getElementById("dial").click(); });
   const rang = await waitFor(crPage, () => window.demo.incoming, 10000);
-  check("call: Chromium rings with Firefox's identity", rang === "ff-alice", rang);
+  check("call: Chromium rings with Firefox's identity", rang === "demo-ff-alice", rang);
   if (!rang) return;
   await crPage.evaluate(() => document.getElementById("answer").click());
   for (const [page, who] of [[ffPage, "Firefox"], [crPage, "Chromium"]]) {
@@ -272,14 +273,14 @@ async function call(ffPage, crPage) {
   const canDTMF = await ffPage.evaluate(() => { const s = window.sb.pc.getSenders().find((s) => s.track && s.track.kind === "audio"); return !!(s && s.dtmf && s.dtmf.canInsertDTMF); });
   check("call: Firefox can send DTMF in its audio stream (telephone-event negotiated)", canDTMF);
   const te = await waitFor(crPage, telephoneEventsJS, 4000, (r) => r.events > 0);
-  check("call: Firefox's RTP DTMF (8 kHz) reaches Chromium as telephone-event, not as audio", te.events > 0 && te.smallOther === 0, te);
+  check("call: Firefox's RTP DTMF (8 kHz) reaches Chromium as telephone-event", te.events > 0, te);
 
   // And the other way.
   await crPage.evaluate(() => window.sb.sendDTMF("1"));
   const back = await waitFor(ffPage, () => window.demo.dtmf.join("") === "1" && "1", 5000);
   check("call: Firefox gets Chromium's DTMF digit 1", back === "1", await ffPage.evaluate(() => window.demo.dtmf));
   const te2 = await waitFor(ffPage, telephoneEventsJS, 4000, (r) => r.events > 0);
-  check("call: Chromium's RTP DTMF reaches Firefox as telephone-event, not as audio", te2.events > 0 && te2.smallOther === 0, te2);
+  check("call: Chromium's RTP DTMF reaches Firefox as telephone-event", te2.events > 0, te2);
 
   await ffPage.evaluate(() => document.getElementById("hold").click());
   const held = await waitFor(crPage, () => window.demo.hold.some((h) => h.hold && h.isRemote), 5000);
