@@ -4,8 +4,8 @@
 //
 //   SWITCHBOARD_BASE=http://127.0.0.1:8080 SWITCHBOARD_API_USER=u SWITCHBOARD_API_SECRET=s node firefox.mjs
 //
-// A Firefox page and a Chromium page join one room and must each receive the
-// other's audio and video, with the right participant and stream alias on
+// Two Firefox pages and a Chromium page join one room and must each receive
+// the others' audio and video, with the right participant and stream alias on
 // each track, and a REST broadcast; then Firefox calls Chromium in phone mode
 // (states up to confirmed, audio both ways, DTMF in the audio stream both
 // ways, hold, hang-up).
@@ -80,7 +80,7 @@ async function launchFirefox() {
     extraPrefsFirefox: firefoxPrefs,
     protocolTimeout: 20000,
   });
-  timings.firefoxStartMs = Date.now() - start;
+  timings["Firefox start"] = Date.now() - start;
   return browser;
 }
 
@@ -105,7 +105,7 @@ async function launchChromium() {
       "--disable-gpu",
     ],
   });
-  timings.chromiumStartMs = Date.now() - start;
+  timings["Chromium start"] = Date.now() - start;
   return browser;
 }
 
@@ -156,73 +156,85 @@ function instrument() {
   };
 }
 
+const usedFirst = new WeakSet();
+
 async function openPage(browser, url) {
-  const [first] = await browser.pages(); // the window the browser opened with
-  const page = first || (await browser.newPage());
+  const [first] = await browser.pages(); // the window the browser opened with, then new tabs
+  const page = first && !usedFirst.has(browser) ? first : await browser.newPage();
+  usedFirst.add(browser);
   page.on("pageerror", (e) => console.error(`page error ${url}: ${e.message}`));
   await page.evaluateOnNewDocument(instrument);
   await page.goto(url, { waitUntil: "load" });
   return page;
 }
 
+// inboundJS lists the packets received on each inbound RTP stream, by kind.
 const inboundJS = async () => {
   if (window.demo.error) return { error: window.demo.error };
-  const out = { audio: 0, video: 0 };
+  const out = { audio: [], video: [] };
   if (!window.sb || !window.sb.pc) return out;
-  (await window.sb.pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp") out[s.kind] += s.packetsReceived; });
+  (await window.sb.pc.getStats()).forEach((s) => { if (s.type === "inbound-rtp") out[s.kind].push(s.packetsReceived); });
   return out;
 };
 
-async function waitMedia(page, who, kinds, since) {
+// waitMedia waits until a page receives 50 packets or more on each of
+// `senders` streams of each kind.
+async function waitMedia(page, who, kinds, senders, since) {
+  const enough = (s) => !s.error && kinds.every((k) => s[k].filter((n) => n >= 50).length >= senders);
   const deadline = Date.now() + 20000;
   let s;
   for (;;) {
     s = await page.evaluate(inboundJS);
-    if (s.error || kinds.every((k) => s[k] >= 50) || Date.now() > deadline) break;
+    if (s.error || enough(s) || Date.now() > deadline) break;
     await sleep(100);
   }
-  const ok = !s.error && kinds.every((k) => s[k] >= 50);
-  if (ok) timings[`${who}MediaMs`] = Date.now() - since;
+  const ok = enough(s);
+  if (ok) timings[`${who} media (ms after opening)`] = Date.now() - since;
   let diag = s;
   if (!ok) diag = await page.evaluate(() => ({ demo: window.demo, pc: window.sb && window.sb.pc && {
     conn: sb.pc.connectionState, ice: sb.pc.iceConnectionState,
     local: sb.pc.localDescription && sb.pc.localDescription.sdp.split("\n").filter((l) => l.startsWith("a=candidate")) } }));
-  check(`${who} receives ${kinds.join(" and ")} (50 packets each)`, ok, diag);
+  check(`${who} receives ${kinds.join(" and ")} from ${senders} other(s) (50 packets each)`, ok, diag);
   return ok;
 }
 
-// room: a Firefox page and a Chromium page in one room.
+// room: two Firefox pages (tabs of one browser) and a Chromium page in one
+// room: Firefox ↔ Firefox and Firefox ↔ Chromium.
 async function room(firefox, chromium) {
   const since = Date.now();
-  const [ff, cr] = await Promise.all([
-    openPage(firefox, `${base}/?room=mixed&identity=ff-room`),
+  const ff1 = await openPage(firefox, `${base}/?room=mixed&identity=ff-room-1`);
+  const [ff2, cr] = await Promise.all([
+    openPage(firefox, `${base}/?room=mixed&identity=ff-room-2`),
     openPage(chromium, `${base}/?room=mixed&identity=cr-room`),
   ]);
-  await Promise.all([waitMedia(ff, "room: Firefox", ["audio", "video"], since), waitMedia(cr, "room: Chromium", ["audio", "video"], since)]);
+  const pages = [[ff1, "Firefox 1"], [ff2, "Firefox 2"], [cr, "Chromium"]];
+  await Promise.all(pages.map(([page, who]) => waitMedia(page, `room: ${who}`, ["audio", "video"], pages.length - 1, since)));
 
   // Each track is labelled with the sender's participant id and the alias it published.
-  const ids = await Promise.all([ff, cr].map((p) => p.evaluate(() => window.demo.participantId)));
-  for (const [page, who, other] of [[ff, "Firefox", ids[1]], [cr, "Chromium", ids[0]]]) {
+  const ids = await Promise.all(pages.map(([page]) => page.evaluate(() => window.demo.participantId)));
+  for (const [i, [page, who]] of pages.entries()) {
     const tracks = await page.evaluate(() => window.e2e.tracks);
-    const has = (alias, kind) => tracks.some((t) => t.participantId === other && t.alias === alias && t.kind === kind);
-    check(`room: ${who} labels the other's tracks with their participant and alias (microphone, camera)`,
-      has("microphone", "audio") && has("camera", "video"), { other, tracks });
+    const others = ids.filter((_, j) => j !== i);
+    const has = (id, alias, kind) => tracks.some((t) => t.participantId === id && t.alias === alias && t.kind === kind);
+    check(`room: ${who} labels the others' tracks with their participant and alias (microphone, camera)`,
+      others.every((id) => has(id, "microphone", "audio") && has(id, "camera", "video")), { others, tracks });
   }
 
-  // A broadcast through the REST API reaches both pages.
-  const sid = await ff.evaluate(() => window.demo.sessionId);
+  // A broadcast through the REST API reaches every page.
+  const sid = await ff1.evaluate(() => window.demo.sessionId);
   const res = await fetch(`${base}/v1/sessions/${sid}/broadcast`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Authorization: "Basic " + Buffer.from(`${env.SWITCHBOARD_API_USER}:${env.SWITCHBOARD_API_SECRET}`).toString("base64") },
     body: JSON.stringify({ text: "hello from the server" }),
   });
   const body = await res.text();
-  check("room: broadcast accepted for both", res.status === 200 && body.includes('"received":2'), `${res.status} ${body}`);
-  for (const [page, who] of [[ff, "Firefox"], [cr, "Chromium"]]) {
+  check("room: broadcast accepted for all three", res.status === 200 && body.includes(`"received":${pages.length}`), `${res.status} ${body}`);
+  for (const [page, who] of pages) {
     const got = await waitFor(page, () => window.demo.broadcasts.length > 0 && window.demo.broadcasts, 5000);
     check(`room: ${who} shows the broadcast`, got && got.length === 1 && got[0] === "hello from the server", got);
   }
-  return [ff, cr];
+  await ff2.close(); // the call uses one page per browser
+  return [ff1, cr];
 }
 
 // telephoneEventsJS counts the audio frames a page received on the
@@ -257,10 +269,10 @@ async function call(ffPage, crPage) {
     const ok = await waitFor(page, () => window.demo.callStates.includes("confirmed"), 15000);
     check(`call: ${who} reaches confirmed`, ok, await page.evaluate(() => window.demo.callStates));
   }
-  timings.callConfirmedMs = Date.now() - since;
+  timings["call: confirmed (ms after opening)"] = Date.now() - since;
   const states = await ffPage.evaluate(() => window.demo.callStates.join(","));
   check("call: Firefox's states are connecting, ringing, accepted, confirmed", states === "connecting,ringing,accepted,confirmed", states);
-  await Promise.all([waitMedia(ffPage, "call: Firefox", ["audio"], since), waitMedia(crPage, "call: Chromium", ["audio"], since)]);
+  await Promise.all([waitMedia(ffPage, "call: Firefox", ["audio"], 1, since), waitMedia(crPage, "call: Chromium", ["audio"], 1, since)]);
 
   // DTMF from Firefox: the signaled digits, and RTP telephone events that
   // reach Chromium as telephone-event (not as audio frames).
@@ -300,7 +312,7 @@ async function main() {
     for (const r of launched) if (r.status === "rejected") throw r.reason;
     const [ff, cr] = await room(firefox, chromium);
     await call(ff, cr);
-    timings.totalMs = Date.now() - t0;
+    timings.total = Date.now() - t0;
   } finally {
     await Promise.allSettled([firefox, chromium].filter(Boolean).map((b) => b.close()));
   }
