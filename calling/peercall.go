@@ -130,7 +130,7 @@ func (p *peer) checkMediaReady() {
 	if p.call == nil || p.st.pc == nil || !p.st.connected {
 		return
 	}
-	if len(p.st.published) < len(p.st.recv) {
+	if p.st.arrived < len(p.st.recv) {
 		return
 	}
 	p.call.mediaReady(p)

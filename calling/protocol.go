@@ -79,6 +79,10 @@ type Message struct {
 
 	// offer, answer.
 	SDP string `json:"sdp,omitempty"`
+	// offer: which m-line (mid) carries which participant's stream. A
+	// client names a received track by its transceiver's mid with this
+	// list, never by the track id (browsers may ignore the msid track id).
+	Tracks []TrackInfo `json:"tracks,omitempty"`
 	// candidate.
 	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
 
@@ -107,6 +111,14 @@ type Message struct {
 	IsRemote    bool         `json:"isRemote,omitempty"`
 	Incoming    bool         `json:"incoming,omitempty"`
 	Digits      string       `json:"digits,omitempty"`
+}
+
+// TrackInfo says which m-line of an offer carries which stream.
+type TrackInfo struct {
+	Mid           string `json:"mid"`
+	ParticipantID string `json:"participantId"`
+	StreamAlias   string `json:"streamAlias"`
+	Kind          string `json:"kind"` // "audio" or "video"
 }
 
 // PeerInfo describes another participant.
