@@ -1,0 +1,232 @@
+package calling_test
+
+import (
+	"context"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/rooms"
+)
+
+// observer collects what a client sees of the server's messages.
+type observer struct {
+	msgs chan calling.Message
+}
+
+func newObserver() *observer { return &observer{msgs: make(chan calling.Message, 4096)} }
+
+func (o *observer) see(m calling.Message) {
+	select {
+	case o.msgs <- m:
+	default:
+	}
+}
+
+// dialObserved connects identity with o seeing every server message.
+func (e *env) dialObserved(identity string, o func(calling.Message)) *client.Client {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Config{URL: e.wsURL, Token: e.token(identity, roomGrants), API: e.api, OnMessage: o})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.clients = append(e.clients, c)
+	return c
+}
+
+// waitOffer waits until o has seen (and the client answered) an offer
+// whose track list satisfies ok.
+func waitOffer(t *testing.T, o *observer, ok func([]calling.TrackInfo) bool) {
+	t.Helper()
+	ctx := ctxT(t, 10*time.Second)
+	for {
+		select {
+		case m := <-o.msgs:
+			if m.Type == calling.TypeOffer && ok(m.Tracks) {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no such offer")
+		}
+	}
+}
+
+// roundTrip sends a ping and waits for its pong: the server has handled
+// every message c sent before (its loop handles them in order).
+func roundTrip(t *testing.T, c *client.Client, o *observer, id string) {
+	t.Helper()
+	if err := c.Send(calling.Message{Type: calling.TypePing, ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 10*time.Second)
+	for {
+		select {
+		case m := <-o.msgs:
+			if m.Type == calling.TypePong && m.ID == id {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no pong")
+		}
+	}
+}
+
+func hasTrack(pid, alias string) func([]calling.TrackInfo) bool {
+	return func(ts []calling.TrackInfo) bool {
+		for _, t := range ts {
+			if t.ParticipantID == pid && t.StreamAlias == alias {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func waitConnected(t *testing.T, c *client.Client) {
+	t.Helper()
+	waitFor(t, func() bool {
+		pc := c.PeerConnection()
+		return pc != nil && pc.ConnectionState() == webrtc.PeerConnectionStateConnected
+	})
+}
+
+// A subscriber that is in the room before a publisher starts receives the
+// publisher's very first packets: the track is negotiated when it is
+// announced, not when its first packet reaches the server.
+func TestFirstPacketsArrive(t *testing.T) {
+	e := newEnv(t, nil)
+	obs := newObserver()
+	sub := e.dialObserved("sub", obs.see)
+	ctx := ctxT(t, 30*time.Second)
+	if _, err := sub.Join(ctx, client.JoinRequest{Room: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	waitConnected(t, sub)
+
+	pub := e.dial("pub")
+	mic, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "pub")
+	if err := pub.Publish(rooms.AliasMicrophone, mic); err != nil {
+		t.Fatal(err)
+	}
+	jp, err := pub.Join(ctx, client.JoinRequest{Room: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The subscriber is offered the track before any packet was sent, and
+	// the server has applied its answer.
+	waitOffer(t, obs, hasTrack(jp.ParticipantID, rooms.AliasMicrophone))
+	roundTrip(t, sub, obs, "synced")
+	waitConnected(t, pub)
+
+	const n = 50
+	go func() {
+		for i := uint32(1); i <= n; i++ {
+			_ = mic.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: i * 960}, Payload: opusFrame(i)})
+			time.Sleep(5 * time.Millisecond) // pacing, not synchronisation
+		}
+	}()
+	tr := waitTrack(t, sub, jp.ParticipantID)
+	if tr.Alias != rooms.AliasMicrophone {
+		t.Fatalf("alias %q", tr.Alias)
+	}
+	for i := uint32(1); i <= n; i++ {
+		_ = tr.SetReadDeadline(time.Now().Add(5 * time.Second))
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if got := binary.BigEndian.Uint32(pkt.Payload[1:5]); got != i || string(pkt.Payload) != string(opusFrame(i)) {
+			t.Fatalf("packet %d: got frame %d (payload intact: %v)", i, got, string(pkt.Payload) == string(opusFrame(got)))
+		}
+	}
+}
+
+var churn = flag.Int("churn", 1000, "publishers that join, publish and leave one after another in TestMLinesReused")
+
+// A participant who stays while many others join, publish and leave keeps
+// its connection, receives each current publisher, and is never offered
+// more m-lines than it receives tracks now plus a few being recycled.
+func TestMLinesReused(t *testing.T) {
+	e := newEnv(t, func(c *calling.Config) {
+		c.MessageRate = 10000
+		c.MessageBurst = 10000
+	})
+	const (
+		spareMLines = 3        // m-lines freed in the last rounds, not yet reused
+		maxOffer    = 12 << 10 // bytes
+	)
+	var mu sync.Mutex
+	offers, maxMLines, maxSize, worst := 0, 0, 0, ""
+	stay := e.dialObserved("stay", func(m calling.Message) {
+		if m.Type != calling.TypeOffer {
+			return
+		}
+		mlines := strings.Count(m.SDP, "\nm=")
+		mu.Lock()
+		defer mu.Unlock()
+		offers++
+		maxMLines, maxSize = max(maxMLines, mlines), max(maxSize, len(m.SDP))
+		// one application m-line for the data channel
+		if mlines > len(m.Tracks)+1+spareMLines || len(m.SDP) > maxOffer {
+			worst = fmt.Sprintf("offer %d: %d m-lines for %d tracks, %d bytes", offers, mlines, len(m.Tracks), len(m.SDP))
+		}
+	})
+	ctx := ctxT(t, 30*time.Minute)
+	if _, err := stay.Join(ctx, client.JoinRequest{Room: "busy"}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := 0; i < *churn; i++ {
+		tok := e.token(fmt.Sprintf("guest-%d", i), roomGrants)
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, err := client.Dial(dctx, client.Config{URL: e.wsURL, Token: tok, API: e.api})
+		if err != nil {
+			cancel()
+			t.Fatalf("guest %d: %v", i, err)
+		}
+		mic, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "g")
+		_ = c.Publish(rooms.AliasMicrophone, mic)
+		j, err := c.Join(dctx, client.JoinRequest{Room: "busy"})
+		if err != nil {
+			cancel()
+			_ = c.Close()
+			t.Fatalf("guest %d join: %v", i, err)
+		}
+		sendCtx, stopSend := context.WithCancel(dctx)
+		go sendOpus(sendCtx, mic)
+		tr := waitTrack(t, stay, j.ParticipantID)
+		if tr.Alias != rooms.AliasMicrophone {
+			t.Fatalf("guest %d: alias %q", i, tr.Alias)
+		}
+		readIntact(t, tr, 1)
+		stopSend()
+		cancel()
+		_ = c.Close()
+		waitEvent(t, stay, calling.TypeParticipantLeft, j.ParticipantID)
+		mu.Lock()
+		bad := worst
+		mu.Unlock()
+		if bad != "" {
+			t.Fatalf("after guest %d: %s", i, bad)
+		}
+		select {
+		case <-stay.Done():
+			t.Fatalf("after guest %d the staying participant was disconnected: %v", i, stay.Err())
+		default:
+		}
+	}
+	mu.Lock()
+	t.Logf("%d guests in %v: %d offers, at most %d m-lines and %d bytes per offer", *churn, time.Since(start).Round(time.Millisecond), offers, maxMLines, maxSize)
+	mu.Unlock()
+}
