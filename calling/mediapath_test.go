@@ -230,3 +230,82 @@ func TestMLinesReused(t *testing.T) {
 	t.Logf("%d guests in %v: %d offers, at most %d m-lines and %d bytes per offer", *churn, time.Since(start).Round(time.Millisecond), offers, maxMLines, maxSize)
 	mu.Unlock()
 }
+
+// A client that publishes two audio tracks: each reaches a subscriber
+// under its own stream alias (the client adds its tracks in the order of
+// its publish list), and every offer names the m-line of each forwarded
+// track by mid, matching the SDP.
+func TestTwoAudioTracksKeepTheirAliases(t *testing.T) {
+	e := newEnv(t, nil)
+	obs := newObserver()
+	sub := e.dialObserved("sub", obs.see)
+	ctx := ctxT(t, 30*time.Second)
+	if _, err := sub.Join(ctx, client.JoinRequest{Room: "duo"}); err != nil {
+		t.Fatal(err)
+	}
+	pub := e.dial("pub")
+	opus := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
+	voice, _ := webrtc.NewTrackLocalStaticRTP(opus, "a", "pub")
+	music, _ := webrtc.NewTrackLocalStaticRTP(opus, "b", "pub")
+	_ = pub.Publish("voice", voice)
+	_ = pub.Publish("music", music)
+	jp, err := pub.Join(ctx, client.JoinRequest{Room: "duo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	const musicBase = 1 << 20 // music frames carry numbers from here
+	go sendOpus(sendCtx, voice)
+	go sendEvery20ms(sendCtx, music, 960, func(n uint32) []byte { return opusFrame(musicBase + n) })
+
+	got := map[string]bool{}
+	for len(got) < 2 {
+		tr := waitTrack(t, sub, jp.ParticipantID)
+		if got[tr.Alias] || (tr.Alias != "voice" && tr.Alias != "music") {
+			t.Fatalf("track alias %q (have %v)", tr.Alias, got)
+		}
+		got[tr.Alias] = true
+		for i := 0; i < 10; i++ {
+			_ = tr.SetReadDeadline(time.Now().Add(5 * time.Second))
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := binary.BigEndian.Uint32(pkt.Payload[1:5])
+			if string(pkt.Payload) != string(opusFrame(n)) || (n >= musicBase) != (tr.Alias == "music") {
+				t.Fatalf("%s carries frame %d", tr.Alias, n)
+			}
+		}
+	}
+	// The offers' track lists match their SDP.
+	checked := 0
+	for checked == 0 || len(obs.msgs) > 0 {
+		var m calling.Message
+		select {
+		case m = <-obs.msgs:
+		case <-ctx.Done():
+			t.Fatal("no offer seen")
+		}
+		if m.Type != calling.TypeOffer {
+			continue
+		}
+		for _, ti := range m.Tracks {
+			sec := sdpSection(m.SDP, ti.Mid)
+			if !strings.Contains(sec, "m="+ti.Kind+" ") || !strings.Contains(sec, "a=msid:"+ti.ParticipantID+" "+ti.StreamAlias) {
+				t.Fatalf("track %+v does not match its m-line:\n%s", ti, sec)
+			}
+			checked++
+		}
+	}
+}
+
+// sdpSection returns the m= section of sdp with mid.
+func sdpSection(sdp, mid string) string {
+	for _, sec := range strings.Split(sdp, "\r\nm=")[1:] {
+		if strings.Contains(sec, "\r\na=mid:"+mid+"\r\n") {
+			return "m=" + sec
+		}
+	}
+	return ""
+}
