@@ -26,9 +26,7 @@ func (p *peer) newTrack(pub Publication, recv *webrtc.RTPReceiver, codec webrtc.
 	}
 	f := newForwarder(p, pub.Alias, kind, codec, nil, nil)
 	f.keyframe = func() {
-		if ssrc := f.ssrc.Load(); ssrc != 0 {
-			_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
-		}
+		_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: f.ssrc.Load()}})
 	}
 	f.events = telephoneEvents(recv.GetParameters().Codecs)
 	p.st.fwd[recv] = f
@@ -100,7 +98,7 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		_ = f.forward() // ends when the PeerConnection closes
 	}()
 	if f.kind == webrtc.RTPCodecTypeVideo && len(*f.bindings.Load()) > 0 {
-		f.requestKeyframe()
+		f.requestKeyframe() // subscribers bound before the first packet start from a keyframe
 	}
 	p.checkMediaReady()
 }

@@ -132,6 +132,9 @@ func (f *forwarder) Kind() webrtc.RTPCodecType { return f.kind }
 
 // requestKeyframe asks the publisher for a keyframe at most every 500 ms.
 func (f *forwarder) requestKeyframe() {
+	if f.ssrc.Load() == 0 {
+		return // no packet yet: the publisher's first frame is a keyframe
+	}
 	now := time.Now().UnixNano()
 	last := f.lastKF.Load()
 	if now-last < int64(500*time.Millisecond) || !f.lastKF.CompareAndSwap(last, now) {
