@@ -134,8 +134,8 @@ func TestTelephoneEventsAtEachClockRate(t *testing.T) {
 			case <-sendCtx.Done():
 				return
 			case <-tick.C:
-				switch seq % 6 {
-				case 2:
+				switch seq % 6 { // an event first: the track's codec is still Opus
+				case 1:
 					tr.write(seq, 8000, ev8)
 				case 4:
 					tr.write(seq, 48000, ev48)

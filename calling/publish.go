@@ -69,7 +69,18 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	if !ok {
 		return
 	}
+	// The codec of the first packet, unless that packet was a telephone
+	// event (or RTX, FEC): then the receiver's first media codec.
 	codec := t.Codec().RTPCodecCapability
+	firstIsMedia := isMediaCodec(codec.MimeType)
+	if !firstIsMedia {
+		for _, c := range recv.GetParameters().Codecs {
+			if isMediaCodec(c.MimeType) {
+				codec = c.RTPCodecCapability
+				break
+			}
+		}
+	}
 	f := p.st.fwd[recv]
 	switch {
 	case f == nil: // not seen in an answer: announce it now
@@ -77,7 +88,7 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		p.reportStreams()
 	case f.remote != nil:
 		return // already attached
-	case p.st.published[pub.Alias] == f &&
+	case firstIsMedia && p.st.published[pub.Alias] == f &&
 		(!strings.EqualFold(f.codec.MimeType, codec.MimeType) || f.codec.SDPFmtpLine != codec.SDPFmtpLine):
 		// The client sends another codec than its answer put first: a new
 		// forwarder with the codec it sends, rebound by every subscriber.

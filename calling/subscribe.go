@@ -131,24 +131,18 @@ func (p *peer) sync() {
 }
 
 // addSender puts o on a spare m-line of its kind that has been offered
-// inactive and answered, or on a new sendonly transceiver of its own
-// (never pion's AddTrack, which may take the publisher's receiving
-// transceiver).
+// inactive and answered, or on a new sendonly transceiver of its own.
 func (p *peer) addSender(o *outTrack) error {
 	for i, s := range p.st.spare {
 		if s.tr.Kind() != o.Kind() || s.freedAt >= p.st.answered {
 			continue
 		}
-		sender, err := p.srv.api.NewRTPSender(o, p.st.pc.SCTP().Transport())
+		tr, err := p.reuse(s.tr, o)
 		if err != nil {
 			return err
 		}
-		if err := s.tr.SetSender(sender, o); err != nil {
-			_ = sender.Stop()
-			return err
-		}
 		p.st.spare = slices.Delete(p.st.spare, i, i+1)
-		o.tr = s.tr
+		o.tr = tr
 		return nil
 	}
 	tr, err := p.st.pc.AddTransceiverFromTrack(o, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
@@ -158,6 +152,62 @@ func (p *peer) addSender(o *outTrack) error {
 	o.tr = tr
 	return nil
 }
+
+// reuse gives spare (inactive, without a sender) a sender for o. Only
+// pion's AddTrack makes a sender that runs through the PeerConnection's
+// interceptors (RTCP sender reports, statistics), and it takes the first
+// transceiver of the kind that has no sender and has not been sending: the
+// spare, or one of this peer's own receiving transceivers. Those are
+// masked for the call with a placeholder sender, removed right after
+// (their direction is restored; nothing is negotiated in between).
+func (p *peer) reuse(spare *webrtc.RTPTransceiver, o *outTrack) (*webrtc.RTPTransceiver, error) {
+	pc := p.st.pc
+	var masks []*webrtc.RTPSender
+	defer func() {
+		for _, m := range masks {
+			_ = pc.RemoveTrack(m)
+		}
+	}()
+	for _, tr := range pc.GetTransceivers() {
+		if tr == spare || tr.Kind() != o.Kind() || tr.Sender() != nil || tr.Receiver() == nil {
+			continue
+		}
+		if _, mine := p.st.recv[tr.Receiver()]; !mine {
+			continue
+		}
+		m, err := p.srv.api.NewRTPSender(placeholder{o.Kind()}, pc.SCTP().Transport())
+		if err != nil {
+			return nil, err
+		}
+		if err := tr.SetSender(m, placeholder{o.Kind()}); err != nil {
+			return nil, err
+		}
+		masks = append(masks, m)
+	}
+	sender, err := pc.AddTrack(o)
+	if err != nil {
+		return nil, err
+	}
+	for _, tr := range pc.GetTransceivers() {
+		if tr.Sender() == sender {
+			return tr, nil
+		}
+	}
+	return nil, errors.New("calling: the reused transceiver is gone")
+}
+
+// placeholder is a track that is never sent: it only masks a transceiver
+// while pion's AddTrack chooses one.
+type placeholder struct{ kind webrtc.RTPCodecType }
+
+func (placeholder) Bind(webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+func (placeholder) Unbind(webrtc.TrackLocalContext) error { return nil }
+func (placeholder) ID() string                            { return "placeholder" }
+func (placeholder) RID() string                           { return "" }
+func (placeholder) StreamID() string                      { return "placeholder" }
+func (t placeholder) Kind() webrtc.RTPCodecType           { return t.kind }
 
 // offeredTracks lists which m-line carries which forwarded track, for the
 // offer message (mids are assigned once the offer is made).
