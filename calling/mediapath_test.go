@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -325,4 +326,70 @@ func sdpSection(sdp, mid string) string {
 		}
 	}
 	return ""
+}
+
+// midOf is the mid of the transceiver that receives tr.
+func midOf(c *client.Client, tr *client.RemoteTrack) string {
+	for _, x := range c.PeerConnection().GetTransceivers() {
+		if x.Receiver() == tr.Receiver {
+			return x.Mid()
+		}
+	}
+	return ""
+}
+
+// A track on a reused m-line is sent like any other: the subscriber gets
+// RTCP sender reports for it (the PeerConnection's interceptors run).
+func TestReusedMLineSendsReports(t *testing.T) {
+	e := newEnv(t, nil)
+	obs := newObserver()
+	stay := e.dialObserved("stay", obs.see)
+	// stay publishes audio too: its receiving audio m-line must not be
+	// taken for a forwarded track.
+	own, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "stay")
+	_ = stay.Publish(rooms.AliasMicrophone, own)
+	ctx := ctxT(t, 30*time.Second)
+	if _, err := stay.Join(ctx, client.JoinRequest{Room: "reuse"}); err != nil {
+		t.Fatal(err)
+	}
+	guest := func(name string) (*client.Client, *client.RemoteTrack, context.CancelFunc) {
+		c := e.dial(name)
+		mic, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", name)
+		_ = c.Publish(rooms.AliasMicrophone, mic)
+		j, err := c.Join(ctx, client.JoinRequest{Room: "reuse"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendCtx, stop := context.WithCancel(ctx)
+		go sendOpus(sendCtx, mic)
+		tr := waitTrack(t, stay, j.ParticipantID)
+		readIntact(t, tr, 1)
+		return c, tr, stop
+	}
+	first, tr1, stop1 := guest("first")
+	mid := midOf(stay, tr1)
+	stop1()
+	_ = first.Close()
+	// The departed track's m-line is offered inactive and that is answered.
+	waitOffer(t, obs, func(ts []calling.TrackInfo) bool { return len(ts) == 0 })
+	roundTrip(t, stay, obs, "inactive-answered")
+
+	_, tr2, stop2 := guest("second")
+	defer stop2()
+	if got := midOf(stay, tr2); got != mid || mid == "" {
+		t.Fatalf("the second track came on mid %q, the first on %q: the m-line was not reused", got, mid)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	_ = tr2.Receiver.SetReadDeadline(deadline)
+	for {
+		pkts, _, err := tr2.Receiver.ReadRTCP()
+		if err != nil {
+			t.Fatalf("no sender report on the reused m-line: %v", err)
+		}
+		for _, p := range pkts {
+			if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == uint32(tr2.SSRC()) {
+				return
+			}
+		}
+	}
 }
