@@ -16,6 +16,12 @@
 // leaves, or subscriptions change, rooms emits an event and each affected
 // connection recomputes what it receives (rooms.Receives) and renegotiates.
 // The server is always the offerer, so there is no glare; clients answer.
+// A published track is in the room from the publisher's answer on (before
+// its first packet), so subscribers are bound when media starts. Each offer
+// lists which m-line (mid) carries which participant's stream. The m-line
+// of a track that has gone is offered inactive once and then carries the
+// next track of its kind, so a subscriber's SDP stays the size of what it
+// receives now.
 //
 // The per-packet path: one reader goroutine per published track; its
 // subscribers are an immutable slice behind an atomic pointer, replaced on

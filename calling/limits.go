@@ -224,9 +224,9 @@ func (l *limiter) releasePCLocked(p *peer) {
 
 // peerLimits is a connection's own share of the limits (loop only).
 type peerLimits struct {
-	joins      *rate.Limiter          // join attempts; made at the first one
-	candPC     *webrtc.PeerConnection // the PeerConnection candidates counts for
-	candidates int
+	joins  *rate.Limiter          // join attempts; made at the first one
+	candPC *webrtc.PeerConnection // the PeerConnection seen counts for
+	seen   map[string]struct{}    // distinct remote candidates of candPC
 }
 
 // admitJoin applies the join rates: the connection's, then the server's.

@@ -196,23 +196,33 @@ func (cp *candidatePolicy) parseCandidate(raw string) (keep bool, err error) {
 	return cp.allowsAddr(c.Address()), nil
 }
 
-// countCandidate counts a remote candidate against the peer's budget.
-func (p *peer) countCandidate() error {
+// countCandidate counts a distinct remote candidate against the peer's
+// budget. A candidate seen before on this PeerConnection (every
+// renegotiation's answer repeats the client's candidates) is not counted
+// again; the set is bounded by the budget itself.
+func (p *peer) countCandidate(raw string) error {
+	raw = strings.TrimSpace(strings.TrimPrefix(raw, "candidate:"))
 	if p.lim.candPC != p.st.pc {
-		p.lim.candPC, p.lim.candidates = p.st.pc, 0
+		p.lim.candPC, p.lim.seen = p.st.pc, nil
 	}
-	if over(p.lim.candidates, p.srv.lim.cfg.RemoteCandidates) {
+	if _, ok := p.lim.seen[raw]; ok {
+		return nil
+	}
+	if over(len(p.lim.seen), p.srv.lim.cfg.RemoteCandidates) {
 		return &ProtocolError{Code: 400, Reason: "too_many_candidates",
 			Message: fmt.Sprintf("at most %d ICE candidates per connection", p.srv.lim.cfg.RemoteCandidates)}
 	}
-	p.lim.candidates++
+	if p.lim.seen == nil {
+		p.lim.seen = map[string]struct{}{}
+	}
+	p.lim.seen[raw] = struct{}{}
 	return nil
 }
 
 // admitCandidate counts a trickled candidate and reports whether to hand it
 // to pion (false with a nil error: ignored).
 func (p *peer) admitCandidate(raw string) (bool, error) {
-	if err := p.countCandidate(); err != nil {
+	if err := p.countCandidate(raw); err != nil {
 		return false, err
 	}
 	keep, err := p.srv.lim.ice.parseCandidate(raw)
@@ -232,7 +242,7 @@ func (p *peer) filterAnswer(sdp string) (string, error) {
 	var b strings.Builder
 	for line := range strings.SplitAfterSeq(sdp, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "a=candidate:"); ok {
-			if err := p.countCandidate(); err != nil {
+			if err := p.countCandidate(v); err != nil {
 				return "", err
 			}
 			if keep, err := p.srv.lim.ice.parseCandidate(v); err != nil || !keep {

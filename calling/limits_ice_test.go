@@ -272,13 +272,22 @@ func TestRemoteCandidateLimit(t *testing.T) {
 			want = calling.DefaultRemoteCandidates
 		}
 		t.Run(fmt.Sprint(want), func(t *testing.T) {
-			e := newEnv(t, func(c *calling.Config) { c.Limits.RemoteCandidates = limit })
+			e := newEnv(t, func(c *calling.Config) { c.Limits.RemoteCandidates = limit; c.MessageBurst = 1000 })
 			c := rawDialOK(t, e, e.token("alice", roomGrants))
 			joinRaw(t, c)
 			for i := range want {
 				ip := "127.0.0.1"
 				if i%2 == 1 {
 					ip = "169.254.169.254" // ignored, still counted
+				}
+				sendCandidate(t, c, hostCandidate(ip, 1000+i))
+			}
+			// The same candidates again (every renegotiation's answer repeats
+			// them) are not counted twice.
+			for i := range want {
+				ip := "127.0.0.1"
+				if i%2 == 1 {
+					ip = "169.254.169.254"
 				}
 				sendCandidate(t, c, hostCandidate(ip, 1000+i))
 			}

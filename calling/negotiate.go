@@ -19,7 +19,8 @@ func (p *peer) negotiate() {
 		return
 	}
 	p.st.negotiating = true
-	p.send(&Message{Type: TypeOffer, SDP: offer.SDP})
+	p.st.offers++
+	p.send(&Message{Type: TypeOffer, SDP: offer.SDP, Tracks: p.offeredTracks()})
 }
 
 func (p *peer) onAnswer(m *Message) error {
@@ -33,10 +34,24 @@ func (p *peer) onAnswer(m *Message) error {
 	if err != nil {
 		return err
 	}
-	if err := p.st.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
+	desc := webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}
+	parsed, err := desc.Unmarshal()
+	if err != nil {
+		return badMessage("answer rejected: " + err.Error())
+	}
+	// Forwarded tracks bind (inside SetRemoteDescription) with the codecs
+	// the client accepted on their m-line.
+	for _, o := range p.st.senders {
+		if md := mediaByMid(parsed, o.tr.Mid()); md != nil {
+			o.payloadTypes = payloadTypes(md)
+		}
+	}
+	if err := p.st.pc.SetRemoteDescription(desc); err != nil {
 		return badMessage("answer rejected: " + err.Error())
 	}
 	p.st.negotiating = false
+	p.st.answered++
+	p.announceTracks(parsed)
 	for _, c := range p.st.pendingICE {
 		_ = p.st.pc.AddICECandidate(c)
 	}

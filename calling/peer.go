@@ -2,12 +2,10 @@ package calling
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/auth"
@@ -17,13 +15,17 @@ import (
 // peerState is owned by the peer's loop.
 type peerState struct {
 	pc          *webrtc.PeerConnection
-	ephemeral   bool            // participant created for this connection; deleted on leave
-	leaveRoom   bool            // joined a room by name; leaves it on disconnect
-	roomName    string          // the room joined by name ("" for a session joined by id)
-	mutes       map[string]bool // alias → muted, for announced streams (also before their first packet)
-	senders     map[trackKey]*webrtc.RTPSender
+	ephemeral   bool                                // participant created for this connection; deleted on leave
+	leaveRoom   bool                                // joined a room by name; leaves it on disconnect
+	roomName    string                              // the room joined by name ("" for a session joined by id)
+	mutes       map[string]bool                     // alias → muted, for announced streams (also before their first packet)
+	senders     map[trackKey]*outTrack              // forwarded tracks and their m-lines
+	spare       []spareTransceiver                  // sendonly m-lines free for reuse
 	published   map[string]*forwarder               // alias → track
 	recv        map[*webrtc.RTPReceiver]Publication // announced publications by receiver
+	fwd         map[*webrtc.RTPReceiver]*forwarder  // each receiver's forwarder, from its negotiation
+	offers      int                                 // offers made
+	answered    int                                 // offers answered
 	negotiating bool                                // offer sent, answer pending
 	again       bool                                // renegotiate after the answer
 	pendingICE  []webrtc.ICECandidateInit
@@ -102,10 +104,11 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publicat
 	}
 	p.log = p.srv.log.With("identity", p.claims.Subject, "participant", part.ID, "session", sid)
 	p.st.pc = pc
-	p.st.senders = make(map[trackKey]*webrtc.RTPSender)
+	p.st.senders = make(map[trackKey]*outTrack)
 	p.st.published = make(map[string]*forwarder)
 	p.st.recv = make(map[*webrtc.RTPReceiver]Publication)
 	p.st.mutes = make(map[string]bool)
+	p.st.fwd = make(map[*webrtc.RTPReceiver]*forwarder)
 	p.installCallbacks(pc)
 	err = p.openDataChannel(pc)
 	if err == nil {
@@ -261,29 +264,6 @@ func (p *peer) publish(pubs []Publication) error {
 	return nil
 }
 
-func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-	pub, ok := p.st.recv[recv]
-	if !ok {
-		return
-	}
-	pc := p.st.pc
-	ssrc := uint32(t.SSRC())
-	f := newForwarder(p, pub.Alias, t.Kind(), t.Codec().RTPCodecCapability, t, func() {
-		_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
-	})
-	f.evPT = telephoneEventPT(recv.GetParameters().Codecs, f.codec.ClockRate)
-	f.muted.Store(p.st.mutes[pub.Alias])
-	p.st.published[pub.Alias] = f
-	p.room.publish(trackKey{p.pid, pub.Alias}, f)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		_ = f.forward() // ends when the PeerConnection closes
-	}()
-	p.reportStreams()
-	p.checkMediaReady()
-}
-
 func (p *peer) unpublish(alias string) error {
 	f, ok := p.st.published[alias]
 	if !ok {
@@ -354,63 +334,6 @@ func mediaOf(k webrtc.RTPCodecType) auth.Media {
 		return auth.MediaVideo
 	}
 	return auth.MediaAudio
-}
-
-// sync makes the peer's senders match what rooms says it receives.
-func (p *peer) sync() {
-	if p.room == nil || p.st.pc == nil {
-		return
-	}
-	want := map[trackKey]*forwarder{}
-	refs, err := p.srv.cfg.Rooms.Receives(p.ctx, p.claims.Account, p.room.key.session, p.pid)
-	if err != nil {
-		switch {
-		case p.call != nil: // the call's end takes the peer out of its session
-		case errors.Is(err, rooms.ErrNotMember):
-			p.fail(CloseSessionEnded, "removed from the session")
-		case errors.Is(err, rooms.ErrNotFound):
-			p.fail(CloseSessionEnded, "session ended")
-		}
-		return
-	}
-	for _, ref := range refs {
-		k := trackKey{ref.ParticipantID, ref.Alias}
-		if f := p.room.track(k); f != nil {
-			want[k] = f
-		}
-	}
-	changed := false
-	for k, s := range p.st.senders {
-		if f, ok := want[k]; ok && s.Track() == webrtc.TrackLocal(f) {
-			continue
-		}
-		_ = p.st.pc.RemoveTrack(s)
-		delete(p.st.senders, k)
-		changed = true
-	}
-	for k, f := range want {
-		if _, ok := p.st.senders[k]; ok {
-			continue
-		}
-		// A transceiver of its own (sendonly), never pion's AddTrack reuse of
-		// the publisher's receiving transceiver: one m-line per forwarded track.
-		tr, err := p.st.pc.AddTransceiverFromTrack(f, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-		if err != nil {
-			p.log.Warn("add track", "track", k.alias, "from", k.participant, "err", err)
-			continue
-		}
-		s := tr.Sender()
-		p.st.senders[k] = s
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			f.readSenderRTCP(s) // ends when the sender stops
-		}()
-		changed = true
-	}
-	if changed {
-		p.negotiate()
-	}
 }
 
 // cleanup runs once after the loop ends.

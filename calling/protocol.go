@@ -92,6 +92,10 @@ type Message struct {
 
 	// offer, answer.
 	SDP string `json:"sdp,omitempty"`
+	// offer: which m-line (mid) carries which participant's stream. A
+	// client names a received track by its transceiver's mid with this
+	// list, never by the track id (browsers may ignore the msid track id).
+	Tracks []TrackInfo `json:"tracks,omitempty"`
 	// candidate.
 	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
 
@@ -126,6 +130,14 @@ type Message struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	// left, unpublished: why.
 	Reason string `json:"reason,omitempty"`
+}
+
+// TrackInfo says which m-line of an offer carries which stream.
+type TrackInfo struct {
+	Mid           string `json:"mid"`
+	ParticipantID string `json:"participantId"`
+	StreamAlias   string `json:"streamAlias"`
+	Kind          string `json:"kind"` // "audio" or "video"
 }
 
 // PeerInfo describes another participant.

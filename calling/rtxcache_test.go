@@ -97,7 +97,8 @@ func (c dtmfCtx) CodecParameters() []webrtc.RTPCodecParameters {
 // that did not negotiate them.
 func TestTelephoneEventPayloadTypes(t *testing.T) {
 	f := newForwarder(&peer{pid: "p"}, "microphone", webrtc.RTPCodecTypeAudio, webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, nil, nil)
-	f.evPT = 101 // the publisher's
+	f.events = telephoneEvents([]webrtc.RTPCodecParameters{ // the publisher's
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/telephone-event", ClockRate: 48000}, PayloadType: 101}})
 	with, without := &capturingWriter{}, &capturingWriter{}
 	_, _ = f.Bind(dtmfCtx{fakeCtx{id: "1", w: with}, true})
 	_, _ = f.Bind(dtmfCtx{fakeCtx{id: "2", w: without}, false})

@@ -24,14 +24,18 @@ type forwarder struct {
 	kind         webrtc.RTPCodecType
 	codec        webrtc.RTPCodecCapability
 
-	owner    *peer
+	owner *peer
+	// remote is the publisher's track, attached when its first packet
+	// arrives; forward reads it. The forwarder exists (and subscribers are
+	// bound to it) from the negotiation on, before media flows.
 	remote   *webrtc.TrackRemote
-	keyframe func() // asks the publisher for a keyframe (rate limited)
+	ssrc     atomic.Uint32 // the publisher's SSRC, once known (for PLI)
+	keyframe func()        // asks the publisher for a keyframe (rate limited)
 
 	rtx *rtxCache // video only: the shared retransmission cache
-	// evPT is the publisher's payload type for RFC 4733 telephone events at
-	// the track's clock rate (0: not negotiated). Set before forward starts.
-	evPT     uint8
+	// events are the publisher's RFC 4733 telephone-event payload types and
+	// their clock rates. Set before forward starts.
+	events   eventTypes
 	muted    atomic.Bool
 	bindings atomic.Pointer[[]*binding]
 	mu       sync.Mutex // serialises Bind/Unbind (copy-on-write writers)
@@ -48,7 +52,7 @@ type binding struct {
 	id          string
 	ssrc        uint32
 	payloadType uint8
-	evPT        uint8 // the subscriber's telephone-event payload type (0: none)
+	events      eventTypes // the subscriber's telephone-event payload types
 	writer      webrtc.TrackLocalWriter
 	paused      atomic.Bool // hold: nothing forwarded to this subscriber
 }
@@ -68,8 +72,14 @@ func newForwarder(owner *peer, alias string, kind webrtc.RTPCodecType, codec web
 // Bind implements webrtc.TrackLocal: it picks the subscriber's payload type
 // for our codec and adds a binding.
 func (f *forwarder) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	return f.bind(ctx, ctx.CodecParameters())
+}
+
+// bind adds a binding for ctx choosing among codecs (the codecs the
+// subscriber negotiated on this m-line).
+func (f *forwarder) bind(ctx webrtc.TrackLocalContext, codecs []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, error) {
 	var match *webrtc.RTPCodecParameters
-	for _, c := range ctx.CodecParameters() {
+	for _, c := range codecs {
 		if !strings.EqualFold(c.MimeType, f.codec.MimeType) {
 			continue
 		}
@@ -86,7 +96,7 @@ func (f *forwarder) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
 	}
 	b := &binding{id: ctx.ID(), ssrc: uint32(ctx.SSRC()), payloadType: uint8(match.PayloadType), writer: ctx.WriteStream(),
-		evPT: telephoneEventPT(ctx.CodecParameters(), f.codec.ClockRate)}
+		events: telephoneEvents(codecs)}
 	f.mu.Lock()
 	old := *f.bindings.Load()
 	next := make([]*binding, len(old), len(old)+1)
@@ -122,6 +132,9 @@ func (f *forwarder) Kind() webrtc.RTPCodecType { return f.kind }
 
 // requestKeyframe asks the publisher for a keyframe at most every 500 ms.
 func (f *forwarder) requestKeyframe() {
+	if f.ssrc.Load() == 0 {
+		return // no packet yet: the publisher's first frame is a keyframe
+	}
 	now := time.Now().UnixNano()
 	last := f.lastKF.Load()
 	if now-last < int64(500*time.Millisecond) || !f.lastKF.CompareAndSwap(last, now) {
@@ -167,19 +180,20 @@ func (f *forwarder) writePacket(pkt *rtp.Packet) {
 	h.Extension = false
 	h.Extensions = nil
 	h.ExtensionProfile = 0
-	h.Padding, h.PaddingSize = false, 0 // the payload is forwarded without its padding
-	event := f.evPT != 0 && pkt.PayloadType == f.evPT
+	h.Padding, h.PaddingSize = false, 0    // the payload is forwarded without its padding
+	rate := f.events.rate(pkt.PayloadType) // 0: not a telephone event
 	for _, b := range *f.bindings.Load() {
 		if b.paused.Load() {
 			continue
 		}
 		h.SSRC = b.ssrc
 		h.PayloadType = b.payloadType
-		if event { // DTMF: the subscriber's telephone-event type, or nothing
-			if b.evPT == 0 {
+		if rate != 0 { // DTMF: the subscriber's telephone-event type at that rate, or nothing
+			pt := b.events.payloadType(rate)
+			if pt == 0 {
 				continue
 			}
-			h.PayloadType = b.evPT
+			h.PayloadType = pt
 		}
 		_, _ = b.writer.WriteRTP(h, pkt.Payload) // a failing subscriber does not stop the others
 	}
@@ -230,13 +244,54 @@ func (f *forwarder) bindingBySSRC(ssrc uint32) *binding {
 	return nil
 }
 
-// telephoneEventPT finds the RFC 4733 telephone-event payload type at
-// clockRate among codecs (0 when there is none).
-func telephoneEventPT(codecs []webrtc.RTPCodecParameters, clockRate uint32) uint8 {
-	for _, c := range codecs {
-		if strings.EqualFold(c.MimeType, "audio/telephone-event") && c.ClockRate == clockRate {
-			return uint8(c.PayloadType)
+// maxEventTypes bounds the telephone-event payload types kept per side
+// (browsers negotiate one or two: 8 kHz and 48 kHz).
+const maxEventTypes = 4
+
+// eventTypes are the RFC 4733 telephone-event payload types negotiated on
+// one side, with their clock rates: a fixed array, so the per-packet lookup
+// neither allocates nor locks.
+type eventTypes struct {
+	n     int
+	pt    [maxEventTypes]uint8
+	rates [maxEventTypes]uint32
+}
+
+// rate is the clock rate of telephone-event payload type pt (0: pt is not
+// a telephone event).
+func (e *eventTypes) rate(pt uint8) uint32 {
+	for i := 0; i < e.n; i++ {
+		if e.pt[i] == pt {
+			return e.rates[i]
 		}
 	}
 	return 0
+}
+
+// payloadType is the telephone-event payload type at clock rate (0: none).
+func (e *eventTypes) payloadType(rate uint32) uint8 {
+	for i := 0; i < e.n; i++ {
+		if e.rates[i] == rate {
+			return e.pt[i]
+		}
+	}
+	return 0
+}
+
+// telephoneEvents collects the telephone-event payload types among codecs
+// (the first of each clock rate, at most maxEventTypes).
+func telephoneEvents(codecs []webrtc.RTPCodecParameters) eventTypes {
+	var e eventTypes
+	for _, c := range codecs {
+		if !isTelephoneEvent(c.MimeType) || e.n == maxEventTypes || e.payloadType(c.ClockRate) != 0 || c.ClockRate == 0 {
+			continue
+		}
+		e.pt[e.n], e.rates[e.n] = uint8(c.PayloadType), c.ClockRate
+		e.n++
+	}
+	return e
+}
+
+func isTelephoneEvent(mime string) bool {
+	return strings.EqualFold(mime, "audio/telephone-event")
 }

@@ -50,9 +50,14 @@ type Config struct {
 	API *webrtc.API
 	// HTTPClient for the WebSocket handshake. Default http.DefaultClient.
 	HTTPClient *http.Client
+	// OnMessage, if set, sees every message from the server after the
+	// client has handled it (for an offer: after the answer was sent). It
+	// runs on the client's reader and must not block.
+	OnMessage func(calling.Message)
 }
 
-// RemoteTrack is a track the server forwards: whose it is and which stream.
+// RemoteTrack is a track the server forwards: whose it is and which stream
+// (from the offer's list of mids, not from the track's msid).
 type RemoteTrack struct {
 	ParticipantID string
 	Alias         string
@@ -62,8 +67,9 @@ type RemoteTrack struct {
 
 // Client is one participant.
 type Client struct {
-	conn *websocket.Conn
-	api  *webrtc.API
+	conn      *websocket.Conn
+	api       *webrtc.API
+	onMessage func(calling.Message)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -80,6 +86,8 @@ type Client struct {
 	tracksOut  []webrtc.TrackLocal
 	waiting    map[string]chan calling.Message
 	pendingICE []webrtc.ICECandidateInit
+	mids       map[string]calling.TrackInfo // the last offer's mid → stream
+	inactive   map[string]bool              // mids the last offer marked inactive
 	dc         *webrtc.DataChannel
 	dcOpen     chan struct{}
 	inCall     string
@@ -139,7 +147,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	conn.SetReadLimit(1 << 20)
 	c := &Client{
-		conn: conn, api: cfg.API,
+		conn: conn, api: cfg.API, onMessage: cfg.OnMessage,
 		tracks:    make(chan *RemoteTrack, 16),
 		keyframes: make(chan string, 16),
 		data:      make(chan calling.DataEnvelope, 64),
@@ -192,6 +200,7 @@ func (c *Client) newPC() error {
 	}
 	c.pc = pc
 	c.pendingICE = nil
+	c.mids, c.inactive = nil, nil
 	dcOpen := make(chan struct{})
 	c.dcOpen = dcOpen
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
@@ -202,8 +211,20 @@ func (c *Client) newPC() error {
 		_ = c.write(calling.Message{Type: calling.TypeCandidate, Candidate: &init})
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		rt := &RemoteTrack{ParticipantID: t.StreamID(), Alias: t.ID(), TrackRemote: t, Receiver: r}
+		mid := ""
+		for _, tr := range pc.GetTransceivers() {
+			if tr.Receiver() == r {
+				mid = tr.Mid()
+			}
+		}
+		c.mu.Lock()
+		if info, ok := c.mids[mid]; ok && mid != "" {
+			rt.ParticipantID, rt.Alias = info.ParticipantID, info.StreamAlias
+		}
+		c.mu.Unlock()
 		select {
-		case c.tracks <- &RemoteTrack{ParticipantID: t.StreamID(), Alias: t.ID(), TrackRemote: t, Receiver: r}:
+		case c.tracks <- rt:
 		case <-c.ctx.Done():
 		}
 	})
@@ -479,6 +500,9 @@ func (c *Client) read() {
 			c.setErr(err)
 			return
 		}
+		if c.onMessage != nil {
+			c.onMessage(m)
+		}
 	}
 }
 
@@ -521,7 +545,7 @@ func (c *Client) handle(m calling.Message) error {
 		c.event(m)
 		return nil
 	case calling.TypeOffer:
-		return c.onOffer(m.SDP)
+		return c.onOffer(m)
 	case calling.TypeCandidate:
 		if m.Candidate == nil {
 			return nil
@@ -562,13 +586,18 @@ func (c *Client) event(m calling.Message) {
 	}
 }
 
-func (c *Client) onOffer(sdp string) error {
+func (c *Client) onOffer(m calling.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.pc == nil {
 		return errors.New("client: offer before joined")
 	}
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	c.mids = make(map[string]calling.TrackInfo, len(m.Tracks))
+	for _, t := range m.Tracks {
+		c.mids[t.Mid] = t
+	}
+	offer, parked := c.parkInactive(m.SDP)
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return err
 	}
 	for _, cand := range c.pendingICE {
@@ -584,5 +613,5 @@ func (c *Client) onOffer(sdp string) error {
 	if err := c.pc.SetLocalDescription(answer); err != nil {
 		return err
 	}
-	return c.write(calling.Message{Type: calling.TypeAnswer, SDP: answer.SDP})
+	return c.write(calling.Message{Type: calling.TypeAnswer, SDP: setDirection(answer.SDP, parked, "inactive")})
 }

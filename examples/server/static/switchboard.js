@@ -37,6 +37,7 @@ export class Client {
     this.pc = null;
     this.dc = null;
     this.callId = "";
+    this.mids = new Map(); // the last offer's mid → { participantId, streamAlias, kind }
   }
 
   on(event, fn) { (this.handlers[event] ||= []).push(fn); return this; }
@@ -114,10 +115,16 @@ export class Client {
     const pc = new RTCPeerConnection({ iceServers: iceServers || [] });
     this.pc = pc;
     this.pendingICE = [];
+    this.mids = new Map();
     pc.onicecandidate = (e) => { if (e.candidate) this.send({ type: "candidate", candidate: e.candidate.toJSON() }); };
+    // The offer's "tracks" list says which m-line (mid) carries which
+    // participant's stream; track ids are not reliable (Firefox ignores them).
     pc.ontrack = (e) => {
       const stream = e.streams[0];
-      this.emit("track", { participantId: stream ? stream.id : "", alias: e.track.id, track: e.track, stream });
+      const info = e.transceiver && this.mids.get(e.transceiver.mid);
+      const participantId = info ? info.participantId : (stream ? stream.id : "");
+      const alias = info ? info.streamAlias : e.track.id;
+      this.emit("track", { participantId, alias, track: e.track, stream, mid: e.transceiver ? e.transceiver.mid : null });
     };
     pc.ondatachannel = (e) => {
       if (e.channel.label !== "switchboard") return;
@@ -136,7 +143,9 @@ export class Client {
       else if (st === "new" || st === "connecting") this.setMedia("connecting");
     };
     // addTrack (not addTransceiver): JSEP lets only addTrack's transceivers
-    // take over the server's recvonly m-lines when its offer arrives.
+    // take over the server's recvonly m-lines when its offer arrives. They
+    // do so in order, so tracks are added in the order of the publish list
+    // (two tracks of one kind are told apart by that order).
     const stream = new MediaStream(this.publish.map((p) => p.track));
     for (const p of this.publish) pc.addTrack(p.track, stream);
   }
@@ -219,6 +228,7 @@ export class Client {
         return;
       case "offer":
         if (!this.pc) return;
+        this.mids = new Map((m.tracks || []).map((t) => [t.mid, t]));
         await this.pc.setRemoteDescription({ type: "offer", sdp: m.sdp });
         for (const c of this.pendingICE) await this.pc.addIceCandidate(c);
         this.pendingICE = [];
