@@ -126,7 +126,7 @@ func incoming(t *testing.T, c *client.Client) calling.Message {
 	return waitEvent(t, c, calling.TypeIncoming, "")
 }
 
-func eq(t *testing.T, what string, got []string, want ...string) {
+func eq[T comparable](t *testing.T, what string, got []T, want ...T) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: %v, want %v", what, got, want)

@@ -25,17 +25,6 @@ func seqs(t *testing.T, box calling.Outbox, after uint64) []uint64 {
 	return out
 }
 
-func eqSeqs(t *testing.T, what string, got []uint64, want ...uint64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %v, want %v", what, got, want)
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			t.Fatalf("%s: %v, want %v", what, got, want)
-		}
-	}
-}
 
 func appendN(t *testing.T, box calling.Outbox, n int) {
 	t.Helper()
@@ -62,7 +51,7 @@ func TestMemoryOutboxLimit(t *testing.T) {
 	if box.Dropped() != 1 || box.Len() != 3 {
 		t.Fatalf("one past the limit: dropped %d, len %d", box.Dropped(), box.Len())
 	}
-	eqSeqs(t, "after a drop", seqs(t, box, 0), 2, 3, 4)
+	eq(t, "after a drop", seqs(t, box, 0), 2, 3, 4)
 	if !strings.Contains(logs.String(), "dropped") || !strings.Contains(logs.String(), "level=WARN") {
 		t.Fatalf("log %q", logs.String())
 	}
@@ -72,7 +61,7 @@ func TestMemoryOutboxLimit(t *testing.T) {
 	if box.Dropped() != 1 {
 		t.Fatalf("dropped %d after an ack made room", box.Dropped())
 	}
-	eqSeqs(t, "after an ack", seqs(t, box, 0), 2, 4, 5)
+	eq(t, "after an ack", seqs(t, box, 0), 2, 4, 5)
 	if _, err := calling.NewMemoryOutbox(calling.MemoryOutboxConfig{Limit: -1}); err == nil {
 		t.Fatal("negative limit accepted")
 	}
@@ -86,8 +75,8 @@ func TestMemoryOutboxAckOutOfOrder(t *testing.T) {
 	_ = box.Ack(ctx, 1)
 	_ = box.Ack(ctx, 1) // twice
 	_ = box.Ack(ctx, 99)
-	eqSeqs(t, "all", seqs(t, box, 0), 2, 4, 5)
-	eqSeqs(t, "after 2", seqs(t, box, 2), 4, 5)
+	eq(t, "all", seqs(t, box, 0), 2, 4, 5)
+	eq(t, "after 2", seqs(t, box, 2), 4, 5)
 	if evs, _ := box.Next(ctx, 0, 1); len(evs) != 1 || evs[0].Seq != 2 {
 		t.Fatalf("max 1: %+v", evs)
 	}
@@ -123,7 +112,7 @@ func TestFileOutboxReopen(t *testing.T) {
 	}
 
 	box = openFile(t, calling.FileOutboxConfig{Dir: dir, SegmentEvents: 2})
-	eqSeqs(t, "reopened", seqs(t, box, 0), 1, 3, 5)
+	eq(t, "reopened", seqs(t, box, 0), 1, 3, 5)
 	evs, _ := box.Next(ctx, 0, 1)
 	if evs[0].ID != "msg_a" || evs[0].Key != "k" || string(evs[0].Body) != `{"n":1}` {
 		t.Fatalf("event %+v", evs[0])
@@ -162,7 +151,7 @@ func TestFileOutboxTornWrite(t *testing.T) {
 	_, _ = f.WriteString(`{"seq":3,"id":"msg_`)
 	_ = f.Close()
 	box = openFile(t, calling.FileOutboxConfig{Dir: dir})
-	eqSeqs(t, "after a torn write", seqs(t, box, 0), 1, 2)
+	eq(t, "after a torn write", seqs(t, box, 0), 1, 2)
 	if seq, _ := box.Append(context.Background(), calling.OutboxEvent{}); seq != 3 {
 		t.Fatalf("seq %d", seq)
 	}
@@ -189,5 +178,5 @@ func TestFileOutboxLimit(t *testing.T) {
 	}
 	_ = box.Close()
 	box = openFile(t, calling.FileOutboxConfig{Dir: dir, Limit: 2})
-	eqSeqs(t, "reopened", seqs(t, box, 0), 2, 3)
+	eq(t, "reopened", seqs(t, box, 0), 2, 3)
 }
