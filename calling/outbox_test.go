@@ -25,7 +25,6 @@ func seqs(t *testing.T, box calling.Outbox, after uint64) []uint64 {
 	return out
 }
 
-
 func appendN(t *testing.T, box calling.Outbox, n int) {
 	t.Helper()
 	for i := range n {
