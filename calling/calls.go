@@ -179,7 +179,7 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	var ring []*peer
 	occupied := 0 // connections that could ring but are in a room: they cannot accept
 	for p := range s.online[identKey{account, to}] {
-		if p.inSession.Load() {
+		if p.inRoom.Load() {
 			occupied++
 			continue
 		}

@@ -48,9 +48,11 @@ type peer struct {
 	room     *room
 	dcMu     sync.Mutex
 	dc       dataSender
-	// inSession is set while the connection is in a room or call session:
-	// it cannot answer a call then, so it is not rung.
-	inSession atomic.Bool
+	// inRoom is set while the connection is in a room (not a call's
+	// session: the busy marks cover calls, and are cleared when a call ends,
+	// before its parties have left its session): it cannot answer a call
+	// then, so it is not rung.
+	inRoom atomic.Bool
 
 	st      peerState   // loop only
 	lim     peerLimits  // loop only

@@ -240,8 +240,14 @@ func (p *peer) filterAnswer(sdp string) (string, error) {
 		return sdp, nil
 	}
 	var b strings.Builder
+	inAnswer := map[string]bool{} // a line repeated within one answer is dropped
 	for line := range strings.SplitAfterSeq(sdp, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "a=candidate:"); ok {
+			k := strings.TrimSpace(v)
+			if inAnswer[k] {
+				continue
+			}
+			inAnswer[k] = true
 			if err := p.countCandidate(v); err != nil {
 				return "", err
 			}

@@ -123,7 +123,7 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publicat
 
 	r, replaced := p.srv.attach(roomKey{p.claims.Account, sid}, p)
 	p.room = r
-	p.inSession.Store(true)
+	p.inRoom.Store(p.call == nil)
 	callID := ""
 	if p.call != nil {
 		r.markCall()
@@ -379,6 +379,6 @@ func (p *peer) exitSession() {
 	p.dc = nil
 	p.dcMu.Unlock()
 	p.room, p.pid = nil, ""
-	p.inSession.Store(false)
+	p.inRoom.Store(false)
 	p.st = peerState{}
 }

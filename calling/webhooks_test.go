@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -439,27 +440,38 @@ func TestWebhookFileOutboxRestart(t *testing.T) {
 
 // Concurrency bounds the requests in flight to one receiver.
 func TestWebhookConcurrencyLimit(t *testing.T) {
-	var mu sync.Mutex
-	inflight, most := 0, 0
 	rc := newReceiver(t, whSecret, func(_ delivery, r *http.Request) int {
-		mu.Lock()
-		inflight++
-		most = max(most, inflight)
-		mu.Unlock()
 		<-r.Context().Done() // hang until the attempt times out
-		mu.Lock()
-		inflight--
-		mu.Unlock()
 		return 200
 	})
-	wh := newWebhooks(t, calling.WebhookConfig{URL: rc.URL, Concurrency: 2, Timeout: 100 * time.Millisecond, MaxAttempts: 1})
+	// Counted where the sender is: a hung receiver notices a cancelled
+	// request only some time after the sender has given up on it.
+	ct := &concurrencyTransport{next: http.DefaultTransport}
+	wh := newWebhooks(t, calling.WebhookConfig{URL: rc.URL, Concurrency: 2, Timeout: 100 * time.Millisecond, MaxAttempts: 1,
+		Client: &http.Client{Transport: ct}})
 	for i := range 6 {
 		wh.CallStateChanged(context.Background(), callEvent(fmt.Sprintf("c-%d", i), i))
 	}
 	_ = waitStats(t, wh, func(s calling.WebhookStats) bool { return s.Failed == 6 })
-	mu.Lock()
-	defer mu.Unlock()
-	if most > 2 {
-		t.Fatalf("%d requests in flight, limit 2", most)
+	if most := ct.most.Load(); most != 2 {
+		t.Fatalf("%d requests in flight at most, want the limit, 2", most)
 	}
+}
+
+// concurrencyTransport records the most requests it carried at once.
+type concurrencyTransport struct {
+	next           http.RoundTripper
+	inflight, most atomic.Int64
+}
+
+func (c *concurrencyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	n := c.inflight.Add(1)
+	defer c.inflight.Add(-1)
+	for {
+		m := c.most.Load()
+		if n <= m || c.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return c.next.RoundTrip(r)
 }
