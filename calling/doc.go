@@ -8,8 +8,8 @@
 // calls an identity, every connection of it with the incoming grant rings,
 // the first to accept wins; states and causes follow MessageBird's list;
 // hold, mute and DTMF work in calls; a callee with no connection is woken
-// through a Waker (package push). Hooks (NewWebhooks posts them, signed)
-// tell the host about call states, DTMF and participants. The REST API
+// through a Waker (package push). Hooks (NewWebhooks posts them, signed in
+// the Standard Webhooks format) tell the host about call states, DTMF and participants. The REST API
 // places calls too (RegisterREST: POST/GET/DELETE /v1/calls).
 //
 // Media routing follows rooms: when a track appears, a participant joins or
@@ -33,7 +33,15 @@
 // client that lets it fill is disconnected with close code 4008), a pinger
 // (no pong within PingTimeout closes with 4408), and one loop that alone
 // changes the connection's state. Bad tokens close with 4403, identities that
-// break the rule with 4406. The wire protocol is docs/protocol.md.
+// break the rule with 4406. A token bounds the connection's life: at its
+// expiry (on Config.Clock) or within TokenCheckInterval of its revocation
+// the connection closes with 4401, unless the client sent a fresh token for
+// the same identity in a refresh message (narrowed grants apply at once).
+// What a connection may do is decided in one place from its token's grants
+// (and a REST participant's permissions). Config.Limits bounds connections,
+// PeerConnections, rooms, joins, ICE candidates and floods; Hooks and
+// Webhooks deliver from an outbox, at least once and in order per call,
+// without ever blocking signaling. The wire protocol is docs/protocol.md.
 //
 // Compose it:
 //
