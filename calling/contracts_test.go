@@ -7,6 +7,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
 	"github.com/switchboard-rtc/switchboard/rooms"
@@ -157,5 +158,63 @@ func TestErrorsEchoTheRequestID(t *testing.T) {
 		if err != nil || m.Type != calling.TypeError || m.ID != "u1" || m.Error == nil || m.Error.Code >= 500 {
 			t.Fatalf("%s: got %+v %v", msg, m, err)
 		}
+	}
+}
+
+// A participant that connects again (a new tab, a reconnect) replaces its
+// old connection; the old one leaving must not take the participant out of
+// the room its successor is in, nor tell the others it left.
+func TestReplacedConnectionLeavesTheParticipantAlone(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := ctxT(t, 10*time.Second)
+	part, err := e.rooms.CreateParticipant(ctx, acct, rooms.ParticipantSpec{PublishPermissions: []auth.Media{auth.MediaAudio}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := e.issuer.Mint(ctx, auth.TokenRequest{Identity: part.ID, Account: acct, ParticipantID: part.ID,
+		Grants: auth.Grants{Rooms: []string{"hall"}, Publish: []auth.Media{auth.MediaAudio}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watcher := e.dial("watcher")
+	if _, err := watcher.Join(ctx, client.JoinRequest{Room: "hall"}); err != nil {
+		t.Fatal(err)
+	}
+	first := e.dialToken(tok)
+	if _, err := first.Join(ctx, client.JoinRequest{Room: "hall"}); err != nil {
+		t.Fatal(err)
+	}
+	second := e.dialToken(tok)
+	if _, err := second.Join(ctx, client.JoinRequest{Room: "hall"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-first.Done():
+	case <-ctx.Done():
+		t.Fatal("the replaced connection was not closed")
+	}
+	// The successor is still a member and served: a round trip through its
+	// loop after the old connection's exit has run.
+	waitFor(t, func() bool {
+		s, err := e.rooms.Session(ctx, acct, rooms.RoomSessionID("hall"))
+		return err == nil && s.Members[part.ID] != nil
+	})
+	if _, err := second.Refresh(ctx, tok); err != nil {
+		t.Fatalf("successor: %v", err)
+	}
+	s, err := e.rooms.Session(ctx, acct, rooms.RoomSessionID("hall"))
+	if err != nil || s.Members[part.ID] == nil {
+		t.Fatalf("participant removed with its replaced connection: %+v %v", s, err)
+	}
+	for {
+		select {
+		case m := <-watcher.Events():
+			if m.Type == calling.TypeParticipantLeft && m.ParticipantID == part.ID {
+				t.Fatal("the others were told the participant left")
+			}
+			continue
+		default:
+		}
+		break
 	}
 }

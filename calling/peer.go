@@ -352,14 +352,17 @@ func (p *peer) exitSession() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	r := p.room
-	p.srv.detach(r, p)
+	current := p.srv.detach(r, p)
 	mgr, acct, sid := p.srv.cfg.Rooms, p.claims.Account, r.key.session
-	for _, o := range r.others(p) {
-		o.p.send(&Message{Type: TypeParticipantLeft, ParticipantID: p.pid, Identity: p.identity})
+	if current { // a replaced connection leaves the participant to its successor
+		for _, o := range r.others(p) {
+			o.p.send(&Message{Type: TypeParticipantLeft, ParticipantID: p.pid, Identity: p.identity})
+		}
+		ev := ParticipantEvent{Account: acct, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, At: time.Now()}
+		p.srv.hook(func(ctx context.Context, h Hooks) { h.ParticipantChanged(ctx, ev) })
 	}
-	ev := ParticipantEvent{Account: acct, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, At: time.Now()}
-	p.srv.hook(func(ctx context.Context, h Hooks) { h.ParticipantChanged(ctx, ev) })
 	switch {
+	case !current:
 	case p.st.ephemeral:
 		_ = mgr.DeleteParticipant(ctx, acct, p.pid)
 	case p.st.leaveRoom:

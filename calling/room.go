@@ -48,11 +48,12 @@ func (r *room) add(p *peer) *peer {
 }
 
 // remove drops p (if it is still the participant's connection) and its
-// tracks, and reports whether the room is now empty.
-func (r *room) remove(p *peer) bool {
+// tracks, and reports whether it was and whether the room is now empty.
+func (r *room) remove(p *peer) (current, empty bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if m := r.peers[p.pid]; m != nil && m.p == p {
+		current = true
 		delete(r.peers, p.pid)
 		for k, f := range r.tracks {
 			if k.participant == p.pid && f.owner == p {
@@ -60,7 +61,7 @@ func (r *room) remove(p *peer) bool {
 			}
 		}
 	}
-	return len(r.peers) == 0
+	return current, len(r.peers) == 0
 }
 
 func (r *room) isEmpty() bool {

@@ -313,25 +313,31 @@ func (s *Server) lookupRoom(k roomKey) *room {
 // attach puts p into the room of k (creating the live room), replacing an
 // older connection of the same participant.
 func (s *Server) attach(k roomKey, p *peer) (*room, *peer) {
+	// Added under s.mu, so a detach of the last member cannot drop the
+	// room between the lookup and the add (lock order: s.mu, then r.mu).
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	r, ok := s.rooms[k]
 	if !ok {
 		r = newRoom(k)
 		s.rooms[k] = r
 	}
-	s.mu.Unlock()
 	return r, r.add(p)
 }
 
-// detach removes p from its room and drops the room when nobody is left.
-func (s *Server) detach(r *room, p *peer) {
-	if empty := r.remove(p); empty {
+// detach removes p from its room, drops the room when nobody is left, and
+// reports whether p was still its participant's connection (false: a newer
+// connection replaced it and holds the participant now).
+func (s *Server) detach(r *room, p *peer) (current bool) {
+	current, empty := r.remove(p)
+	if empty {
 		s.mu.Lock()
 		if r.isEmpty() && s.rooms[r.key] == r {
 			delete(s.rooms, r.key)
 		}
 		s.mu.Unlock()
 	}
+	return current
 }
 
 // ServeHTTP upgrades to the signaling WebSocket. The user token comes in
