@@ -58,6 +58,9 @@ type peer struct {
 	lim     peerLimits  // loop only
 	call    *Call       // loop only: the call this connection is in
 	expStop func() bool // loop only: stops the token expiry timer
+	// token is p.claims for goroutines other than the loop (the revocation
+	// sweep); the loop stores it whenever a refresh replaces p.claims.
+	token atomic.Pointer[auth.Claims]
 }
 
 // dataSender is the part of a data channel the room writes to.
@@ -68,7 +71,7 @@ type dataSender interface {
 
 func newPeer(s *Server, conn *websocket.Conn, c *auth.Claims) *peer {
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &peer{
+	p := &peer{
 		srv: s, conn: conn, claims: c, ctx: ctx, cancel: cancel,
 		log:        s.log.With("identity", c.Subject),
 		out:        make(chan []byte, s.cfg.WriteQueue),
@@ -77,6 +80,8 @@ func newPeer(s *Server, conn *websocket.Conn, c *auth.Claims) *peer {
 		syncC:      make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 	}
+	p.token.Store(c)
+	return p
 }
 
 // run serves the connection until it ends, then cleans up. The WebSocket

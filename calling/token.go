@@ -25,22 +25,11 @@ func (p *peer) armExpiry() {
 	p.expStop = p.srv.clock.AfterFunc(d, func() { p.post(p.checkToken) })
 }
 
-// checkToken ends the connection if its token has expired or been revoked.
+// checkToken ends the connection if its token has expired (on the loop,
+// from the expiry timer).
 func (p *peer) checkToken() {
-	c := p.claims
-	if !p.srv.clock.Now().Before(c.Expiry) {
+	if !p.srv.clock.Now().Before(p.claims.Expiry) {
 		p.endOnToken("token_expired", "the token expired; connect again with a fresh one, or refresh before expiry")
-		return
-	}
-	ctx, cancel := context.WithTimeout(p.ctx, 2*time.Second)
-	defer cancel()
-	revoked, err := p.srv.cfg.Verifier.Revoked(ctx, c)
-	if err != nil {
-		p.log.Warn("token revocation check", "err", err)
-		return // the store is unreachable: keep the connection, look again next time
-	}
-	if revoked {
-		p.endOnToken("token_revoked", "the token was revoked")
 	}
 }
 
@@ -67,6 +56,7 @@ func (p *peer) refresh(m *Message) error {
 		return &ProtocolError{Code: 403, Reason: "identity_mismatch", Message: "the new token is for another identity, account or participant"}
 	}
 	p.claims = c
+	p.token.Store(c)
 	p.armExpiry()
 	if c.Grants.Incoming != old.Grants.Incoming {
 		p.srv.setIncoming(p, p.mayRing())
@@ -103,8 +93,11 @@ func (p *peer) applyGrants() {
 	}
 }
 
-// watchTokens asks every open connection to look at its token every
-// interval (revocation) until the server closes.
+// watchTokens looks up, every interval until the server closes, whether
+// the token of an open connection was revoked, and ends those connections.
+// The lookups run here, never on a connection's loop, so a slow revocation
+// store delays only this sweep; a store that fails keeps the connections
+// (they are looked at again next time).
 func (s *Server) watchTokens() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.TokenCheckInterval)
@@ -120,8 +113,27 @@ func (s *Server) watchTokens() {
 				peers = append(peers, p)
 			}
 			s.callsMu.Unlock()
+			var failed int
+			var lastErr error
 			for _, p := range peers {
-				p.post(p.checkToken)
+				c := p.token.Load()
+				ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
+				revoked, err := s.cfg.Verifier.Revoked(ctx, c)
+				cancel()
+				if err != nil {
+					failed, lastErr = failed+1, err
+					continue
+				}
+				if revoked {
+					p.post(func() {
+						if p.claims == c { // not refreshed meanwhile
+							p.endOnToken("token_revoked", "the token was revoked")
+						}
+					})
+				}
+			}
+			if failed > 0 {
+				s.log.Warn("token revocation check failed", "connections", failed, "err", lastErr)
 			}
 		}
 	}
