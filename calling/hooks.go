@@ -44,7 +44,11 @@ type ParticipantEvent struct {
 // one call (of one session, for participant events) arrive one at a time, in
 // order; those of different calls may arrive concurrently (up to
 // Config.HookConcurrency at once), so implementations must be safe for
-// concurrent use. A hook that blocks delays only later events of its call.
+// concurrent use. A hook that blocks holds one of the HookConcurrency
+// slots and delays the later events of its call; once every slot is held by
+// a blocked hook, all deliveries wait (and the queue fills, dropping the
+// oldest past HookQueue, counted), so hooks must return promptly: hand slow
+// work to a goroutine or queue of your own.
 // NewWebhooks returns Hooks that store events in an outbox and POST them,
 // signed, at least once.
 type Hooks interface {

@@ -474,7 +474,10 @@ func (s *Server) RegisterREST(h *rooms.Handler) {
 		if err := httpx.DecodeJSON(w, r, DefaultMaxBroadcastBytes+1024, &req); err != nil {
 			return err
 		}
-		if !utf8.ValidString(req.Text) || len(req.Text) > DefaultMaxBroadcastBytes {
+		if !utf8.ValidString(req.Text) {
+			return httpx.Errorf(http.StatusBadRequest, "invalid_text", "text is not valid UTF-8")
+		}
+		if len(req.Text) > DefaultMaxBroadcastBytes {
 			return httpx.Errorf(http.StatusBadRequest, "text_too_long", "text is over %d bytes", DefaultMaxBroadcastBytes)
 		}
 		if _, err := s.cfg.Rooms.Session(r.Context(), account, r.PathValue("sid")); err != nil {

@@ -68,14 +68,14 @@ func (p *peer) refresh(m *Message) error {
 }
 
 // applyGrants takes narrowed grants into effect: a room the token no longer
-// grants is left, and a stream of a kind it no longer allows is stopped.
-// Participants the REST API created (a participant token) keep what the
-// API decided.
+// grants is left, and a stream of a kind it no longer allows is stopped
+// (in a call too; a call is not left: hanging up ends it). Participants the
+// REST API created (a participant token) keep what the API decided.
 func (p *peer) applyGrants() {
-	if p.room == nil || p.claims.ParticipantID != "" || p.call != nil {
+	if p.room == nil || p.claims.ParticipantID != "" {
 		return
 	}
-	if p.st.roomName != "" && p.mayJoinRoom(p.st.roomName) != nil {
+	if p.call == nil && p.st.roomName != "" && p.mayJoinRoom(p.st.roomName) != nil {
 		sid := p.room.key.session
 		p.exitSession()
 		p.send(&Message{Type: TypeLeft, SessionID: sid, Reason: "room_not_granted"})

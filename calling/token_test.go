@@ -3,6 +3,7 @@ package calling_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,5 +202,29 @@ func TestClientRefreshesFromTokenSource(t *testing.T) {
 	}
 	if _, err := c.Join(ctx, client.JoinRequest{Room: "long"}); err != nil || c.Status() != client.StatusConnected {
 		t.Fatalf("after outliving the first token: join %v, status %s", err, c.Status())
+	}
+}
+
+// A token source that hands back the same cached token does not make the
+// client refresh in a loop: it asks again about once a second, and the
+// server ends the connection at the token's expiry.
+func TestClientDoesNotLoopOnACachedToken(t *testing.T) {
+	e := newEnv(t, nil)
+	tok, _ := e.mint("alice", roomGrants, 2*time.Second)
+	var calls atomic.Int32
+	source := func(context.Context) (string, error) { calls.Add(1); return tok, nil }
+	ctx := ctxT(t, 10*time.Second)
+	c, err := client.Dial(ctx, client.Config{URL: e.wsURL, TokenSource: source, API: e.api})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clients = append(e.clients, c)
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("the connection outlived its only token")
+	}
+	if n := calls.Load(); n > 5 {
+		t.Fatalf("token source called %d times for one 2-second token", n)
 	}
 }

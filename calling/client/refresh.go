@@ -41,6 +41,13 @@ func (c *Client) nextToken(source func(context.Context) (string, error), exp tim
 		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 		tok, err := source(ctx)
 		if err == nil {
+			// A source that hands back the same (cached) token must not make
+			// the client refresh in a loop: wait and ask again.
+			if _, next, terr := tokenTimes(tok); terr != nil || !next.After(exp) {
+				err = errors.New("client: the token source returned no token that outlives the current one")
+			}
+		}
+		if err == nil {
 			_, err = c.Refresh(ctx, tok)
 		}
 		cancel()

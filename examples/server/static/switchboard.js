@@ -97,11 +97,18 @@ export class Client {
     this.refreshTimer = setTimeout(async () => {
       try {
         const token = await this.tokenProvider();
+        // A provider that hands back the same (cached) token must not make us
+        // refresh in a loop: wait a second and ask again.
+        const next = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).exp;
+        if (!(next > exp)) throw new Error("the token provider returned no token that outlives the current one");
         await this.request({ type: "refresh", token });
         this.token = token;
       } catch (err) {
         this.emit("error", { code: 0, reason: "refresh_failed", message: String(err.message || err) });
-        if (Date.now() / 1000 < exp - 1) { this.refreshTimer = setTimeout(() => this.scheduleRefresh(), 1000); return; }
+        // Retry every second while the token lasts; after that the server
+        // closes the connection (4401) and the app reconnects.
+        if (Date.now() / 1000 < exp - 1) this.refreshTimer = setTimeout(() => this.scheduleRefresh(), 1000);
+        return;
       }
       this.scheduleRefresh();
     }, wait);
