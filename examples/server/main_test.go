@@ -100,16 +100,26 @@ func TestTokenVerifiesAgainstJWKS(t *testing.T) {
 }
 
 func TestGeneratedCredentialsArePrinted(t *testing.T) {
+	out := startupOutput(t, nil, 4)
+	if !strings.Contains(out, "user:   api") || !strings.Contains(out, "secret: ") {
+		t.Fatalf("output:\n%s", out)
+	}
+}
+
+// startupOutput runs the server with env until it has printed n lines, stops
+// it, and returns those lines.
+func startupOutput(t *testing.T, env map[string]string, n int) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, func(string) string { return "" })
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, func(k string) string { return env[k] })
 		pw.Close()
 	}()
 	r := bufio.NewReader(pr)
 	var out strings.Builder
-	for range 4 {
+	for range n {
 		l, _ := r.ReadString('\n')
 		out.WriteString(l)
 	}
@@ -118,9 +128,7 @@ func TestGeneratedCredentialsArePrinted(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "user:   api") || !strings.Contains(out.String(), "secret: ") {
-		t.Fatalf("output:\n%s", out.String())
-	}
+	return out.String()
 }
 
 func TestBadFlag(t *testing.T) {
@@ -162,25 +170,8 @@ func TestNATFlag(t *testing.T) {
 func TestEnvSecretsNotPrinted(t *testing.T) {
 	env := map[string]string{"SWITCHBOARD_API_USER": "u-env", "SWITCHBOARD_API_SECRET": "env-api-secret-0123456789",
 		"SWITCHBOARD_DEMO_API_SECRET": "env-demo-secret-0123456789"}
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, func(k string) string { return env[k] })
-		pw.Close()
-	}()
-	r := bufio.NewReader(pr)
-	var out strings.Builder
-	for range 5 {
-		l, _ := r.ReadString('\n')
-		out.WriteString(l)
-	}
-	cancel()
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(out.String(), "secret-0123456789") || !strings.Contains(out.String(), "demo-admin (secret from SWITCHBOARD_DEMO_API_SECRET)") {
-		t.Fatalf("output:\n%s", out.String())
+	out := startupOutput(t, env, 5)
+	if strings.Contains(out, "secret-0123456789") || !strings.Contains(out, "demo-admin (secret from SWITCHBOARD_DEMO_API_SECRET)") {
+		t.Fatalf("output:\n%s", out)
 	}
 }
