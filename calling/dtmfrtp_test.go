@@ -4,72 +4,19 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
-
-// eventTrack is an Opus track that can also send RFC 4733 telephone events
-// on the same SSRC (what a browser's RTCDTMFSender does).
-type eventTrack struct {
-	mu       sync.Mutex
-	bindings []eventBinding
-}
-
-type eventBinding struct {
-	id          string
-	ssrc        uint32
-	opus, event uint8
-	w           webrtc.TrackLocalWriter
-}
-
-func (t *eventTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	b := eventBinding{id: ctx.ID(), ssrc: uint32(ctx.SSRC()), w: ctx.WriteStream()}
-	var opus webrtc.RTPCodecParameters
-	for _, c := range ctx.CodecParameters() {
-		switch {
-		case strings.EqualFold(c.MimeType, webrtc.MimeTypeOpus):
-			opus, b.opus = c, uint8(c.PayloadType)
-		case strings.EqualFold(c.MimeType, "audio/telephone-event") && c.ClockRate == 48000:
-			b.event = uint8(c.PayloadType)
-		}
-	}
-	t.mu.Lock()
-	t.bindings = append(t.bindings, b)
-	t.mu.Unlock()
-	return opus, nil
-}
-
-func (t *eventTrack) Unbind(ctx webrtc.TrackLocalContext) error { return nil }
-func (t *eventTrack) ID() string                                { return "mic" }
-func (t *eventTrack) RID() string                               { return "" }
-func (t *eventTrack) StreamID() string                          { return "alice" }
-func (t *eventTrack) Kind() webrtc.RTPCodecType                 { return webrtc.RTPCodecTypeAudio }
-
-func (t *eventTrack) write(seq uint16, event bool, payload []byte) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, b := range t.bindings {
-		h := rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: uint32(seq) * 960, SSRC: b.ssrc, PayloadType: b.opus}
-		if event {
-			h.PayloadType, h.Marker = b.event, true
-		}
-		_, _ = b.w.WriteRTP(&h, payload)
-	}
-}
 
 // DTMF carried as RFC 4733 RTP reaches the other party of a call as
 // telephone-event packets, payload intact, next to the signaled event.
 func TestCallDTMFAsRTP(t *testing.T) {
 	e := newEnv(t, nil)
 	alice, bob := e.phone("alice"), e.phone("bob")
-	tr := &eventTrack{}
+	tr := &rateEventTrack{}
 	if err := alice.Publish(rooms.AliasMicrophone, tr); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +35,11 @@ func TestCallDTMFAsRTP(t *testing.T) {
 			case <-sendCtx.Done():
 				return
 			case <-tick.C:
-				tr.write(seq, seq%10 == 0, map[bool][]byte{true: event, false: opusFrame(uint32(seq))}[seq%10 == 0])
+				if seq%10 == 0 {
+					tr.write(seq, 48000, event)
+				} else {
+					tr.write(seq, 0, opusFrame(uint32(seq)))
+				}
 			}
 		}
 	}()
