@@ -1,6 +1,7 @@
 package calling
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -141,27 +142,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Rooms == nil || cfg.Verifier == nil {
 		return nil, errors.New("calling: Config needs Rooms and Verifier")
 	}
-	if cfg.MaxMessageBytes == 0 {
-		cfg.MaxMessageBytes = DefaultMaxMessageBytes
-	}
-	if cfg.MaxDataMessageBytes == 0 {
-		cfg.MaxDataMessageBytes = DefaultMaxDataMessageBytes
-	}
-	if cfg.MessageRate == 0 {
-		cfg.MessageRate = DefaultMessageRate
-	}
-	if cfg.MessageBurst == 0 {
-		cfg.MessageBurst = DefaultMessageBurst
-	}
-	if cfg.WriteQueue == 0 {
-		cfg.WriteQueue = DefaultWriteQueue
-	}
-	if cfg.PingInterval == 0 {
-		cfg.PingInterval = DefaultPingInterval
-	}
-	if cfg.PingTimeout == 0 {
-		cfg.PingTimeout = DefaultPingTimeout
-	}
+	cfg.MaxMessageBytes = cmp.Or(cfg.MaxMessageBytes, DefaultMaxMessageBytes)
+	cfg.MaxDataMessageBytes = cmp.Or(cfg.MaxDataMessageBytes, DefaultMaxDataMessageBytes)
+	cfg.MessageRate = cmp.Or(cfg.MessageRate, DefaultMessageRate)
+	cfg.MessageBurst = cmp.Or(cfg.MessageBurst, DefaultMessageBurst)
+	cfg.WriteQueue = cmp.Or(cfg.WriteQueue, DefaultWriteQueue)
+	cfg.PingInterval = cmp.Or(cfg.PingInterval, DefaultPingInterval)
+	cfg.PingTimeout = cmp.Or(cfg.PingTimeout, DefaultPingTimeout)
 	if cfg.MaxMessageBytes < 1024 || cfg.MaxDataMessageBytes < 1 || cfg.MessageRate < 0 || cfg.MessageBurst < 1 || cfg.WriteQueue < 1 {
 		return nil, errors.New("calling: Config has a limit that is too small")
 	}
@@ -171,24 +158,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Hooks == nil {
 		cfg.Hooks = NopHooks{}
 	}
-	if cfg.RingTimeout == 0 {
-		cfg.RingTimeout = 45 * time.Second
-	}
-	if cfg.MediaTimeout == 0 {
-		cfg.MediaTimeout = 20 * time.Second
-	}
+	cfg.RingTimeout = cmp.Or(cfg.RingTimeout, 45*time.Second)
+	cfg.MediaTimeout = cmp.Or(cfg.MediaTimeout, 20*time.Second)
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
-	if cfg.CallRetention == 0 {
-		cfg.CallRetention = time.Hour
-	}
-	if cfg.TokenCheckInterval == 0 {
-		cfg.TokenCheckInterval = DefaultTokenCheckInterval
-	}
-	if cfg.SessionTouchInterval == 0 {
-		cfg.SessionTouchInterval = DefaultSessionTouchInterval
-	}
+	cfg.CallRetention = cmp.Or(cfg.CallRetention, time.Hour)
+	cfg.TokenCheckInterval = cmp.Or(cfg.TokenCheckInterval, DefaultTokenCheckInterval)
+	cfg.SessionTouchInterval = cmp.Or(cfg.SessionTouchInterval, DefaultSessionTouchInterval)
 	if cfg.TokenCheckInterval < 0 || cfg.SessionTouchInterval < 0 {
 		return nil, errors.New("calling: intervals must be positive")
 	}

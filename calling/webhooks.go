@@ -2,6 +2,7 @@ package calling
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,23 +122,15 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 	if cfg.Timeout < 0 || cfg.Concurrency < 0 || cfg.Backoff < 0 || cfg.MaxBackoff < 0 {
 		return nil, errors.New("calling: WebhookConfig has a negative limit")
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultWebhookTimeout
-	}
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = DefaultWebhookConcurrency
-	}
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultWebhookTimeout)
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, DefaultWebhookConcurrency)
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = DefaultWebhookMaxAttempts
 	} else if cfg.MaxAttempts < 0 {
 		cfg.MaxAttempts = 0
 	}
-	if cfg.Backoff == 0 {
-		cfg.Backoff = DefaultWebhookBackoff
-	}
-	if cfg.MaxBackoff == 0 {
-		cfg.MaxBackoff = max(DefaultWebhookMaxBackoff, cfg.Backoff)
-	}
+	cfg.Backoff = cmp.Or(cfg.Backoff, DefaultWebhookBackoff)
+	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, max(DefaultWebhookMaxBackoff, cfg.Backoff))
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
