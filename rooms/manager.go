@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -46,6 +45,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// DepartureTimeout: a room (JoinRoom) empty for this long is ended by Sweep. Default 20 s.
 	DepartureTimeout time.Duration
+	// Bus carries the events to subscribers. Default NewMemoryBus() (this
+	// process only).
+	Bus Bus
 	// EventBuffer is each event subscriber's buffer; a subscriber that falls
 	// further behind is dropped with ErrSlowConsumer. Default 256.
 	EventBuffer int
@@ -62,15 +64,11 @@ type Config struct {
 // atomic store update, so concurrent requests cannot overshoot it.
 type Manager struct {
 	cfg    Config
+	store  Store
 	tables struct {
 		sessions     Table[*Session]
 		participants Table[*Participant]
 	}
-	events hub
-	// memberLocks serialise membership changes of one participant, so its
-	// record and the sessions' member lists never disagree. (Across nodes a
-	// shared Store must provide the same; see adapters/redis.)
-	memberLocks [64]sync.Mutex
 }
 
 // NewManager validates cfg, fills in defaults and returns a Manager.
@@ -106,22 +104,31 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{cfg: cfg}
+	if cfg.Bus == nil {
+		cfg.Bus = NewMemoryBus()
+	}
+	m := &Manager{cfg: cfg, store: cfg.Store}
 	m.tables.sessions = cfg.Store.Sessions()
 	m.tables.participants = cfg.Store.Participants()
-	m.events = hub{buffer: cfg.EventBuffer, subs: make(map[*Events]struct{})}
 	return m, nil
 }
 
 // Config returns the effective configuration (defaults filled in).
 func (m *Manager) Config() Config { return m.cfg }
 
-// Subscribe returns a subscription to every event until ctx ends. The
-// Manager never waits for a subscriber.
-func (m *Manager) Subscribe(ctx context.Context) *Events { return m.events.subscribe(ctx) }
+// Subscribe returns a subscription to every event on the Bus until ctx
+// ends, buffered by EventBuffer. The Manager never waits for a subscriber.
+func (m *Manager) Subscribe(ctx context.Context) *Events {
+	return m.cfg.Bus.Subscribe(ctx, m.cfg.EventBuffer)
+}
 
-func (m *Manager) emit(t EventType, account, sid, pid string) {
-	m.events.emit(Event{Type: t, Account: account, SessionID: sid, ParticipantID: pid, At: m.cfg.Now()})
+// emit publishes an event; a Bus that fails is logged: the change it
+// reports has been made, and subscribers resynchronise from the Store.
+func (m *Manager) emit(ctx context.Context, t EventType, account, sid, pid string) {
+	e := Event{Type: t, Account: account, SessionID: sid, ParticipantID: pid, At: m.cfg.Now()}
+	if err := m.cfg.Bus.Publish(ctx, e); err != nil {
+		m.cfg.Logger.ErrorContext(ctx, "publishing a room event", "type", t, "session", sid, "err", err)
+	}
 }
 
 func newID(prefix string) string {
@@ -206,7 +213,7 @@ func (m *Manager) CreateSession(ctx context.Context, account, tag string) (*Sess
 	if err := m.tables.sessions.Create(ctx, s); err != nil {
 		return nil, err
 	}
-	m.emit(SessionCreated, account, s.ID, "")
+	m.emit(ctx, SessionCreated, account, s.ID, "")
 	return s, nil
 }
 
@@ -230,7 +237,7 @@ func (m *Manager) DeleteSession(ctx context.Context, account, id string) error {
 	if err := m.tables.sessions.Delete(ctx, account, id); err != nil {
 		return notFound(err, ErrSessionNotFound)
 	}
-	m.emit(SessionEnded, account, id, "")
+	m.emit(ctx, SessionEnded, account, id, "")
 	return nil
 }
 
@@ -319,7 +326,7 @@ func (m *Manager) SetStreams(ctx context.Context, account, pid string, streams [
 		return notFound(err, ErrParticipantNotFound)
 	}
 	for _, sid := range p.Sessions {
-		m.emit(StreamsChanged, account, sid, pid)
+		m.emit(ctx, StreamsChanged, account, sid, pid)
 	}
 	return nil
 }

@@ -5,21 +5,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"time"
 	"unicode/utf8"
 )
-
-func (m *Manager) lockParticipant(account, pid string) func() {
-	h := fnv.New32a()
-	h.Write([]byte(account))
-	h.Write([]byte{0})
-	h.Write([]byte(pid))
-	mu := &m.memberLocks[h.Sum32()%uint32(len(m.memberLocks))]
-	mu.Lock()
-	return mu.Unlock
-}
 
 func (m *Manager) checkSubscriptions(sid string, subs *Subscriptions) error {
 	if subs == nil {
@@ -46,7 +35,9 @@ func (m *Manager) checkSubscriptions(sid string, subs *Subscriptions) error {
 
 // AddParticipant puts participant pid into session sid with subs (nil means
 // Everyone(sid), Bandwidth's default). Adding a member again replaces its
-// subscriptions. Limits: ErrSessionFull, ErrTooManySessions.
+// subscriptions. Limits: ErrSessionFull, ErrTooManySessions. The session's
+// member list and the participant's session list change in one atomic
+// Store.UpdateMembership, so they never disagree and no limit is overshot.
 func (m *Manager) AddParticipant(ctx context.Context, account, sid, pid string, subs *Subscriptions) error {
 	if subs == nil {
 		subs = Everyone(sid)
@@ -54,64 +45,44 @@ func (m *Manager) AddParticipant(ctx context.Context, account, sid, pid string, 
 	if err := m.checkSubscriptions(sid, subs); err != nil {
 		return err
 	}
-	if _, err := m.Session(ctx, account, sid); err != nil {
-		return err
-	}
-	defer m.lockParticipant(account, pid)()
-	// Reserve the participant's side first: its session limit is checked atomically.
-	added := false
-	_, err := m.tables.participants.Update(ctx, account, pid, func(p *Participant) error {
-		if slices.Contains(p.Sessions, sid) {
-			return nil
-		}
-		if len(p.Sessions) >= m.cfg.MaxSessionsPerParticipant {
-			return ErrTooManySessions
-		}
-		p.Sessions = append(p.Sessions, sid)
-		added = true
-		return nil
-	})
-	if err != nil {
-		return notFound(err, ErrParticipantNotFound)
-	}
 	now := m.cfg.Now()
 	joined := false
-	_, err = m.tables.sessions.Update(ctx, account, sid, func(s *Session) error {
+	err := m.store.UpdateMembership(ctx, account, sid, pid, func(s *Session, p *Participant) error {
 		if mem, ok := s.Members[pid]; ok {
 			mem.Subscriptions = subs.Clone()
 		} else {
 			if len(s.Members) >= m.cfg.MaxParticipantsPerSession {
 				return ErrSessionFull
 			}
+			if !slices.Contains(p.Sessions, sid) && len(p.Sessions) >= m.cfg.MaxSessionsPerParticipant {
+				return ErrTooManySessions
+			}
 			s.Members[pid] = &Member{JoinedAt: now, Subscriptions: subs.Clone()}
 			joined = true
+		}
+		if !slices.Contains(p.Sessions, sid) {
+			p.Sessions = append(p.Sessions, sid)
 		}
 		s.LastActivity, s.EmptySince = now, time.Time{}
 		return nil
 	})
 	if err != nil {
-		if added { // roll the reservation back
-			_, _ = m.tables.participants.Update(ctx, account, pid, func(p *Participant) error {
-				p.Sessions = slices.DeleteFunc(p.Sessions, func(s string) bool { return s == sid })
-				return nil
-			})
-		}
-		return notFound(err, ErrSessionNotFound)
+		return err
 	}
 	if joined {
-		m.emit(ParticipantAdded, account, sid, pid)
+		m.emit(ctx, ParticipantAdded, account, sid, pid)
 	} else {
-		m.emit(SubscriptionsChanged, account, sid, pid)
+		m.emit(ctx, SubscriptionsChanged, account, sid, pid)
 	}
 	return nil
 }
 
 // RemoveParticipant takes pid out of session sid. Other members'
-// subscriptions naming pid stay (they apply again if pid rejoins).
+// subscriptions naming pid stay (they apply again if pid rejoins). A
+// participant record already deleted is not an error: the session is left.
 func (m *Manager) RemoveParticipant(ctx context.Context, account, sid, pid string) error {
-	defer m.lockParticipant(account, pid)()
 	now := m.cfg.Now()
-	_, err := m.tables.sessions.Update(ctx, account, sid, func(s *Session) error {
+	leave := func(s *Session) error {
 		if _, ok := s.Members[pid]; !ok {
 			return ErrNotMember
 		}
@@ -121,18 +92,19 @@ func (m *Manager) RemoveParticipant(ctx context.Context, account, sid, pid strin
 			s.EmptySince = now
 		}
 		return nil
-	})
-	if err != nil {
-		return notFound(err, ErrSessionNotFound)
 	}
-	_, err = m.tables.participants.Update(ctx, account, pid, func(p *Participant) error {
+	err := m.store.UpdateMembership(ctx, account, sid, pid, func(s *Session, p *Participant) error {
 		p.Sessions = slices.DeleteFunc(p.Sessions, func(s string) bool { return s == sid })
-		return nil
+		return leave(s)
 	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if errors.Is(err, ErrParticipantNotFound) { // only the session's side is left to change
+		_, err = m.tables.sessions.Update(ctx, account, sid, func(s *Session) error { return leave(s) })
+		err = notFound(err, ErrSessionNotFound)
+	}
+	if err != nil {
 		return err
 	}
-	m.emit(ParticipantRemoved, account, sid, pid)
+	m.emit(ctx, ParticipantRemoved, account, sid, pid)
 	return nil
 }
 
@@ -173,7 +145,7 @@ func (m *Manager) SetSubscriptions(ctx context.Context, account, sid, pid string
 	if err != nil {
 		return notFound(err, ErrSessionNotFound)
 	}
-	m.emit(SubscriptionsChanged, account, sid, pid)
+	m.emit(ctx, SubscriptionsChanged, account, sid, pid)
 	return nil
 }
 
@@ -196,7 +168,7 @@ func (m *Manager) JoinRoom(ctx context.Context, account, room, pid string) (*Ses
 	err := m.tables.sessions.Create(ctx, &Session{ID: sid, Account: account, Room: room, Members: map[string]*Member{}, CreatedAt: now, LastActivity: now, EmptySince: now})
 	switch {
 	case err == nil:
-		m.emit(SessionCreated, account, sid, "")
+		m.emit(ctx, SessionCreated, account, sid, "")
 	case !errors.Is(err, ErrExists):
 		return nil, err
 	}

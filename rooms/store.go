@@ -30,10 +30,20 @@ type Table[T Record[T]] interface {
 }
 
 // Store is where the Manager keeps sessions and participants. The in-memory
-// default is NewMemoryStore; adapters/redis provides a shared one.
+// default is NewMemoryStore; a shared store (Redis, SQL) implements the same
+// three methods so that any node can serve the REST API.
 type Store interface {
 	Sessions() Table[*Session]
 	Participants() Table[*Participant]
+	// UpdateMembership changes session sid and participant pid of account in
+	// one atomic step: fn gets copies of both records and, unless it returns
+	// an error (which UpdateMembership then returns), both are stored
+	// together. ErrSessionNotFound or ErrParticipantNotFound (both wrap
+	// ErrNotFound) if a record is absent, the session checked first. This is how
+	// membership (Session.Members and Participant.Sessions) never
+	// disagrees, on one node or many: a shared store implements it with one
+	// transaction (Redis WATCH/MULTI on the two keys, or a script).
+	UpdateMembership(ctx context.Context, account, sid, pid string, fn func(*Session, *Participant) error) error
 }
 
 // NewMemoryStore returns an in-memory Store, safe for concurrent use.
@@ -49,7 +59,32 @@ type memoryStore struct {
 func (m *memoryStore) Sessions() Table[*Session]         { return m.sessions }
 func (m *memoryStore) Participants() Table[*Participant] { return m.participants }
 
+// UpdateMembership holds both tables' locks, always sessions first: it is
+// the only operation that takes two, so the order cannot deadlock.
+func (m *memoryStore) UpdateMembership(_ context.Context, account, sid, pid string, fn func(*Session, *Participant) error) error {
+	m.sessions.mu.Lock()
+	defer m.sessions.mu.Unlock()
+	m.participants.mu.Lock()
+	defer m.participants.mu.Unlock()
+	sk, pk := recordKey{account, sid}, recordKey{account, pid}
+	s, ok := m.sessions.rows[sk]
+	if !ok {
+		return ErrSessionNotFound
+	}
+	p, ok := m.participants.rows[pk]
+	if !ok {
+		return ErrParticipantNotFound
+	}
+	sc, pc := s.Clone(), p.Clone()
+	if err := fn(sc, pc); err != nil {
+		return err
+	}
+	m.sessions.rows[sk], m.participants.rows[pk] = sc, pc
+	return nil
+}
+
 var (
+	_ Store               = (*memoryStore)(nil)
 	_ Table[*Session]     = (*memoryTable[*Session])(nil)
 	_ Table[*Participant] = (*memoryTable[*Participant])(nil)
 )
