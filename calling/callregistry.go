@@ -73,8 +73,10 @@ func (s *Server) goOffline(p *peer) {
 	if len(s.online[k]) == 0 {
 		delete(s.online, k)
 	}
-	var calls []*Call
-	for _, c := range s.calls {
+	// Only calls of this identity can have p as a party: the caller's
+	// connection is From's, the ringing and answering ones are To's.
+	calls := make([]*Call, 0, len(s.callsOf[k]))
+	for c := range s.callsOf[k] {
 		calls = append(calls, c)
 	}
 	s.callsMu.Unlock()
@@ -84,6 +86,27 @@ func (s *Server) goOffline(p *peer) {
 		c.mu.Unlock()
 		if party {
 			c.lost(p)
+		}
+	}
+}
+
+// indexCall records c under both of its identities; callsMu held.
+func (s *Server) indexCall(c *Call) {
+	for _, k := range []identKey{{c.Account, c.From}, {c.Account, c.To}} {
+		if s.callsOf[k] == nil {
+			s.callsOf[k] = map[*Call]struct{}{}
+		}
+		s.callsOf[k][c] = struct{}{}
+	}
+}
+
+// forgetCall removes c from the registry and the index; callsMu held.
+func (s *Server) forgetCall(c *Call) {
+	delete(s.calls, c.ID)
+	for _, k := range []identKey{{c.Account, c.From}, {c.Account, c.To}} {
+		delete(s.callsOf[k], c)
+		if len(s.callsOf[k]) == 0 {
+			delete(s.callsOf, k)
 		}
 	}
 }

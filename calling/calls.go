@@ -120,7 +120,7 @@ func (c *Call) finish() {
 	s.callsMu.Unlock()
 	s.clock.AfterFunc(s.cfg.CallRetention, func() {
 		s.callsMu.Lock()
-		delete(s.calls, c.ID)
+		s.forgetCall(c)
 		s.callsMu.Unlock()
 	})
 	// Each party leaves the call's session on its own loop; the last one out
@@ -171,6 +171,7 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 		return nil, &ProtocolError{Code: 409, Reason: "already_in_call", Message: "you are already in a call"}
 	}
 	s.calls[c.ID] = c
+	s.indexCall(c)
 	if caller != nil {
 		s.busy[identKey{account, from}] = c
 	}

@@ -129,6 +129,7 @@ type Server struct {
 	hooks     hookQueue
 	callsMu   sync.Mutex
 	calls     map[string]*Call
+	callsOf   map[identKey]map[*Call]struct{} // calls by From and To, for goOffline
 	peers     map[*peer]struct{}              // every open connection
 	online    map[identKey]map[*peer]struct{} // connections that may ring
 	connected map[identKey]int                // all connections per identity
@@ -170,7 +171,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("calling: intervals must be positive")
 	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
-		clock: cfg.Clock, calls: map[string]*Call{}, peers: map[*peer]struct{}{},
+		clock: cfg.Clock, calls: map[string]*Call{}, callsOf: map[identKey]map[*Call]struct{}{}, peers: map[*peer]struct{}{},
 		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, busy: map[identKey]*Call{}}
 	if err := s.initHooks(); err != nil {
 		return nil, err

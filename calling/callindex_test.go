@@ -1,0 +1,88 @@
+package calling
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/rooms"
+)
+
+// stepClock runs AfterFunc callbacks when Advance passes their time.
+type stepClock struct {
+	now    time.Time
+	timers []stepTimer
+}
+
+type stepTimer struct {
+	at time.Time
+	f  func()
+}
+
+func (c *stepClock) Now() time.Time { return c.now }
+func (c *stepClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.timers = append(c.timers, stepTimer{c.now.Add(d), f})
+	return func() bool { return false }
+}
+func (c *stepClock) Advance(d time.Duration) {
+	c.now = c.now.Add(d)
+	due := c.timers
+	c.timers = nil
+	for _, t := range due {
+		if t.at.After(c.now) {
+			c.timers = append(c.timers, t)
+			continue
+		}
+		t.f()
+	}
+}
+
+// A disconnect looks only at its identity's calls: the index holds each
+// call under its two identities while the call is retained, and nothing
+// after, so goOffline never scans every retained call of the server.
+func TestCallIndexFollowsRetention(t *testing.T) {
+	mgr, err := rooms.NewManager(rooms.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Keys: auth.NewKeySet(mustKey(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &stepClock{now: time.Unix(1_700_000_000, 0)}
+	s, err := New(Config{Rooms: mgr, Verifier: verifier, Clock: clk, CallRetention: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i, to := range []string{"bob", "carol", "bob"} {
+		c, err := s.PlaceCall(context.Background(), "acct", "line", to, CallOptions{Audio: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := c.Info().State; st != StateFailed { // nobody connected, no Waker
+			t.Fatalf("call %d: %s", i, st)
+		}
+	}
+	s.callsMu.Lock()
+	bob, carol, line := len(s.callsOf[identKey{"acct", "bob"}]), len(s.callsOf[identKey{"acct", "carol"}]), len(s.callsOf[identKey{"acct", "line"}])
+	s.callsMu.Unlock()
+	if bob != 2 || carol != 1 || line != 3 {
+		t.Fatalf("index while retained: bob %d carol %d line %d, want 2 1 3", bob, carol, line)
+	}
+	clk.Advance(time.Minute)
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	if len(s.calls) != 0 || len(s.callsOf) != 0 {
+		t.Fatalf("after retention: %d calls, %d identities indexed", len(s.calls), len(s.callsOf))
+	}
+}
+
+func mustKey(t *testing.T) *auth.Key {
+	k, err := auth.GenerateKey(auth.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
