@@ -54,7 +54,10 @@ func (s *Server) goOnline(p *peer) bool {
 		s.online[k] = map[*peer]struct{}{}
 	}
 	s.online[k][p] = struct{}{}
-	ringing := s.busy[k]
+	var ringing *Call
+	if id, err := s.cfg.Presence.Holder(s.ctx, k.account, k.identity); err == nil && id != "" {
+		ringing = s.calls[id] // nil when the call is on another node
+	}
 	s.callsMu.Unlock()
 	if ringing != nil && ringing.To == p.claims.Subject {
 		ringing.calleeConnected(p)

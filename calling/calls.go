@@ -112,9 +112,9 @@ func (c *Call) finish() {
 	}
 	s := c.srv
 	s.callsMu.Lock()
-	for _, k := range []identKey{{c.Account, c.From}, {c.Account, c.To}} {
-		if s.busy[k] == c {
-			delete(s.busy, k)
+	for _, who := range []string{c.From, c.To} {
+		if err := s.cfg.Presence.Release(s.ctx, c.Account, who, c.ID); err != nil {
+			s.log.Warn("releasing a busy mark", "call", c.ID, "err", err)
 		}
 	}
 	s.callsMu.Unlock()
@@ -166,16 +166,19 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	c.history = []StateChange{{State: StateConnecting, At: s.clock.Now()}}
 
 	s.callsMu.Lock()
-	if s.busy[identKey{account, from}] != nil && caller != nil {
-		s.callsMu.Unlock()
-		return nil, &ProtocolError{Code: 409, Reason: "already_in_call", Message: "you are already in a call"}
+	if caller != nil {
+		ok, err := s.cfg.Presence.Claim(ctx, account, from, c.ID)
+		if err != nil {
+			s.callsMu.Unlock()
+			return nil, err
+		}
+		if !ok {
+			s.callsMu.Unlock()
+			return nil, &ProtocolError{Code: 409, Reason: "already_in_call", Message: "you are already in a call"}
+		}
 	}
 	s.calls[c.ID] = c
 	s.indexCall(c)
-	if caller != nil {
-		s.busy[identKey{account, from}] = c
-	}
-	calleeBusy := s.busy[identKey{account, to}] != nil
 	calleeConnected := s.connected[identKey{account, to}] > 0
 	var ring []*peer
 	occupied := 0 // connections that could ring but are in a room: they cannot accept
@@ -186,9 +189,13 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 		}
 		ring = append(ring, p)
 	}
-	calleeBusy = calleeBusy || (len(ring) == 0 && occupied > 0)
+	calleeBusy := len(ring) == 0 && occupied > 0
 	if !calleeBusy {
-		s.busy[identKey{account, to}] = c
+		claimed, err := s.cfg.Presence.Claim(ctx, account, to, c.ID)
+		calleeBusy = err != nil || !claimed
+		if err != nil {
+			s.log.Warn("claiming the callee's busy mark", "call", c.ID, "err", err)
+		}
 	}
 	s.callsMu.Unlock()
 

@@ -82,6 +82,9 @@ type Config struct {
 	RingTimeout time.Duration
 	// MediaTimeout fails an answered call whose media is not up with timeout. Default 20 s.
 	MediaTimeout time.Duration
+	// Presence holds the busy marks of calls. Default NewMemoryPresence()
+	// (this process); a shared one makes "busy" hold across nodes.
+	Presence Presence
 	// CallRetention keeps an ended call visible to GET /v1/calls/{id} this
 	// long, then forgets it. Default 1 h.
 	CallRetention time.Duration
@@ -133,7 +136,6 @@ type Server struct {
 	peers     map[*peer]struct{}              // every open connection
 	online    map[identKey]map[*peer]struct{} // connections that may ring
 	connected map[identKey]int                // all connections per identity
-	busy      map[identKey]*Call              // identities in a call
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -165,6 +167,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Clock = realClock{}
 	}
 	cfg.CallRetention = cmp.Or(cfg.CallRetention, time.Hour)
+	if cfg.Presence == nil {
+		cfg.Presence = NewMemoryPresence()
+	}
 	cfg.TokenCheckInterval = cmp.Or(cfg.TokenCheckInterval, DefaultTokenCheckInterval)
 	cfg.SessionTouchInterval = cmp.Or(cfg.SessionTouchInterval, DefaultSessionTouchInterval)
 	if cfg.TokenCheckInterval < 0 || cfg.SessionTouchInterval < 0 {
@@ -172,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
 		clock: cfg.Clock, calls: map[string]*Call{}, callsOf: map[identKey]map[*Call]struct{}{}, peers: map[*peer]struct{}{},
-		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, busy: map[identKey]*Call{}}
+		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}}
 	if err := s.initHooks(); err != nil {
 		return nil, err
 	}
