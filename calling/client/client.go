@@ -26,7 +26,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/internal/codecs"
 	"github.com/switchboard-rtc/switchboard/internal/iceaddr"
 	"github.com/switchboard-rtc/switchboard/internal/pionlog"
@@ -53,7 +53,7 @@ type Config struct {
 	// OnMessage, if set, sees every message from the server after the
 	// client has handled it (for an offer: after the answer was sent). It
 	// runs on the client's reader and must not block.
-	OnMessage func(calling.Message)
+	OnMessage func(protocol.Message)
 }
 
 // RemoteTrack is a track the server forwards: whose it is and which stream
@@ -69,7 +69,7 @@ type RemoteTrack struct {
 type Client struct {
 	conn      *websocket.Conn
 	api       *webrtc.API
-	onMessage func(calling.Message)
+	onMessage func(protocol.Message)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -77,22 +77,22 @@ type Client struct {
 
 	tracks    chan *RemoteTrack
 	keyframes chan string
-	data      chan calling.DataEnvelope
-	events    chan calling.Message
+	data      chan protocol.DataEnvelope
+	events    chan protocol.Message
 
 	mu         sync.Mutex // guards the fields below and pc negotiation
 	pc         *webrtc.PeerConnection
-	pubs       []calling.Publication
+	pubs       []protocol.Publication
 	tracksOut  []webrtc.TrackLocal
-	waiting    map[string]chan calling.Message
+	waiting    map[string]chan protocol.Message
 	pendingICE []webrtc.ICECandidateInit
-	mids       map[string]calling.TrackInfo // the last offer's mid → stream
-	inactive   map[string]bool              // mids the last offer marked inactive
+	mids       map[string]protocol.TrackInfo // the last offer's mid → stream
+	inactive   map[string]bool               // mids the last offer marked inactive
 	dc         *webrtc.DataChannel
 	dcOpen     chan struct{}
 	inCall     string
 	closed     bool
-	status     chan calling.Message
+	status     chan protocol.Message
 	seq        atomic.Int64
 	err        error
 }
@@ -150,13 +150,13 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		conn: conn, api: cfg.API, onMessage: cfg.OnMessage,
 		tracks:    make(chan *RemoteTrack, 16),
 		keyframes: make(chan string, 16),
-		data:      make(chan calling.DataEnvelope, 64),
-		events:    make(chan calling.Message, 64),
-		waiting:   map[string]chan calling.Message{},
+		data:      make(chan protocol.DataEnvelope, 64),
+		events:    make(chan protocol.Message, 64),
+		waiting:   map[string]chan protocol.Message{},
 		dcOpen:    make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.status = make(chan calling.Message, 1)
+	c.status = make(chan protocol.Message, 1)
 	c.wg.Add(1)
 	go c.read()
 	// The server's first message says the connection is registered (and,
@@ -183,7 +183,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 func (c *Client) Publish(alias string, track webrtc.TrackLocal) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.pubs = append(c.pubs, calling.Publication{Alias: alias, Kind: track.Kind().String()})
+	c.pubs = append(c.pubs, protocol.Publication{Alias: alias, Kind: track.Kind().String()})
 	c.tracksOut = append(c.tracksOut, track)
 	return nil
 }
@@ -208,7 +208,7 @@ func (c *Client) newPC() error {
 			return
 		}
 		init := cand.ToJSON()
-		_ = c.write(calling.Message{Type: calling.TypeCandidate, Candidate: &init})
+		_ = c.write(protocol.Message{Type: protocol.TypeCandidate, Candidate: &init})
 	})
 	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		rt := &RemoteTrack{ParticipantID: t.StreamID(), Alias: t.ID(), TrackRemote: t, Receiver: r}
@@ -237,7 +237,7 @@ func (c *Client) newPC() error {
 		c.mu.Unlock()
 		dc.OnOpen(func() { close(dcOpen) })
 		dc.OnMessage(func(m webrtc.DataChannelMessage) {
-			var env calling.DataEnvelope
+			var env protocol.DataEnvelope
 			if json.Unmarshal(m.Data, &env) != nil {
 				return
 			}
@@ -287,10 +287,10 @@ func (c *Client) newPC() error {
 }
 
 // request sends m with a fresh id and waits for the reply that echoes it.
-func (c *Client) request(ctx context.Context, m calling.Message) (*calling.Message, error) {
+func (c *Client) request(ctx context.Context, m protocol.Message) (*protocol.Message, error) {
 	id := c.nextID()
 	m.ID = id
-	ch := make(chan calling.Message, 1)
+	ch := make(chan protocol.Message, 1)
 	c.mu.Lock()
 	c.waiting[id] = ch
 	c.mu.Unlock()
@@ -304,7 +304,7 @@ func (c *Client) request(ctx context.Context, m calling.Message) (*calling.Messa
 	}
 	select {
 	case r := <-ch:
-		if r.Type == calling.TypeError {
+		if r.Type == protocol.TypeError {
 			return nil, r.Error
 		}
 		return &r, nil
@@ -323,11 +323,11 @@ type JoinRequest struct {
 
 // Join joins and returns the server's joined message (participant id,
 // session id, the others already there).
-func (c *Client) Join(ctx context.Context, req JoinRequest) (*calling.Message, error) {
+func (c *Client) Join(ctx context.Context, req JoinRequest) (*protocol.Message, error) {
 	c.mu.Lock()
-	pubs := append([]calling.Publication(nil), c.pubs...)
+	pubs := append([]protocol.Publication(nil), c.pubs...)
 	c.mu.Unlock()
-	return c.request(ctx, calling.Message{Type: calling.TypeJoin, Room: req.Room, SessionID: req.SessionID, Publish: pubs})
+	return c.request(ctx, protocol.Message{Type: protocol.TypeJoin, Room: req.Room, SessionID: req.SessionID, Publish: pubs})
 }
 
 // Mute stops (or resumes) forwarding of a published stream at the server.
@@ -346,14 +346,14 @@ func (c *Client) Mute(alias string, muted bool) error {
 	if !inSession {
 		return nil
 	}
-	return c.write(calling.Message{Type: calling.TypeMute, ID: c.nextID(), StreamAlias: alias, Muted: &muted})
+	return c.write(protocol.Message{Type: protocol.TypeMute, ID: c.nextID(), StreamAlias: alias, Muted: &muted})
 }
 
 // Refresh hands the server a fresh token for the same identity (a refresh
 // message) and returns its expiry. The connection carries on; narrowed
 // grants take effect at once.
 func (c *Client) Refresh(ctx context.Context, token string) (time.Time, error) {
-	r, err := c.request(ctx, calling.Message{Type: calling.TypeRefresh, Token: token})
+	r, err := c.request(ctx, protocol.Message{Type: protocol.TypeRefresh, Token: token})
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -364,7 +364,7 @@ func (c *Client) Refresh(ctx context.Context, token string) (time.Time, error) {
 }
 
 // Send writes raw signaling (tests use it to misbehave).
-func (c *Client) Send(m calling.Message) error { return c.write(m) }
+func (c *Client) Send(m protocol.Message) error { return c.write(m) }
 
 // SendData sends a text message over the data channel to an identity
 // (empty = everyone else in the room).
@@ -374,7 +374,7 @@ func (c *Client) SendData(ctx context.Context, to, text string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	b, _ := json.Marshal(calling.DataEnvelope{Type: calling.DataMessage, To: to, Text: text})
+	b, _ := json.Marshal(protocol.DataEnvelope{Type: protocol.DataMessage, To: to, Text: text})
 	c.mu.Lock()
 	dc := c.dc
 	c.mu.Unlock()
@@ -392,11 +392,11 @@ func (c *Client) KeyframeRequests() <-chan string { return c.keyframes }
 func (c *Client) Tracks() <-chan *RemoteTrack { return c.tracks }
 
 // Data delivers data-channel messages (broadcasts and messages from others).
-func (c *Client) Data() <-chan calling.DataEnvelope { return c.data }
+func (c *Client) Data() <-chan protocol.DataEnvelope { return c.data }
 
 // Events delivers other signaling messages: participantJoined,
 // participantLeft, muted, error, bye.
-func (c *Client) Events() <-chan calling.Message { return c.events }
+func (c *Client) Events() <-chan protocol.Message { return c.events }
 
 // PeerConnection is the PeerConnection of the current session (nil before
 // the first join or call is set up).
@@ -449,7 +449,7 @@ func (c *Client) Status() string {
 // Close leaves, closes the PeerConnection and the WebSocket, and waits
 // for the client's goroutines.
 func (c *Client) Close() error {
-	_ = c.write(calling.Message{Type: calling.TypeLeave})
+	_ = c.write(protocol.Message{Type: protocol.TypeLeave})
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
@@ -466,7 +466,7 @@ func (c *Client) Close() error {
 
 func (c *Client) nextID() string { return strconv.FormatInt(c.seq.Add(1), 10) }
 
-func (c *Client) write(m calling.Message) error {
+func (c *Client) write(m protocol.Message) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -491,7 +491,7 @@ func (c *Client) read() {
 			c.setErr(err)
 			return
 		}
-		var m calling.Message
+		var m protocol.Message
 		if err := json.Unmarshal(b, &m); err != nil {
 			c.setErr(fmt.Errorf("client: bad message from server: %w", err))
 			return
@@ -506,18 +506,18 @@ func (c *Client) read() {
 	}
 }
 
-func (c *Client) handle(m calling.Message) error {
+func (c *Client) handle(m protocol.Message) error {
 	c.mu.Lock()
 	waiter := c.waiting[m.ID]
 	c.mu.Unlock()
 	switch m.Type {
-	case calling.TypeStatus:
+	case protocol.TypeStatus:
 		select {
 		case c.status <- m:
 		default:
 		}
 		return nil
-	case calling.TypeJoined:
+	case protocol.TypeJoined:
 		c.mu.Lock()
 		err := c.newPC()
 		c.inCall = m.CallID
@@ -530,11 +530,11 @@ func (c *Client) handle(m calling.Message) error {
 		}
 		c.event(m)
 		return nil
-	case calling.TypeCallState:
+	case protocol.TypeCallState:
 		if waiter != nil {
 			waiter <- m
 		}
-		if m.State == calling.StateEnded || m.State == calling.StateFailed {
+		if m.State == protocol.StateEnded || m.State == protocol.StateFailed {
 			c.mu.Lock()
 			if c.pc != nil && c.inCall == m.CallID {
 				_ = c.pc.Close()
@@ -544,9 +544,9 @@ func (c *Client) handle(m calling.Message) error {
 		}
 		c.event(m)
 		return nil
-	case calling.TypeOffer:
+	case protocol.TypeOffer:
 		return c.onOffer(m)
-	case calling.TypeCandidate:
+	case protocol.TypeCandidate:
 		if m.Candidate == nil {
 			return nil
 		}
@@ -560,7 +560,7 @@ func (c *Client) handle(m calling.Message) error {
 			return nil
 		}
 		return c.pc.AddICECandidate(*m.Candidate)
-	case calling.TypeError:
+	case protocol.TypeError:
 		if waiter != nil {
 			waiter <- m
 			return nil
@@ -579,20 +579,20 @@ func (c *Client) handle(m calling.Message) error {
 }
 
 // event hands m to Events without blocking the reader (a full queue drops it).
-func (c *Client) event(m calling.Message) {
+func (c *Client) event(m protocol.Message) {
 	select {
 	case c.events <- m:
 	default:
 	}
 }
 
-func (c *Client) onOffer(m calling.Message) error {
+func (c *Client) onOffer(m protocol.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.pc == nil {
 		return errors.New("client: offer before joined")
 	}
-	c.mids = make(map[string]calling.TrackInfo, len(m.Tracks))
+	c.mids = make(map[string]protocol.TrackInfo, len(m.Tracks))
 	for _, t := range m.Tracks {
 		c.mids[t.Mid] = t
 	}
@@ -613,5 +613,5 @@ func (c *Client) onOffer(m calling.Message) error {
 	if err := c.pc.SetLocalDescription(answer); err != nil {
 		return err
 	}
-	return c.write(calling.Message{Type: calling.TypeAnswer, SDP: setDirection(answer.SDP, parked, "inactive")})
+	return c.write(protocol.Message{Type: protocol.TypeAnswer, SDP: setDirection(answer.SDP, parked, "inactive")})
 }
