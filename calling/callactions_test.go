@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // establish calls bob from alice, both publishing a microphone that sends,
@@ -19,16 +20,16 @@ func establish(t *testing.T, e *env, alice, bob *client.Client) (string, *client
 	t.Cleanup(stop)
 	go sendOpus(sendCtx, aMic)
 	go sendOpus(sendCtx, bMic)
-	id, err := alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	id, err := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	incoming(t, bob)
-	if err := bob.Accept(id, calling.CallOptions{Audio: true}); err != nil {
+	if err := bob.Accept(id, protocol.CallOptions{Audio: true}); err != nil {
 		t.Fatal(err)
 	}
-	states(t, alice, id, calling.StateConfirmed)
-	states(t, bob, id, calling.StateConfirmed)
+	states(t, alice, id, protocol.StateConfirmed)
+	states(t, bob, id, protocol.StateConfirmed)
 	atB, atA := anyTrack(t, bob), anyTrack(t, alice)
 	readIntact(t, atB, 5)
 	readIntact(t, atA, 5)
@@ -58,8 +59,8 @@ func TestCallHoldStopsMediaBothWays(t *testing.T) {
 	if err := alice.Hold(id, true); err != nil {
 		t.Fatal(err)
 	}
-	local := waitEvent(t, alice, calling.TypeHoldChanged, "")
-	remote := waitEvent(t, bob, calling.TypeHoldChanged, "")
+	local := waitEvent(t, alice, protocol.TypeHoldChanged, "")
+	remote := waitEvent(t, bob, protocol.TypeHoldChanged, "")
 	if !*local.IsHold || local.IsRemote || !*remote.IsHold || !remote.IsRemote {
 		t.Fatalf("hold events: %+v / %+v", local, remote)
 	}
@@ -69,7 +70,7 @@ func TestCallHoldStopsMediaBothWays(t *testing.T) {
 	if err := alice.Hold(id, false); err != nil {
 		t.Fatal(err)
 	}
-	waitEvent(t, bob, calling.TypeHoldChanged, "")
+	waitEvent(t, bob, protocol.TypeHoldChanged, "")
 	readIntact(t, anyTrack(t, bob), 5) // resumed (on a fresh m-line)
 	readIntact(t, anyTrack(t, alice), 5)
 }
@@ -81,7 +82,7 @@ func TestCallMuteAtTheSFU(t *testing.T) {
 	if err := alice.Mute("microphone", true); err != nil {
 		t.Fatal(err)
 	}
-	if m := waitEvent(t, bob, calling.TypeMuted, ""); !*m.Muted {
+	if m := waitEvent(t, bob, protocol.TypeMuted, ""); !*m.Muted {
 		t.Fatalf("muted event %+v", m)
 	}
 	silent(t, atB)
@@ -101,7 +102,7 @@ func TestCallDTMF(t *testing.T) {
 	}
 	var atBob, atHook []string
 	for len(atBob) < 5 {
-		m := waitEvent(t, bob, calling.TypeDTMF, "")
+		m := waitEvent(t, bob, protocol.TypeDTMF, "")
 		if m.From != "alice" || m.CallID != id {
 			t.Fatalf("dtmf %+v", m)
 		}
@@ -120,7 +121,7 @@ func TestCallDTMF(t *testing.T) {
 	eq(t, "hook", atHook, "1", "23", "*#", "ABCD", "0")
 	for _, bad := range []string{"", "E", "12x", "#" + string(make([]byte, 32))} {
 		_ = alice.SendDTMF(id, bad)
-		if m := waitEvent(t, alice, calling.TypeError, ""); m.Error.Code != 400 {
+		if m := waitEvent(t, alice, protocol.TypeError, ""); m.Error.Code != 400 {
 			t.Fatalf("digits %q: %+v", bad, m.Error)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // A callee connected without the incoming grant: the call fails forbidden.
@@ -15,8 +16,8 @@ func TestCallForbidden(t *testing.T) {
 	e := newEnv(t, nil)
 	alice := e.phone("alice")
 	e.dialToken(e.token("bob", auth.Grants{Outgoing: true})) // bob is here, but may not receive calls
-	id, _ := alice.Call(ctxT(t, 5*time.Second), "bob", calling.CallOptions{Audio: true})
-	eq(t, "alice", states(t, alice, id, calling.StateFailed), "connecting", "failed(forbidden)")
+	id, _ := alice.Call(ctxT(t, 5*time.Second), "bob", protocol.CallOptions{Audio: true})
+	eq(t, "alice", states(t, alice, id, protocol.StateFailed), "connecting", "failed(forbidden)")
 }
 
 // Answered, but the callee never completes the media negotiation: after
@@ -27,24 +28,24 @@ func TestCallMediaTimeout(t *testing.T) {
 	alice := e.phone("alice")
 	bob := rawDialOK(t, e, e.token("bob", callGrants)) // answers the call, never the offer
 	ctx := ctxT(t, 10*time.Second)
-	id, _ := alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	id, _ := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	for {
 		m, err := readMsg(t, bob)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Type == calling.TypeIncoming {
+		if m.Type == protocol.TypeIncoming {
 			break
 		}
 	}
 	_ = bob.Write(ctx, websocket.MessageText, []byte(`{"type":"accept","id":"1","callId":"`+id+`","options":{"audio":true}}`))
-	states(t, alice, id, calling.StateAccepted)
+	states(t, alice, id, protocol.StateAccepted)
 	clk.Advance(20*time.Second - time.Millisecond)
-	if s, _ := mustCall(t, e, id).State(); s != calling.StateAccepted {
+	if s, _ := mustCall(t, e, id).State(); s != protocol.StateAccepted {
 		t.Fatalf("before the media timeout: %s", s)
 	}
 	clk.Advance(time.Millisecond)
-	eq(t, "alice", states(t, alice, id, calling.StateFailed), "failed(timeout)")
+	eq(t, "alice", states(t, alice, id, protocol.StateFailed), "failed(timeout)")
 }
 
 // The callee's media connection closes while its signaling stays: the call
@@ -54,9 +55,9 @@ func TestCallMediaFailed(t *testing.T) {
 	alice, bob := e.phone("alice"), e.phone("bob")
 	id, _, _ := establish(t, e, alice, bob)
 	_ = bob.PeerConnection().Close()
-	eq(t, "alice", states(t, alice, id, calling.StateFailed), "failed(media_failed)")
+	eq(t, "alice", states(t, alice, id, protocol.StateFailed), "failed(media_failed)")
 	// Still connected: alice can call again.
-	id2, err := alice.Call(ctxT(t, 5*time.Second), "bob", calling.CallOptions{Audio: true})
+	id2, err := alice.Call(ctxT(t, 5*time.Second), "bob", protocol.CallOptions{Audio: true})
 	if err != nil || id2 == "" {
 		t.Fatalf("call after media failure: %v", err)
 	}
@@ -72,8 +73,8 @@ func TestCallServerShutdown(t *testing.T) {
 	id, _, _ := establish(t, e, alice, bob)
 	done := make(chan error, 1)
 	go func() { done <- e.srv.Close() }()
-	eq(t, "alice", states(t, alice, id, calling.StateFailed), "failed(server_shutdown)")
-	eq(t, "bob", states(t, bob, id, calling.StateFailed), "failed(server_shutdown)")
+	eq(t, "alice", states(t, alice, id, protocol.StateFailed), "failed(server_shutdown)")
+	eq(t, "bob", states(t, bob, id, protocol.StateFailed), "failed(server_shutdown)")
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

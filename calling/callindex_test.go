@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -57,11 +58,11 @@ func TestCallIndexFollowsRetention(t *testing.T) {
 	}
 	defer s.Close()
 	for i, to := range []string{"bob", "carol", "bob"} {
-		c, err := s.PlaceCall(context.Background(), "acct", "line", to, CallOptions{Audio: true})
+		c, err := s.PlaceCall(context.Background(), "acct", "line", to, protocol.CallOptions{Audio: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st := c.Info().State; st != StateFailed { // nobody connected, no Waker
+		if st := c.Info().State; st != protocol.StateFailed { // nobody connected, no Waker
 			t.Fatalf("call %d: %s", i, st)
 		}
 	}

@@ -2,6 +2,7 @@ package calling
 
 import (
 	"context"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"slices"
 )
 
@@ -9,8 +10,8 @@ import (
 // identity or an application name), like a Calls API. When the callee
 // answers, its connection joins the call's session (CallInfo.SessionID),
 // where the host can add participants through the REST API.
-func (s *Server) PlaceCall(ctx context.Context, account, from, to string, opts CallOptions) (*Call, error) {
-	if err := checkOptions(&opts); err != nil {
+func (s *Server) PlaceCall(ctx context.Context, account, from, to string, opts protocol.CallOptions) (*Call, error) {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	return s.placeCall(ctx, account, from, from, to, opts, nil, nil, "")

@@ -3,12 +3,12 @@ package calling
 import (
 	"context"
 	"errors"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -25,16 +25,16 @@ type Call struct {
 	From        string // caller identity
 	DisplayName string
 	To          string // callee identity
-	Options     CallOptions
+	Options     protocol.CallOptions
 
 	mu        sync.Mutex
-	state     CallState
-	cause     Cause
+	state     protocol.CallState
+	cause     protocol.Cause
 	history   []StateChange
 	caller    *peer   // nil when the server placed the call
 	rung      []*peer // callee connections ringing
 	callee    *peer   // the connection that answered
-	callerPub []Publication
+	callerPub []protocol.Publication
 	sessionID string
 	held      map[*peer]bool
 	ready     map[*peer]bool   // media connected and publishing
@@ -45,18 +45,16 @@ type Call struct {
 
 type identKey struct{ account, identity string }
 
-var dtmfRule = regexp.MustCompile(`^[0-9*#A-D]{1,32}$`)
-
 // CallInfo is the public view of a call (GET /v1/calls/{id}).
 type CallInfo struct {
-	ID        string        `json:"id"`
-	From      string        `json:"from"`
-	To        string        `json:"to"`
-	State     CallState     `json:"state"`
-	Cause     Cause         `json:"cause,omitempty"`
-	SessionID string        `json:"sessionId,omitempty"`
-	Options   CallOptions   `json:"options"`
-	History   []StateChange `json:"history"`
+	ID        string               `json:"id"`
+	From      string               `json:"from"`
+	To        string               `json:"to"`
+	State     protocol.CallState   `json:"state"`
+	Cause     protocol.Cause       `json:"cause,omitempty"`
+	SessionID string               `json:"sessionId,omitempty"`
+	Options   protocol.CallOptions `json:"options"`
+	History   []StateChange        `json:"history"`
 }
 
 // Info returns a snapshot of the call.
@@ -68,7 +66,7 @@ func (c *Call) Info() CallInfo {
 }
 
 // State returns the current state and cause.
-func (c *Call) State() (CallState, Cause) {
+func (c *Call) State() (protocol.CallState, protocol.Cause) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.state, c.cause
@@ -87,18 +85,18 @@ func (c *Call) parties() []*peer {
 }
 
 // setState applies a legal transition, tells every party and the hooks; c.mu held.
-func (c *Call) setState(to CallState, cause Cause) error {
+func (c *Call) setState(to protocol.CallState, cause protocol.Cause) error {
 	if err := nextState(c.state, to, cause); err != nil {
 		return err
 	}
 	now := c.srv.clock.Now()
 	c.state, c.cause = to, cause
 	c.history = append(c.history, StateChange{State: to, Cause: cause, At: now})
-	if to == StateEnded || to == StateFailed {
+	if to == protocol.StateEnded || to == protocol.StateFailed {
 		c.finish() // before anyone is told, so timers and marks are settled when they hear it
 	}
 	for _, p := range c.parties() {
-		p.send(&Message{Type: TypeCallState, CallID: c.ID, State: to, Cause: cause})
+		p.send(&protocol.Message{Type: protocol.TypeCallState, CallID: c.ID, State: to, Cause: cause})
 	}
 	ev := CallEvent{CallID: c.ID, Account: c.Account, From: c.From, To: c.To, State: to, Cause: cause, SessionID: c.sessionID, Options: c.Options, At: now}
 	c.srv.hook(func(ctx context.Context, h Hooks) { h.CallStateChanged(ctx, ev) })
@@ -133,37 +131,18 @@ func (c *Call) finish() {
 // normalizeCallee accepts "client:alice" and "alice".
 func normalizeCallee(to string) string { return strings.TrimPrefix(to, "client:") }
 
-func checkOptions(o *CallOptions) error {
-	if o == nil {
-		return nil
-	}
-	switch o.Recording {
-	case "", "UNDEFINED", "AUDIO", "AUDIO_AND_VIDEO":
-	default:
-		return badMessage("recording must be UNDEFINED, AUDIO or AUDIO_AND_VIDEO")
-	}
-	size := 0
-	for k, v := range o.CustomData {
-		size += len(k) + len(v)
-	}
-	if len(o.CustomData) > 16 || size > 1024 {
-		return badMessage("customData is limited to 16 entries and 1 KiB")
-	}
-	return nil
-}
-
 // placeCall starts a call from caller (nil: the server) to identity to.
-func (s *Server) placeCall(ctx context.Context, account, from, displayName, to string, opts CallOptions, caller *peer, pubs []Publication, reqID string) (*Call, error) {
+func (s *Server) placeCall(ctx context.Context, account, from, displayName, to string, opts protocol.CallOptions, caller *peer, pubs []protocol.Publication, reqID string) (*Call, error) {
 	to = normalizeCallee(to)
 	if !auth.ValidIdentity(to) {
-		return nil, &ProtocolError{Code: 406, Reason: "identity_not_acceptable", Message: "callee identity must be 3-64 letters, digits or - _ + = / ."}
+		return nil, &protocol.Error{Code: 406, Reason: protocol.ReasonIdentityNotAcceptable, Message: "callee identity must be 3-64 letters, digits or - _ + = / ."}
 	}
 	if to == from {
 		return nil, badMessage("cannot call yourself")
 	}
 	c := &Call{srv: s, ID: newCallID(), Account: account, From: from, DisplayName: displayName, To: to, Options: opts,
-		caller: caller, callerPub: pubs, held: map[*peer]bool{}, ready: map[*peer]bool{}, pids: map[*peer]string{}, state: StateConnecting}
-	c.history = []StateChange{{State: StateConnecting, At: s.clock.Now()}}
+		caller: caller, callerPub: pubs, held: map[*peer]bool{}, ready: map[*peer]bool{}, pids: map[*peer]string{}, state: protocol.StateConnecting}
+	c.history = []StateChange{{State: protocol.StateConnecting, At: s.clock.Now()}}
 
 	s.callsMu.Lock()
 	if caller != nil {
@@ -174,7 +153,7 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 		}
 		if !ok {
 			s.callsMu.Unlock()
-			return nil, &ProtocolError{Code: 409, Reason: "already_in_call", Message: "you are already in a call"}
+			return nil, &protocol.Error{Code: 409, Reason: protocol.ReasonAlreadyInCall, Message: "you are already in a call"}
 		}
 	}
 	s.calls[c.ID] = c
@@ -202,26 +181,26 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if caller != nil {
-		caller.send(&Message{Type: TypeCallState, ID: reqID, CallID: c.ID, State: StateConnecting, To: to})
+		caller.send(&protocol.Message{Type: protocol.TypeCallState, ID: reqID, CallID: c.ID, State: protocol.StateConnecting, To: to})
 	}
-	ev := CallEvent{CallID: c.ID, Account: account, From: from, To: to, State: StateConnecting, Options: opts, At: s.clock.Now()}
+	ev := CallEvent{CallID: c.ID, Account: account, From: from, To: to, State: protocol.StateConnecting, Options: opts, At: s.clock.Now()}
 	s.hook(func(ctx context.Context, h Hooks) { h.CallStateChanged(ctx, ev) })
 	switch {
 	case calleeBusy:
-		_ = c.setState(StateEnded, CauseBusy)
+		_ = c.setState(protocol.StateEnded, protocol.CauseBusy)
 		return c, nil
 	case len(ring) == 0 && calleeConnected:
 		// Connected, but no connection may receive calls (no incoming grant).
-		_ = c.setState(StateFailed, CauseForbidden)
+		_ = c.setState(protocol.StateFailed, protocol.CauseForbidden)
 		return c, nil
 	case len(ring) == 0 && s.cfg.Waker == nil:
-		_ = c.setState(StateFailed, CauseCalleeOffline)
+		_ = c.setState(protocol.StateFailed, protocol.CauseCalleeOffline)
 		return c, nil
 	case len(ring) == 0:
 		w := Wakeup{Account: account, Identity: to, CallID: c.ID, From: from, DisplayName: displayName, ExpiresAt: s.clock.Now().Add(s.cfg.RingTimeout)}
 		if err := s.cfg.Waker.Wake(ctx, w); err != nil {
 			s.log.Warn("wake callee", "call", c.ID, "err", err)
-			_ = c.setState(StateFailed, CauseUnreachable)
+			_ = c.setState(protocol.StateFailed, protocol.CauseUnreachable)
 			return c, nil
 		}
 		c.woken = true
@@ -234,11 +213,11 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	c.stopTimer = s.clock.AfterFunc(s.cfg.RingTimeout, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.state == StateRinging {
-			_ = c.setState(StateEnded, CauseNoAnswer)
+		if c.state == protocol.StateRinging {
+			_ = c.setState(protocol.StateEnded, protocol.CauseNoAnswer)
 		}
 	})
-	_ = c.setState(StateRinging, "")
+	_ = c.setState(protocol.StateRinging, "")
 	return c, nil
 }
 
@@ -246,7 +225,7 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 func (c *Call) ring(p *peer) {
 	c.rung = append(c.rung, p)
 	opts := c.Options
-	p.send(&Message{Type: TypeIncoming, CallID: c.ID, From: c.From, DisplayName: c.DisplayName, Options: &opts})
+	p.send(&protocol.Message{Type: protocol.TypeIncoming, CallID: c.ID, From: c.From, DisplayName: c.DisplayName, Options: &opts})
 }
 
 // calleeConnected rings a connection the callee opened while the call rings
@@ -254,21 +233,21 @@ func (c *Call) ring(p *peer) {
 func (c *Call) calleeConnected(p *peer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == StateRinging && !slices.Contains(c.rung, p) {
+	if c.state == protocol.StateRinging && !slices.Contains(c.rung, p) {
 		c.ring(p)
-		p.send(&Message{Type: TypeCallState, CallID: c.ID, State: StateRinging})
+		p.send(&protocol.Message{Type: protocol.TypeCallState, CallID: c.ID, State: protocol.StateRinging})
 	}
 }
 
 // accept answers the call from callee connection p.
-func (c *Call) accept(p *peer, pubs []Publication) error {
+func (c *Call) accept(p *peer, pubs []protocol.Publication) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !slices.Contains(c.rung, p) {
-		return &ProtocolError{Code: 404, Reason: "no_such_call", Message: "this connection is not ringing for that call"}
+		return &protocol.Error{Code: 404, Reason: protocol.ReasonNoSuchCall, Message: "this connection is not ringing for that call"}
 	}
-	if c.state != StateRinging {
-		return &ErrIllegalTransition{From: c.state, To: StateAccepted}
+	if c.state != protocol.StateRinging {
+		return &ErrIllegalTransition{From: c.state, To: protocol.StateAccepted}
 	}
 	ctx := context.Background()
 	s, err := c.srv.cfg.Rooms.CreateSession(ctx, c.Account, "call")
@@ -282,7 +261,7 @@ func (c *Call) accept(p *peer, pubs []Publication) error {
 	c.callee = p
 	for _, other := range c.rung {
 		if other != p {
-			other.send(&Message{Type: TypeCallState, CallID: c.ID, State: StateEnded, Cause: CauseAnsweredElsewhere})
+			other.send(&protocol.Message{Type: protocol.TypeCallState, CallID: c.ID, State: protocol.StateEnded, Cause: protocol.CauseAnsweredElsewhere})
 		}
 	}
 	c.rung = []*peer{p}
@@ -290,11 +269,11 @@ func (c *Call) accept(p *peer, pubs []Publication) error {
 	c.stopTimer = c.srv.clock.AfterFunc(c.srv.cfg.MediaTimeout, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.state == StateAccepted {
-			_ = c.setState(StateFailed, CauseTimeout)
+		if c.state == protocol.StateAccepted {
+			_ = c.setState(protocol.StateFailed, protocol.CauseTimeout)
 		}
 	})
-	if err := c.setState(StateAccepted, ""); err != nil {
+	if err := c.setState(protocol.StateAccepted, ""); err != nil {
 		return err
 	}
 	if c.caller != nil {
@@ -306,16 +285,16 @@ func (c *Call) accept(p *peer, pubs []Publication) error {
 }
 
 // callerPubs are the publications the caller announced with its call message.
-func (c *Call) callerPubs() []Publication { return c.callerPub }
+func (c *Call) callerPubs() []protocol.Publication { return c.callerPub }
 
 // reject declines the call from callee connection p.
 func (c *Call) reject(p *peer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !slices.Contains(c.rung, p) {
-		return &ProtocolError{Code: 404, Reason: "no_such_call", Message: "this connection is not ringing for that call"}
+		return &protocol.Error{Code: 404, Reason: protocol.ReasonNoSuchCall, Message: "this connection is not ringing for that call"}
 	}
-	return c.setState(StateEnded, CauseRejected)
+	return c.setState(protocol.StateEnded, protocol.CauseRejected)
 }
 
 // hangup ends the call from p (nil: the server / REST API).
@@ -323,16 +302,16 @@ func (c *Call) hangup(p *peer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p != nil && !slices.Contains(c.parties(), p) {
-		return &ProtocolError{Code: 404, Reason: "no_such_call", Message: "not a party of that call"}
+		return &protocol.Error{Code: 404, Reason: protocol.ReasonNoSuchCall, Message: "not a party of that call"}
 	}
 	switch c.state {
-	case StateConnecting, StateRinging:
+	case protocol.StateConnecting, protocol.StateRinging:
 		if p != nil && p != c.caller {
-			return c.setState(StateEnded, CauseRejected)
+			return c.setState(protocol.StateEnded, protocol.CauseRejected)
 		}
-		return c.setState(StateEnded, CauseCanceled)
+		return c.setState(protocol.StateEnded, protocol.CauseCanceled)
 	default:
-		return c.setState(StateEnded, CauseNormal)
+		return c.setState(protocol.StateEnded, protocol.CauseNormal)
 	}
 }
 
@@ -340,7 +319,7 @@ func (c *Call) hangup(p *peer) error {
 func (c *Call) lost(p *peer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == StateEnded || c.state == StateFailed {
+	if c.state == protocol.StateEnded || c.state == protocol.StateFailed {
 		return
 	}
 	if c.callee == nil && p != c.caller {
@@ -348,18 +327,18 @@ func (c *Call) lost(p *peer) {
 		if len(c.rung) > 0 || c.woken {
 			return // other devices still ring
 		}
-		_ = c.setState(StateFailed, CauseUnreachable)
+		_ = c.setState(protocol.StateFailed, protocol.CauseUnreachable)
 		return
 	}
-	_ = c.setState(StateFailed, CauseUnreachable)
+	_ = c.setState(protocol.StateFailed, protocol.CauseUnreachable)
 }
 
 // mediaFailed fails an answered call whose media connection broke.
 func (c *Call) mediaFailed() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == StateAccepted || c.state == StateConfirmed {
-		_ = c.setState(StateFailed, CauseMediaFailed)
+	if c.state == protocol.StateAccepted || c.state == protocol.StateConfirmed {
+		_ = c.setState(protocol.StateFailed, protocol.CauseMediaFailed)
 	}
 }
 
@@ -368,7 +347,7 @@ func (c *Call) mediaReady(p *peer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ready[p] = true
-	if c.state != StateAccepted {
+	if c.state != protocol.StateAccepted {
 		return
 	}
 	for _, q := range c.parties() {
@@ -376,7 +355,7 @@ func (c *Call) mediaReady(p *peer) {
 			return
 		}
 	}
-	_ = c.setState(StateConfirmed, "")
+	_ = c.setState(protocol.StateConfirmed, "")
 }
 
 // hold puts the call on hold from p (or takes it off); while either side
@@ -384,8 +363,8 @@ func (c *Call) mediaReady(p *peer) {
 func (c *Call) hold(p *peer, on bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state != StateAccepted && c.state != StateConfirmed || !slices.Contains(c.parties(), p) {
-		return &ProtocolError{Code: 409, Reason: "not_established", Message: "hold needs an established call"}
+	if c.state != protocol.StateAccepted && c.state != protocol.StateConfirmed || !slices.Contains(c.parties(), p) {
+		return &protocol.Error{Code: 409, Reason: protocol.ReasonNotEstablished, Message: "hold needs an established call"}
 	}
 	c.held[p] = on
 	anyHeld := false
@@ -393,7 +372,7 @@ func (c *Call) hold(p *peer, on bool) error {
 		anyHeld = anyHeld || h
 	}
 	for _, q := range c.parties() {
-		q.send(&Message{Type: TypeHoldChanged, CallID: c.ID, IsHold: &on, IsRemote: q != p})
+		q.send(&protocol.Message{Type: protocol.TypeHoldChanged, CallID: c.ID, IsHold: &on, IsRemote: q != p})
 	}
 	return c.applyHold(anyHeld)
 }
@@ -419,17 +398,17 @@ func (c *Call) applyHold(held bool) error {
 
 // dtmf relays digits from p to the other party and the hooks.
 func (c *Call) dtmf(p *peer, digits string) error {
-	if !dtmfRule.MatchString(digits) {
+	if !protocol.ValidDTMF(digits) {
 		return badMessage("DTMF digits are 1-32 of 0-9 * # A-D")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state != StateAccepted && c.state != StateConfirmed || !slices.Contains(c.parties(), p) {
-		return &ProtocolError{Code: 409, Reason: "not_established", Message: "DTMF needs an established call"}
+	if c.state != protocol.StateAccepted && c.state != protocol.StateConfirmed || !slices.Contains(c.parties(), p) {
+		return &protocol.Error{Code: 409, Reason: protocol.ReasonNotEstablished, Message: "DTMF needs an established call"}
 	}
 	for _, q := range c.parties() {
 		if q != p {
-			q.send(&Message{Type: TypeDTMF, CallID: c.ID, From: p.claims.Subject, Digits: digits})
+			q.send(&protocol.Message{Type: protocol.TypeDTMF, CallID: c.ID, From: p.claims.Subject, Digits: digits})
 		}
 	}
 	ev := DTMFEvent{CallID: c.ID, Account: c.Account, From: p.claims.Subject, Digits: digits, At: c.srv.clock.Now()}

@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -95,14 +96,14 @@ func withMic(t *testing.T, c *client.Client) *webrtc.TrackLocalStaticRTP {
 }
 
 // states collects callState messages for callID until one is final.
-func states(t *testing.T, c *client.Client, callID string, until ...calling.CallState) []string {
+func states(t *testing.T, c *client.Client, callID string, until ...protocol.CallState) []string {
 	t.Helper()
 	ctx := ctxT(t, 10*time.Second)
 	var got []string
 	for {
 		select {
 		case m := <-c.Events():
-			if m.Type != calling.TypeCallState || (callID != "" && m.CallID != callID) {
+			if m.Type != protocol.TypeCallState || (callID != "" && m.CallID != callID) {
 				continue
 			}
 			s := string(m.State)
@@ -121,9 +122,9 @@ func states(t *testing.T, c *client.Client, callID string, until ...calling.Call
 	}
 }
 
-func incoming(t *testing.T, c *client.Client) calling.Message {
+func incoming(t *testing.T, c *client.Client) protocol.Message {
 	t.Helper()
-	return waitEvent(t, c, calling.TypeIncoming, "")
+	return waitEvent(t, c, protocol.TypeIncoming, "")
 }
 
 func eq[T comparable](t *testing.T, what string, got []T, want ...T) {
@@ -149,7 +150,7 @@ func TestCallAnswerAndHangUp(t *testing.T) {
 	go sendOpus(sendCtx, aMic)
 	go sendOpus(sendCtx, bMic)
 
-	id, err := alice.Call(ctx, "client:bob", calling.CallOptions{Audio: true, CustomData: map[string]string{"order": "42"}})
+	id, err := alice.Call(ctx, "client:bob", protocol.CallOptions{Audio: true, CustomData: map[string]string{"order": "42"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,11 +158,11 @@ func TestCallAnswerAndHangUp(t *testing.T) {
 	if in.CallID != id || in.From != "alice" || in.Options.CustomData["order"] != "42" {
 		t.Fatalf("incoming %+v", in)
 	}
-	if err := bob.Accept(id, calling.CallOptions{Audio: true}); err != nil {
+	if err := bob.Accept(id, protocol.CallOptions{Audio: true}); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "alice", states(t, alice, id, calling.StateConfirmed), "connecting", "ringing", "accepted", "confirmed")
-	eq(t, "bob", states(t, bob, id, calling.StateConfirmed), "ringing", "accepted", "confirmed")
+	eq(t, "alice", states(t, alice, id, protocol.StateConfirmed), "connecting", "ringing", "accepted", "confirmed")
+	eq(t, "bob", states(t, bob, id, protocol.StateConfirmed), "ringing", "accepted", "confirmed")
 	// Media both ways, payloads intact.
 	readIntact(t, anyTrack(t, bob), 10)
 	readIntact(t, anyTrack(t, alice), 10)
@@ -169,8 +170,8 @@ func TestCallAnswerAndHangUp(t *testing.T) {
 	if err := bob.Hangup(id); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "alice end", states(t, alice, id, calling.StateEnded), "ended(normal)")
-	eq(t, "bob end", states(t, bob, id, calling.StateEnded), "ended(normal)")
+	eq(t, "alice end", states(t, alice, id, protocol.StateEnded), "ended(normal)")
+	eq(t, "bob end", states(t, bob, id, protocol.StateEnded), "ended(normal)")
 
 	var hookStates []string
 	for len(hookStates) < 5 {
@@ -187,7 +188,7 @@ func TestCallAnswerAndHangUp(t *testing.T) {
 		t.Fatalf("history %+v", info.Info())
 	}
 	// Both can call again after the call.
-	id2, err := bob.Call(ctx, "alice", calling.CallOptions{Audio: true})
+	id2, err := bob.Call(ctx, "alice", protocol.CallOptions{Audio: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,33 +215,33 @@ func TestCallRejectCancelNoAnswer(t *testing.T) {
 	alice, bob := e.phone("alice"), e.phone("bob")
 	ctx := ctxT(t, 20*time.Second)
 
-	id, _ := alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	id, _ := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	incoming(t, bob)
 	_ = bob.Reject(id)
-	eq(t, "reject/alice", states(t, alice, id, calling.StateEnded), "connecting", "ringing", "ended(rejected)")
-	eq(t, "reject/bob", states(t, bob, id, calling.StateEnded), "ringing", "ended(rejected)")
+	eq(t, "reject/alice", states(t, alice, id, protocol.StateEnded), "connecting", "ringing", "ended(rejected)")
+	eq(t, "reject/bob", states(t, bob, id, protocol.StateEnded), "ringing", "ended(rejected)")
 
-	id, _ = alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	id, _ = alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	incoming(t, bob)
 	_ = alice.Hangup(id)
-	eq(t, "cancel/alice", states(t, alice, id, calling.StateEnded), "connecting", "ringing", "ended(canceled)")
-	eq(t, "cancel/bob", states(t, bob, id, calling.StateEnded), "ringing", "ended(canceled)")
+	eq(t, "cancel/alice", states(t, alice, id, protocol.StateEnded), "connecting", "ringing", "ended(canceled)")
+	eq(t, "cancel/bob", states(t, bob, id, protocol.StateEnded), "ringing", "ended(canceled)")
 
-	id, _ = alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	id, _ = alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	incoming(t, bob)
-	eq(t, "ringing", states(t, alice, id, calling.StateRinging), "connecting", "ringing")
+	eq(t, "ringing", states(t, alice, id, protocol.StateRinging), "connecting", "ringing")
 	clk.Advance(45*time.Second - time.Millisecond)
-	if s, _ := mustCall(t, e, id).State(); s != calling.StateRinging {
+	if s, _ := mustCall(t, e, id).State(); s != protocol.StateRinging {
 		t.Fatalf("before 45 s: %s", s)
 	}
 	clk.Advance(time.Millisecond)
-	eq(t, "no answer", states(t, alice, id, calling.StateEnded), "ended(no_answer)")
+	eq(t, "no answer", states(t, alice, id, protocol.StateEnded), "ended(no_answer)")
 	// Accepting after the end is refused, never applied.
-	_ = bob.Accept(id, calling.CallOptions{})
-	if m := waitEvent(t, bob, calling.TypeError, ""); m.Error == nil || m.Error.Code != 409 || m.Error.Reason != "illegal_transition" {
+	_ = bob.Accept(id, protocol.CallOptions{})
+	if m := waitEvent(t, bob, protocol.TypeError, ""); m.Error == nil || m.Error.Code != 409 || m.Error.Reason != "illegal_transition" {
 		t.Fatalf("accept after no_answer: %+v, want 409 illegal_transition", m.Error)
 	}
-	if s, c := mustCall(t, e, id).State(); s != calling.StateEnded || c != calling.CauseNoAnswer {
+	if s, c := mustCall(t, e, id).State(); s != protocol.StateEnded || c != protocol.CauseNoAnswer {
 		t.Fatalf("state changed after end: %s %s", s, c)
 	}
 	// Ended calls are forgotten after the retention (1 h by default).
@@ -267,19 +268,19 @@ func TestCallBusyAndAnsweredElsewhere(t *testing.T) {
 	e := newEnv(t, nil)
 	alice, phone, laptop, carol := e.phone("alice"), e.phone("bob"), e.phone("bob"), e.phone("carol")
 	ctx := ctxT(t, 20*time.Second)
-	id, _ := alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	id, _ := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	incoming(t, phone)
 	incoming(t, laptop)
-	_ = laptop.Accept(id, calling.CallOptions{Audio: true})
-	eq(t, "phone", states(t, phone, id, calling.StateEnded), "ringing", "ended(answered_elsewhere)")
-	states(t, alice, id, calling.StateAccepted)
+	_ = laptop.Accept(id, protocol.CallOptions{Audio: true})
+	eq(t, "phone", states(t, phone, id, protocol.StateEnded), "ringing", "ended(answered_elsewhere)")
+	states(t, alice, id, protocol.StateAccepted)
 
 	// Bob is in a call: carol gets busy.
-	id2, _ := carol.Call(ctx, "bob", calling.CallOptions{Audio: true})
-	eq(t, "carol", states(t, carol, id2, calling.StateEnded), "connecting", "ended(busy)")
+	id2, _ := carol.Call(ctx, "bob", protocol.CallOptions{Audio: true})
+	eq(t, "carol", states(t, carol, id2, protocol.StateEnded), "connecting", "ended(busy)")
 	select {
 	case m := <-phone.Events():
-		if m.Type == calling.TypeIncoming {
+		if m.Type == protocol.TypeIncoming {
 			t.Fatal("a busy callee rang")
 		}
 	default:
@@ -290,11 +291,11 @@ func TestCallCalleeOffline(t *testing.T) {
 	t.Run("no waker", func(t *testing.T) {
 		e := newEnv(t, nil)
 		alice := e.phone("alice")
-		id, err := alice.Call(ctxT(t, 5*time.Second), "bob", calling.CallOptions{Audio: true})
+		id, err := alice.Call(ctxT(t, 5*time.Second), "bob", protocol.CallOptions{Audio: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		eq(t, "alice", states(t, alice, id, calling.StateFailed), "connecting", "failed(callee_offline)")
+		eq(t, "alice", states(t, alice, id, protocol.StateFailed), "connecting", "failed(callee_offline)")
 	})
 	t.Run("waker connects the callee", func(t *testing.T) {
 		var e *env
@@ -308,7 +309,7 @@ func TestCallCalleeOffline(t *testing.T) {
 		})
 		alice := e.phone("alice")
 		ctx := ctxT(t, 10*time.Second)
-		id, _ := alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+		id, _ := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 		w := <-woke
 		if w.Identity != "bob" || w.CallID != id || w.From != "alice" || w.ExpiresAt.IsZero() {
 			t.Fatalf("wakeup %+v", w)
@@ -318,16 +319,16 @@ func TestCallCalleeOffline(t *testing.T) {
 		if in.CallID != id {
 			t.Fatalf("incoming %+v", in)
 		}
-		_ = bob.Accept(id, calling.CallOptions{Audio: true})
-		eq(t, "alice", states(t, alice, id, calling.StateAccepted), "connecting", "ringing", "accepted")
+		_ = bob.Accept(id, protocol.CallOptions{Audio: true})
+		eq(t, "alice", states(t, alice, id, protocol.StateAccepted), "connecting", "ringing", "accepted")
 	})
 	t.Run("waker fails", func(t *testing.T) {
 		e := newEnv(t, func(c *calling.Config) {
 			c.Waker = calling.WakerFunc(func(context.Context, calling.Wakeup) error { return errors.New("no devices") })
 		})
 		alice := e.phone("alice")
-		id, _ := alice.Call(ctxT(t, 5*time.Second), "bob", calling.CallOptions{Audio: true})
-		eq(t, "alice", states(t, alice, id, calling.StateFailed), "connecting", "failed(unreachable)")
+		id, _ := alice.Call(ctxT(t, 5*time.Second), "bob", protocol.CallOptions{Audio: true})
+		eq(t, "alice", states(t, alice, id, protocol.StateFailed), "connecting", "failed(unreachable)")
 	})
 }
 
@@ -335,16 +336,16 @@ func TestCallRefusals(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := ctxT(t, 5*time.Second)
 	noOut := e.dialToken(e.token("mallory", auth.Grants{Incoming: true}))
-	if _, err := noOut.Call(ctx, "bob", calling.CallOptions{}); err == nil || err.(*calling.ProtocolError).Code != 403 {
+	if _, err := noOut.Call(ctx, "bob", protocol.CallOptions{}); err == nil || err.(*protocol.Error).Code != 403 {
 		t.Fatalf("call without outgoing grant: %v", err)
 	}
 	alice := e.phone("alice")
 	for _, to := range []string{"b", "has space", "alice"} {
-		if _, err := alice.Call(ctx, to, calling.CallOptions{}); err == nil {
+		if _, err := alice.Call(ctx, to, protocol.CallOptions{}); err == nil {
 			t.Fatalf("call to %q accepted", to)
 		}
 	}
-	if _, err := alice.Call(ctx, "bob", calling.CallOptions{Recording: "SOMETIMES"}); err == nil {
+	if _, err := alice.Call(ctx, "bob", protocol.CallOptions{Recording: "SOMETIMES"}); err == nil {
 		t.Fatal("bad recording option accepted")
 	}
 }
@@ -352,9 +353,9 @@ func TestCallRefusals(t *testing.T) {
 func TestNextStateTable(t *testing.T) {
 	// Illegal transitions are refused (exercised through the public API above);
 	// here the full table through a call that is driven to each state.
-	for _, tc := range []struct{ from, to calling.CallState }{
-		{calling.StateEnded, calling.StateRinging}, {calling.StateFailed, calling.StateAccepted},
-		{calling.StateConfirmed, calling.StateRinging}, {calling.StateRinging, calling.StateConfirmed},
+	for _, tc := range []struct{ from, to protocol.CallState }{
+		{protocol.StateEnded, protocol.StateRinging}, {protocol.StateFailed, protocol.StateAccepted},
+		{protocol.StateConfirmed, protocol.StateRinging}, {protocol.StateRinging, protocol.StateConfirmed},
 	} {
 		err := (&calling.ErrIllegalTransition{From: tc.from, To: tc.to}).Error()
 		if err == "" {
@@ -368,14 +369,14 @@ func TestCallRingsLateDevice(t *testing.T) {
 	e := newEnv(t, nil)
 	alice, phone := e.phone("alice"), e.phone("bob")
 	ctx := ctxT(t, 10*time.Second)
-	id, _ := alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	id, _ := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	incoming(t, phone)
 	laptop := e.phone("bob")
 	if in := incoming(t, laptop); in.CallID != id {
 		t.Fatalf("late device: %+v", in)
 	}
-	_ = laptop.Accept(id, calling.CallOptions{Audio: true})
-	eq(t, "phone", states(t, phone, id, calling.StateEnded), "ringing", "ended(answered_elsewhere)")
+	_ = laptop.Accept(id, protocol.CallOptions{Audio: true})
+	eq(t, "phone", states(t, phone, id, protocol.StateEnded), "ringing", "ended(answered_elsewhere)")
 }
 
 // Call limits at the limit and one past it: customData 16 entries / 1 KiB,
@@ -392,25 +393,25 @@ func TestCallLimits(t *testing.T) {
 		return m
 	}
 	// 16 entries of 3+60 bytes = 1008 bytes: accepted; a 17th entry, or 1 KiB + 1, refused.
-	id, err := alice.Call(ctx, "bob", calling.CallOptions{Audio: true, CustomData: data(16, 60)})
+	id, err := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true, CustomData: data(16, 60)})
 	if err != nil {
 		t.Fatalf("16 entries: %v", err)
 	}
 	_ = alice.Hangup(id)
-	states(t, alice, id, calling.StateEnded)
-	if _, err := alice.Call(ctx, "bob", calling.CallOptions{CustomData: data(17, 1)}); err == nil {
+	states(t, alice, id, protocol.StateEnded)
+	if _, err := alice.Call(ctx, "bob", protocol.CallOptions{CustomData: data(17, 1)}); err == nil {
 		t.Fatal("17 customData entries accepted")
 	}
-	if _, err := alice.Call(ctx, "bob", calling.CallOptions{CustomData: map[string]string{"k": strings.Repeat("v", 1024)}}); err == nil {
+	if _, err := alice.Call(ctx, "bob", protocol.CallOptions{CustomData: map[string]string{"k": strings.Repeat("v", 1024)}}); err == nil {
 		t.Fatal("customData of 1025 bytes accepted")
 	}
 	id, _, _ = establish(t, e, alice, bob)
 	_ = alice.SendDTMF(id, strings.Repeat("1", 32))
-	if m := waitEvent(t, bob, calling.TypeDTMF, ""); len(m.Digits) != 32 {
+	if m := waitEvent(t, bob, protocol.TypeDTMF, ""); len(m.Digits) != 32 {
 		t.Fatalf("32 digits: %+v", m)
 	}
 	_ = alice.SendDTMF(id, strings.Repeat("1", 33))
-	if m := waitEvent(t, alice, calling.TypeError, ""); m.Error.Code != 400 {
+	if m := waitEvent(t, alice, protocol.TypeError, ""); m.Error.Code != 400 {
 		t.Fatalf("33 digits: %+v", m.Error)
 	}
 }
@@ -424,7 +425,7 @@ func TestCallSessionCleanedUp(t *testing.T) {
 	_ = bob.Close() // bob's app dies mid-call
 	// The server may notice the closed media connection or the closed
 	// WebSocket first: either way the call fails.
-	if got := states(t, alice, id, calling.StateFailed); len(got) != 1 || (got[0] != "failed(unreachable)" && got[0] != "failed(media_failed)") {
+	if got := states(t, alice, id, protocol.StateFailed); len(got) != 1 || (got[0] != "failed(unreachable)" && got[0] != "failed(media_failed)") {
 		t.Fatalf("alice: %v", got)
 	}
 	waitFor(t, func() bool {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -31,17 +32,17 @@ func TestServerPlacedCall(t *testing.T) {
 	bob := e.phone("bob")
 	withMic(t, bob)
 	code, info, body := do("POST", "/v1/calls", `{"from":"support-line","to":"client:bob","options":{"audio":true}}`)
-	if code != http.StatusCreated || info.State != calling.StateRinging || info.To != "bob" {
+	if code != http.StatusCreated || info.State != protocol.StateRinging || info.To != "bob" {
 		t.Fatalf("POST: %d %s", code, body)
 	}
 	in := incoming(t, bob)
 	if in.From != "support-line" || in.CallID != info.ID {
 		t.Fatalf("incoming %+v", in)
 	}
-	if err := bob.Accept(info.ID, calling.CallOptions{Audio: true}); err != nil {
+	if err := bob.Accept(info.ID, protocol.CallOptions{Audio: true}); err != nil {
 		t.Fatal(err)
 	}
-	states(t, bob, info.ID, calling.StateAccepted)
+	states(t, bob, info.ID, protocol.StateAccepted)
 	_, got, _ := do("GET", "/v1/calls/"+info.ID, "")
 	if got.SessionID == "" || len(got.History) < 3 {
 		t.Fatalf("GET: %+v", got)
@@ -49,12 +50,12 @@ func TestServerPlacedCall(t *testing.T) {
 	if code, _, _ := do("DELETE", "/v1/calls/"+info.ID, ""); code != http.StatusNoContent {
 		t.Fatalf("DELETE: %d", code)
 	}
-	eq(t, "bob", states(t, bob, info.ID, calling.StateEnded), "ended(normal)")
+	eq(t, "bob", states(t, bob, info.ID, protocol.StateEnded), "ended(normal)")
 	if code, _, body := do("DELETE", "/v1/calls/"+info.ID, ""); code != http.StatusConflict {
 		t.Fatalf("second DELETE: %d %s", code, body)
 	}
 	_, got, _ = do("GET", "/v1/calls/"+info.ID, "")
-	if got.State != calling.StateEnded || got.Cause != calling.CauseNormal {
+	if got.State != protocol.StateEnded || got.Cause != protocol.CauseNormal {
 		t.Fatalf("after hang-up: %+v", got)
 	}
 	// Errors.
@@ -64,7 +65,7 @@ func TestServerPlacedCall(t *testing.T) {
 	if code, _, body := do("POST", "/v1/calls", `{"from":"x","to":"no"}`); code != 400 {
 		t.Fatalf("bad callee: %d %s", code, body)
 	}
-	if code, info, _ := do("POST", "/v1/calls", `{"from":"x","to":"nobody-home"}`); code != 201 || info.State != calling.StateFailed || info.Cause != calling.CauseCalleeOffline {
+	if code, info, _ := do("POST", "/v1/calls", `{"from":"x","to":"nobody-home"}`); code != 201 || info.State != protocol.StateFailed || info.Cause != protocol.CauseCalleeOffline {
 		t.Fatalf("offline callee: %d %+v", code, info)
 	}
 }

@@ -1,12 +1,9 @@
 package calling
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // peer is one signaling connection and, after join, its PeerConnection. It
@@ -31,12 +29,12 @@ type peer struct {
 	wg         sync.WaitGroup // reader, pinger, forwarders, RTCP readers
 	writerDone chan struct{}
 
-	out   chan []byte   // to the writer; full = slow consumer
-	inbox chan *Message // from the reader
-	fnMu  sync.Mutex    // guards fnQ
-	fnQ   []func()      // from pion callbacks and calls, run on the loop
-	fnC   chan struct{} // cap 1: "fnQ is not empty"
-	syncC chan struct{} // cap 1: "subscriptions may have changed"
+	out   chan []byte            // to the writer; full = slow consumer
+	inbox chan *protocol.Message // from the reader
+	fnMu  sync.Mutex             // guards fnQ
+	fnQ   []func()               // from pion callbacks and calls, run on the loop
+	fnC   chan struct{}          // cap 1: "fnQ is not empty"
+	syncC chan struct{}          // cap 1: "subscriptions may have changed"
 
 	closeMu   sync.Mutex
 	closeCode websocket.StatusCode
@@ -75,7 +73,7 @@ func newPeer(s *Server, conn *websocket.Conn, c *auth.Claims) *peer {
 		srv: s, conn: conn, claims: c, ctx: ctx, cancel: cancel,
 		log:        s.log.With("identity", c.Subject),
 		out:        make(chan []byte, s.cfg.WriteQueue),
-		inbox:      make(chan *Message, 16),
+		inbox:      make(chan *protocol.Message, 16),
 		fnC:        make(chan struct{}, 1),
 		syncC:      make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
@@ -95,7 +93,7 @@ func (p *peer) run() {
 	go p.writer()
 	go p.pinger()
 	online := p.srv.goOnline(p)
-	p.send(&Message{Type: TypeStatus, Status: "connected", Identity: p.claims.Subject, Incoming: online})
+	p.send(&protocol.Message{Type: protocol.TypeStatus, Status: "connected", Identity: p.claims.Subject, Incoming: online})
 	p.armExpiry()
 	p.loop()
 	p.expStop()
@@ -126,19 +124,26 @@ func (p *peer) fail(code websocket.StatusCode, reason string) {
 	p.cancel()
 }
 
+// encode returns the wire form of m (Encode fails on no message the
+// server makes).
+func encode(m *protocol.Message) []byte {
+	b, _ := protocol.Encode(m)
+	return b
+}
+
 // send queues a message for the client without ever blocking; a full queue
 // disconnects the client as a slow consumer.
-func (p *peer) send(m *Message) {
+func (p *peer) send(m *protocol.Message) {
 	select {
 	case p.out <- encode(m):
 	default:
-		p.fail(CloseSlowConsumer, "slow consumer: outgoing queue full")
+		p.fail(protocol.CloseSlowConsumer, "slow consumer: outgoing queue full")
 	}
 }
 
 // sendError reports a protocol error for request id.
 func (p *peer) sendError(id string, err error) {
-	p.send(&Message{Type: TypeError, ID: id, Error: protocolError(err)})
+	p.send(&protocol.Message{Type: protocol.TypeError, ID: id, Error: protocolError(err)})
 }
 
 // poke asks the loop to recompute what this peer receives.
@@ -177,19 +182,19 @@ func (p *peer) reader() {
 		}
 		switch flood.admit(p.srv.clock.Now()) {
 		case floodWarn: // told once, never a reply per dropped message: those would fill its queue
-			p.send(&Message{Type: TypeError, Error: &ProtocolError{Code: 429, Reason: "rate_limited", Message: "too many messages; slow down or be disconnected"}})
+			p.send(&protocol.Message{Type: protocol.TypeError, Error: &protocol.Error{Code: 429, Reason: protocol.ReasonRateLimited, Message: "too many messages; slow down or be disconnected"}})
 			continue
 		case floodDrop:
 			continue
 		case floodClose:
-			p.fail(CloseRateLimited, "flooding: too many messages")
+			p.fail(protocol.CloseRateLimited, "flooding: too many messages")
 			return
 		}
 		if typ != websocket.MessageText {
 			p.sendError("", badMessage("binary messages are not part of the protocol"))
 			continue
 		}
-		m, perr := decodeMessage(data)
+		m, perr := protocol.DecodeClientMessage(data)
 		if perr != nil {
 			p.sendError(m.ID, perr)
 			continue
@@ -200,46 +205,6 @@ func (p *peer) reader() {
 			return
 		}
 	}
-}
-
-// decodeMessage parses one client message, strictly.
-func decodeMessage(data []byte) (*Message, *ProtocolError) {
-	var m Message
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		// Echo the request id even when the message is refused (an unknown
-		// field, a wrong type): read it leniently on its own.
-		var probe struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(data, &probe)
-		if len(probe.ID) > 64 {
-			probe.ID = ""
-		}
-		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			if len(name) > 66 {
-				name = name[:66] + "…"
-			}
-			return &Message{ID: probe.ID}, badMessage("unknown field " + name)
-		}
-		return &Message{ID: probe.ID}, badMessage("not a valid JSON message")
-	}
-	if dec.More() {
-		return &Message{ID: m.ID}, badMessage("data after the JSON message")
-	}
-	if len(m.ID) > 64 {
-		return &Message{}, badMessage("id is longer than 64 characters")
-	}
-	switch m.Type {
-	case TypeJoin, TypePublish, TypeUnpublish, TypeMute, TypeAnswer, TypeCandidate, TypeLeave, TypePing, TypeRefresh,
-		TypeCall, TypeAccept, TypeReject, TypeHangup, TypeHold, TypeDTMF:
-	case "":
-		return &m, badMessage("type is required")
-	default:
-		return &Message{ID: m.ID}, badMessage("unknown message type")
-	}
-	return &m, nil
 }
 
 func (p *peer) writer() {
@@ -267,7 +232,7 @@ func (p *peer) writer() {
 			err := p.conn.Write(ctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {
-				p.fail(CloseTimeout, "write failed")
+				p.fail(protocol.CloseTimeout, "write failed")
 				return
 			}
 		}
@@ -287,7 +252,7 @@ func (p *peer) pinger() {
 			err := p.conn.Ping(ctx)
 			cancel()
 			if err != nil && p.ctx.Err() == nil {
-				p.fail(CloseTimeout, "ping timeout")
+				p.fail(protocol.CloseTimeout, "ping timeout")
 				return
 			}
 		}
@@ -315,41 +280,41 @@ func (p *peer) loop() {
 	}
 }
 
-func (p *peer) handle(m *Message) {
+func (p *peer) handle(m *protocol.Message) {
 	switch m.Type {
-	case TypePing:
-		p.send(&Message{Type: TypePong, ID: m.ID})
-	case TypeJoin:
+	case protocol.TypePing:
+		p.send(&protocol.Message{Type: protocol.TypePong, ID: m.ID})
+	case protocol.TypeJoin:
 		if err := p.join(m); err != nil {
 			p.sendError(m.ID, err)
 		}
-	case TypeRefresh:
+	case protocol.TypeRefresh:
 		if err := p.refresh(m); err != nil {
 			p.sendError(m.ID, err)
 		}
-	case TypeLeave:
-		p.send(&Message{Type: TypeBye, ID: m.ID})
+	case protocol.TypeLeave:
+		p.send(&protocol.Message{Type: protocol.TypeBye, ID: m.ID})
 		p.fail(websocket.StatusNormalClosure, "left")
-	case TypeCall, TypeAccept, TypeReject, TypeHangup, TypeHold, TypeDTMF:
+	case protocol.TypeCall, protocol.TypeAccept, protocol.TypeReject, protocol.TypeHangup, protocol.TypeHold, protocol.TypeDTMF:
 		if err := p.handleCall(m); err != nil {
 			p.sendError(m.ID, err)
 		}
 	default:
 		if p.room == nil {
-			p.sendError(m.ID, &ProtocolError{Code: 409, Reason: "not_joined", Message: "join first"})
+			p.sendError(m.ID, &protocol.Error{Code: 409, Reason: protocol.ReasonNotJoined, Message: "join first"})
 			return
 		}
 		var err error
 		switch m.Type {
-		case TypeAnswer:
+		case protocol.TypeAnswer:
 			err = p.onAnswer(m)
-		case TypeCandidate:
+		case protocol.TypeCandidate:
 			err = p.onCandidate(m)
-		case TypePublish:
+		case protocol.TypePublish:
 			err = p.publish(m.Publish)
-		case TypeUnpublish:
+		case protocol.TypeUnpublish:
 			err = p.unpublish(m.StreamAlias)
-		case TypeMute:
+		case protocol.TypeMute:
 			err = p.mute(m)
 		}
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -26,18 +27,18 @@ func TestConfirmedWithoutPackets(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t, 15*time.Second)
-	id, err := alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	id, err := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	incoming(t, bob)
-	if err := bob.Accept(id, calling.CallOptions{Audio: true}); err != nil {
+	if err := bob.Accept(id, protocol.CallOptions{Audio: true}); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "alice", states(t, alice, id, calling.StateConfirmed), "connecting", "ringing", "accepted", "confirmed")
-	eq(t, "bob", states(t, bob, id, calling.StateConfirmed), "ringing", "accepted", "confirmed")
+	eq(t, "alice", states(t, alice, id, protocol.StateConfirmed), "connecting", "ringing", "accepted", "confirmed")
+	eq(t, "bob", states(t, bob, id, protocol.StateConfirmed), "ringing", "accepted", "confirmed")
 	clk.Advance(30 * time.Second) // silent for 30 s: longer than the 20 s media timeout
-	if s, cause := mustCall(t, e, id).State(); s != calling.StateConfirmed {
+	if s, cause := mustCall(t, e, id).State(); s != protocol.StateConfirmed {
 		t.Fatalf("after 30 s of silence: %s %s", s, cause)
 	}
 }
@@ -69,13 +70,13 @@ func TestMuteReplyAndJoinMuted(t *testing.T) {
 		t.Fatalf("a stream announced muted was forwarded (%s)", tr.Alias)
 	case <-time.After(time.Second):
 	}
-	_ = alice.Send(calling.Message{Type: calling.TypeMute, ID: "m1", StreamAlias: rooms.AliasMicrophone, Muted: new(false)})
-	if m := waitEvent(t, alice, calling.TypeMuted, ""); m.ID != "m1" || m.Muted == nil || *m.Muted {
+	_ = alice.Send(protocol.Message{Type: protocol.TypeMute, ID: "m1", StreamAlias: rooms.AliasMicrophone, Muted: new(false)})
+	if m := waitEvent(t, alice, protocol.TypeMuted, ""); m.ID != "m1" || m.Muted == nil || *m.Muted {
 		t.Fatalf("mute reply %+v", m)
 	}
 	readIntact(t, anyTrack(t, bob), 5)
-	_ = alice.Send(calling.Message{Type: calling.TypeMute, ID: "m2", StreamAlias: "nope", Muted: new(true)})
-	if m := waitEvent(t, alice, calling.TypeError, ""); m.ID != "m2" || m.Error.Reason != "not_published" {
+	_ = alice.Send(protocol.Message{Type: protocol.TypeMute, ID: "m2", StreamAlias: "nope", Muted: new(true)})
+	if m := waitEvent(t, alice, protocol.TypeError, ""); m.ID != "m2" || m.Error.Reason != "not_published" {
 		t.Fatalf("mute of an unknown alias: %+v", m)
 	}
 }
@@ -92,11 +93,11 @@ func TestCalleeInRoomIsBusy(t *testing.T) {
 	if _, err := bob.Join(ctx, client.JoinRequest{Room: "meeting"}); err != nil {
 		t.Fatal(err)
 	}
-	id, err := alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	id, err := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "alice", states(t, alice, id, calling.StateEnded), "connecting", "ended(busy)")
+	eq(t, "alice", states(t, alice, id, protocol.StateEnded), "connecting", "ended(busy)")
 }
 
 // A session with connected members is not idle: the server marks it
@@ -155,7 +156,7 @@ func TestErrorsEchoTheRequestID(t *testing.T) {
 			t.Fatal(err)
 		}
 		m, err := readMsg(t, c)
-		if err != nil || m.Type != calling.TypeError || m.ID != "u1" || m.Error == nil || m.Error.Code >= 500 {
+		if err != nil || m.Type != protocol.TypeError || m.ID != "u1" || m.Error == nil || m.Error.Code >= 500 {
 			t.Fatalf("%s: got %+v %v", msg, m, err)
 		}
 	}
@@ -209,7 +210,7 @@ func TestReplacedConnectionLeavesTheParticipantAlone(t *testing.T) {
 	for {
 		select {
 		case m := <-watcher.Events():
-			if m.Type == calling.TypeParticipantLeft && m.ParticipantID == part.ID {
+			if m.Type == protocol.TypeParticipantLeft && m.ParticipantID == part.ID {
 				t.Fatal("the others were told the participant left")
 			}
 			continue

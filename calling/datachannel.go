@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 func (p *peer) openDataChannel(pc *webrtc.PeerConnection) error {
 	ordered := true
-	dc, err := pc.CreateDataChannel("switchboard", &webrtc.DataChannelInit{Ordered: &ordered})
+	dc, err := pc.CreateDataChannel(protocol.DataChannelLabel, &webrtc.DataChannelInit{Ordered: &ordered})
 	if err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func (p *peer) sendData(text string) bool {
 // onData routes a participant's data-channel message (on the loop).
 func (p *peer) onData(msg webrtc.DataChannelMessage) {
 	reply := func(text string) {
-		b, _ := json.Marshal(DataEnvelope{Type: "error", Text: text, Date: time.Now().UTC()})
+		b, _ := json.Marshal(protocol.DataEnvelope{Type: protocol.DataError, Text: text, Date: time.Now().UTC()})
 		p.sendData(string(b))
 	}
 	if !msg.IsString || len(msg.Data) > p.srv.cfg.MaxDataMessageBytes {
@@ -49,12 +50,12 @@ func (p *peer) onData(msg webrtc.DataChannelMessage) {
 		reply("the token does not grant data")
 		return
 	}
-	var env DataEnvelope
-	if err := json.Unmarshal(msg.Data, &env); err != nil || env.Type != DataMessage {
+	var env protocol.DataEnvelope
+	if err := json.Unmarshal(msg.Data, &env); err != nil || env.Type != protocol.DataMessage {
 		reply("expected {\"type\":\"message\",\"to\"?,\"text\"}")
 		return
 	}
-	out, _ := json.Marshal(DataEnvelope{Type: DataMessage, Text: env.Text, From: p.identity, FromParticipant: p.pid, To: env.To, Date: time.Now().UTC()})
+	out, _ := json.Marshal(protocol.DataEnvelope{Type: protocol.DataMessage, Text: env.Text, From: p.identity, FromParticipant: p.pid, To: env.To, Date: time.Now().UTC()})
 	r := p.room
 	if r == nil {
 		return

@@ -41,7 +41,11 @@
 // (and a REST participant's permissions). Config.Limits bounds connections,
 // PeerConnections, rooms, joins, ICE candidates and floods; Hooks and
 // Webhooks deliver from an outbox, at least once and in order per call,
-// without ever blocking signaling. The wire protocol is docs/protocol.md.
+// without ever blocking signaling. The wire protocol is docs/protocol.md;
+// its messages, states and causes, close codes and error reasons are
+// package calling/protocol, which calling's API uses (protocol.CallOptions,
+// protocol.CallState, protocol.ICEServer) and a client imports instead of
+// this package.
 //
 // Compose it:
 //
@@ -50,7 +54,8 @@
 //	mux.Handle("/v1/signal", srv)
 //	srv.RegisterREST(roomsHandler) // broadcast and /v1/calls
 //
-// Package calling/client is a Go participant for tests, bots and load.
+// Package calling/client is a Go participant for tests, bots and load; it
+// imports calling/protocol, never calling.
 //
 // Server is safe for concurrent use.
 package calling

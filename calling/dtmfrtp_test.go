@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -21,9 +21,9 @@ func TestCallDTMFAsRTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t, 20*time.Second)
-	id, _ := alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	id, _ := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	incoming(t, bob)
-	_ = bob.Accept(id, calling.CallOptions{Audio: true})
+	_ = bob.Accept(id, protocol.CallOptions{Audio: true})
 	sendCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	event := []byte{5, 0x8A, 0x03, 0xC0} // digit 5, end bit, volume 10, duration 960
@@ -64,7 +64,7 @@ func TestCallDTMFAsRTP(t *testing.T) {
 			if !bytes.Equal(pkt.Payload, event) || !pkt.Marker {
 				t.Fatalf("event packet %+v %x", pkt.Header, pkt.Payload)
 			}
-			if m := waitEvent(t, bob, calling.TypeDTMF, ""); m.Digits != "5" {
+			if m := waitEvent(t, bob, protocol.TypeDTMF, ""); m.Digits != "5" {
 				t.Fatalf("signaled DTMF %+v", m)
 			}
 			return

@@ -3,9 +3,8 @@ package calling
 import (
 	"errors"
 
-	"github.com/coder/websocket"
-
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -19,55 +18,36 @@ var (
 	ErrTextTooLong = errors.New("calling: text too long")
 )
 
-// Close codes of the signaling WebSocket (4000 + the protocol error code, so
-// a client reads the same code from an error message and a close frame).
-const (
-	CloseBadMessage websocket.StatusCode = 4400
-	// CloseTokenExpired ends a connection whose token expired or was
-	// revoked (reason token_expired or token_revoked) without a refresh
-	// message first. A bad token at connect time is CloseForbidden.
-	CloseTokenExpired  websocket.StatusCode = 4401
-	CloseForbidden     websocket.StatusCode = 4403
-	CloseNotAcceptable websocket.StatusCode = 4406
-	CloseRateLimited   websocket.StatusCode = 4429
-	CloseInternal      websocket.StatusCode = 4500
-	CloseSlowConsumer  websocket.StatusCode = 4008
-	CloseTimeout       websocket.StatusCode = 4408
-	CloseSessionEnded  websocket.StatusCode = 4410
-)
-
 // protocolError maps an error to a signaling error: a code and a stable
 // reason (docs/protocol.md).
-func protocolError(err error) *ProtocolError {
+func protocolError(err error) *protocol.Error {
 	switch {
 	case errors.Is(err, auth.ErrInvalidIdentity):
-		return &ProtocolError{Code: 406, Reason: "identity_not_acceptable", Message: "identity must be 3-64 letters, digits or - _ + = / ."}
+		return &protocol.Error{Code: 406, Reason: protocol.ReasonIdentityNotAcceptable, Message: "identity must be 3-64 letters, digits or - _ + = / ."}
 	case auth.SignalCode(err) == 403:
-		return &ProtocolError{Code: 403, Reason: "token_invalid", Message: "token expired or invalid; refresh it and retry"}
+		return &protocol.Error{Code: 403, Reason: protocol.ReasonTokenInvalid, Message: "token expired or invalid; refresh it and retry"}
 	case errors.Is(err, rooms.ErrSessionFull):
-		return &ProtocolError{Code: 409, Reason: "session_full", Message: "the session is full"}
+		return &protocol.Error{Code: 409, Reason: protocol.ReasonSessionFull, Message: "the session is full"}
 	case errors.Is(err, rooms.ErrTooManySessions):
-		return &ProtocolError{Code: 409, Reason: "too_many_sessions", Message: "the participant is already in another session"}
+		return &protocol.Error{Code: 409, Reason: protocol.ReasonTooManySessions, Message: "the participant is already in another session"}
 	case errors.Is(err, rooms.ErrNotFound), errors.Is(err, rooms.ErrNotMember):
-		return &ProtocolError{Code: 404, Reason: "not_found", Message: "no such session, or not a member of it"}
+		return &protocol.Error{Code: 404, Reason: protocol.ReasonNotFound, Message: "no such session, or not a member of it"}
 	case errors.Is(err, rooms.ErrPublishNotPermitted):
-		return &ProtocolError{Code: 403, Reason: "publish_not_permitted", Message: "the token does not allow publishing that media"}
+		return &protocol.Error{Code: 403, Reason: protocol.ReasonPublishNotPermitted, Message: "the token does not allow publishing that media"}
 	case errors.Is(err, rooms.ErrInvalid):
-		return &ProtocolError{Code: 400, Reason: "bad_request", Message: err.Error()}
+		return &protocol.Error{Code: 400, Reason: protocol.ReasonBadRequest, Message: err.Error()}
 	}
-	var pe *ProtocolError
+	var pe *protocol.Error
 	if errors.As(err, &pe) {
 		return pe
 	}
 	var it *ErrIllegalTransition
 	if errors.As(err, &it) {
-		return &ProtocolError{Code: 409, Reason: "illegal_transition", Message: it.Error()}
+		return &protocol.Error{Code: 409, Reason: protocol.ReasonIllegalTransition, Message: it.Error()}
 	}
-	return &ProtocolError{Code: 500, Reason: "internal", Message: "internal error"}
+	return &protocol.Error{Code: 500, Reason: protocol.ReasonInternal, Message: "internal error"}
 }
 
-func (e *ProtocolError) Error() string { return e.Reason + ": " + e.Message }
-
-func badMessage(msg string) *ProtocolError {
-	return &ProtocolError{Code: 400, Reason: "bad_message", Message: msg}
+func badMessage(msg string) *protocol.Error {
+	return &protocol.Error{Code: 400, Reason: protocol.ReasonBadMessage, Message: msg}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -67,7 +68,7 @@ func TestVideoCodecsAndMute(t *testing.T) {
 	if err := a.Mute(rooms.AliasMicrophone, true); err != nil {
 		t.Fatal(err)
 	}
-	m := waitEvent(t, b, calling.TypeMuted, ja.ParticipantID)
+	m := waitEvent(t, b, protocol.TypeMuted, ja.ParticipantID)
 	if m.StreamAlias != rooms.AliasMicrophone || m.Muted == nil || !*m.Muted {
 		t.Fatalf("muted event %+v", m)
 	}
@@ -109,18 +110,18 @@ func TestJoinSessionByID(t *testing.T) {
 		t.Fatalf("member join: %+v %v", j, err)
 	}
 	o := e.dialToken(tokFor(outsider.ID))
-	if _, err := o.Join(ctx, client.JoinRequest{SessionID: s.ID}); err == nil || err.(*calling.ProtocolError).Code != 404 {
+	if _, err := o.Join(ctx, client.JoinRequest{SessionID: s.ID}); err == nil || err.(*protocol.Error).Code != 404 {
 		t.Fatalf("outsider join: %v", err)
 	}
 	// Publishing video without the permission is refused.
 	v := e.dialToken(tokFor(member.ID))
 	cam, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "cam", "x")
 	_ = v.Publish(rooms.AliasCamera, cam)
-	if _, err := v.Join(ctx, client.JoinRequest{SessionID: s.ID}); err == nil || err.(*calling.ProtocolError).Reason != "publish_not_permitted" {
+	if _, err := v.Join(ctx, client.JoinRequest{SessionID: s.ID}); err == nil || err.(*protocol.Error).Reason != "publish_not_permitted" {
 		t.Fatalf("video without permission: %v", err)
 	}
 	// A room the token does not grant is refused.
-	if _, err := o.Join(ctx, client.JoinRequest{Room: "secret"}); err == nil || err.(*calling.ProtocolError).Code != 403 {
+	if _, err := o.Join(ctx, client.JoinRequest{Room: "secret"}); err == nil || err.(*protocol.Error).Code != 403 {
 		t.Fatalf("ungranted room: %v", err)
 	}
 }
@@ -166,7 +167,7 @@ func TestDataLimits(t *testing.T) {
 	}
 }
 
-func recvData(t *testing.T, c *client.Client) calling.DataEnvelope {
+func recvData(t *testing.T, c *client.Client) protocol.DataEnvelope {
 	t.Helper()
 	select {
 	case d := <-c.Data():
@@ -174,7 +175,7 @@ func recvData(t *testing.T, c *client.Client) calling.DataEnvelope {
 	case <-ctxT(t, 5*time.Second).Done():
 		t.Fatal("no data-channel message in 5 s")
 	}
-	return calling.DataEnvelope{}
+	return protocol.DataEnvelope{}
 }
 
 // A new video subscriber makes the SFU ask the publisher for a keyframe.

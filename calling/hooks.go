@@ -2,20 +2,21 @@ package calling
 
 import (
 	"context"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"time"
 )
 
 // CallEvent is one state change of a call, for the host.
 type CallEvent struct {
-	CallID    string      `json:"callId"`
-	Account   string      `json:"account"`
-	From      string      `json:"from"`
-	To        string      `json:"to"`
-	State     CallState   `json:"state"`
-	Cause     Cause       `json:"cause,omitempty"`
-	SessionID string      `json:"sessionId,omitempty"`
-	Options   CallOptions `json:"options"`
-	At        time.Time   `json:"at"`
+	CallID    string               `json:"callId"`
+	Account   string               `json:"account"`
+	From      string               `json:"from"`
+	To        string               `json:"to"`
+	State     protocol.CallState   `json:"state"`
+	Cause     protocol.Cause       `json:"cause,omitempty"`
+	SessionID string               `json:"sessionId,omitempty"`
+	Options   protocol.CallOptions `json:"options"`
+	At        time.Time            `json:"at"`
 }
 
 // DTMFEvent is digits one party of a call sent.

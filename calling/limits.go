@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
 )
 
@@ -194,10 +195,10 @@ func (l *limiter) acquirePC(p *peer, k roomKey) error {
 	defer l.mu.Unlock()
 	l.releasePCLocked(p) // a peer holds one at most
 	if over(len(l.pcs), l.cfg.PeerConnections) {
-		return &ProtocolError{Code: 503, Reason: "server_full", Message: "the server has too many participants; retry later"}
+		return &protocol.Error{Code: 503, Reason: protocol.ReasonServerFull, Message: "the server has too many participants; retry later"}
 	}
 	if l.roomRefs[k] == 0 && over(len(l.roomRefs), l.cfg.Rooms) {
-		return &ProtocolError{Code: 503, Reason: "server_full", Message: "the server has too many live rooms; retry later"}
+		return &protocol.Error{Code: 503, Reason: protocol.ReasonServerFull, Message: "the server has too many live rooms; retry later"}
 	}
 	l.pcs[p] = k
 	l.roomRefs[k]++
@@ -237,10 +238,10 @@ func (p *peer) admitJoin() error {
 	}
 	now := l.clock.Now()
 	if !p.lim.joins.AllowN(now, 1) {
-		return &ProtocolError{Code: 429, Reason: "join_rate_limited", Message: "too many joins on this connection; slow down"}
+		return &protocol.Error{Code: 429, Reason: protocol.ReasonJoinRateLimited, Message: "too many joins on this connection; slow down"}
 	}
 	if !l.joins.AllowN(now, 1) {
-		return &ProtocolError{Code: 429, Reason: "join_rate_limited", Message: "the server is taking too many joins; retry shortly"}
+		return &protocol.Error{Code: 429, Reason: protocol.ReasonJoinRateLimited, Message: "the server is taking too many joins; retry shortly"}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -109,7 +110,7 @@ func FuzzAnswer(f *testing.F) {
 		p := newOfferer(t)
 		defer p.cancel()
 		defer func() { _ = p.st.pc.Close() }()
-		err := p.onAnswer(&Message{Type: TypeAnswer, SDP: sdp})
+		err := p.onAnswer(&protocol.Message{Type: protocol.TypeAnswer, SDP: sdp})
 		if err != nil {
 			if pe := protocolError(err); pe.Code != 400 && pe.Code != 409 {
 				t.Fatalf("answer error %+v", pe)
@@ -175,14 +176,14 @@ func FuzzDataEnvelope(f *testing.F) {
 		r.peers["p-2"] = &member{p: bob, pid: "p-2", identity: "bob"}
 		p.onData(webrtc.DataChannelMessage{IsString: isString, Data: b})
 		for _, s := range self.sent {
-			var env DataEnvelope
+			var env protocol.DataEnvelope
 			if json.Unmarshal([]byte(s), &env) != nil || env.Type != "error" {
 				t.Fatalf("reply %q", s)
 			}
 		}
 		for _, s := range other.sent {
-			var env DataEnvelope
-			if json.Unmarshal([]byte(s), &env) != nil || env.Type != DataMessage || env.From != "alice" || env.FromParticipant != "p-1" ||
+			var env protocol.DataEnvelope
+			if json.Unmarshal([]byte(s), &env) != nil || env.Type != protocol.DataMessage || env.From != "alice" || env.FromParticipant != "p-1" ||
 				(env.To != "" && env.To != "bob") {
 				t.Fatalf("relayed %q", s)
 			}

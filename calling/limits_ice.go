@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pion/ice/v4"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // candidatePolicy decides which remote ICE candidates reach pion, so a
@@ -209,7 +210,7 @@ func (p *peer) countCandidate(raw string) error {
 		return nil
 	}
 	if over(len(p.lim.seen), p.srv.lim.cfg.RemoteCandidates) {
-		return &ProtocolError{Code: 400, Reason: "too_many_candidates",
+		return &protocol.Error{Code: 400, Reason: protocol.ReasonTooManyCandidates,
 			Message: fmt.Sprintf("at most %d ICE candidates per connection", p.srv.lim.cfg.RemoteCandidates)}
 	}
 	if p.lim.seen == nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // recordingConn is the server's UDP socket in these tests: it records every
@@ -150,9 +151,9 @@ func joinRaw(t *testing.T, c *websocket.Conn) string {
 			t.Fatal(err)
 		}
 		switch m.Type {
-		case calling.TypeError:
+		case protocol.TypeError:
 			t.Fatalf("join: %+v", m.Error)
-		case calling.TypeOffer:
+		case protocol.TypeOffer:
 			return m.SDP
 		}
 	}
@@ -252,10 +253,10 @@ func TestRemoteCandidatePolicy(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if m.Type == calling.TypeError {
+				if m.Type == protocol.TypeError {
 					t.Fatalf("error: %+v", m.Error)
 				}
-				if m.Type == calling.TypePong {
+				if m.Type == protocol.TypePong {
 					break
 				}
 			}
@@ -299,10 +300,10 @@ func TestRemoteCandidateLimit(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if m.Type == calling.TypePong {
+				if m.Type == protocol.TypePong {
 					sawPong = true
 				}
-				if m.Type == calling.TypeError {
+				if m.Type == protocol.TypeError {
 					if !sawPong || m.Error.Reason != "too_many_candidates" || m.Error.Code != 400 {
 						t.Fatalf("error %+v (pong before it: %v)", m.Error, sawPong)
 					}

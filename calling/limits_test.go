@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // dialRefused dials with tok and expects the server to refuse the upgrade
@@ -103,26 +104,26 @@ func TestServerConnectionLimit(t *testing.T) {
 	if _, err := readMsg(t, c); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := readMsg(t, c); websocket.CloseStatus(err) != calling.CloseForbidden {
+	if _, err := readMsg(t, c); websocket.CloseStatus(err) != protocol.CloseForbidden {
 		t.Fatalf("bad token: %v", err)
 	}
 	waitUsage(t, e, calling.Usage{})
 }
 
-func joinErr(t *testing.T, c *client.Client, room string) *calling.ProtocolError {
+func joinErr(t *testing.T, c *client.Client, room string) *protocol.Error {
 	t.Helper()
 	_, err := c.Join(ctxT(t, 10*time.Second), client.JoinRequest{Room: room})
 	if err == nil {
 		return nil
 	}
-	var pe *calling.ProtocolError
+	var pe *protocol.Error
 	if !errors.As(err, &pe) {
 		t.Fatalf("join %s: %v", room, err)
 	}
 	return pe
 }
 
-func wantRefusal(t *testing.T, pe *calling.ProtocolError, code int, reason string) {
+func wantRefusal(t *testing.T, pe *protocol.Error, code int, reason string) {
 	t.Helper()
 	if pe == nil || pe.Code != code || pe.Reason != reason {
 		t.Fatalf("got %+v, want %d %s", pe, code, reason)
@@ -241,7 +242,7 @@ func TestLimitsConfig(t *testing.T) {
 }
 
 // readUntilClosed reads everything the server sent, then its close frame.
-func readUntilClosed(t *testing.T, c *websocket.Conn) (msgs []calling.Message, code websocket.StatusCode) {
+func readUntilClosed(t *testing.T, c *websocket.Conn) (msgs []protocol.Message, code websocket.StatusCode) {
 	t.Helper()
 	for {
 		m, err := readMsg(t, c)
@@ -252,10 +253,10 @@ func readUntilClosed(t *testing.T, c *websocket.Conn) (msgs []calling.Message, c
 	}
 }
 
-func countErrors(msgs []calling.Message, reason string) int {
+func countErrors(msgs []protocol.Message, reason string) int {
 	n := 0
 	for _, m := range msgs {
-		if m.Type == calling.TypeError && m.Error != nil && m.Error.Reason == reason {
+		if m.Type == protocol.TypeError && m.Error != nil && m.Error.Reason == reason {
 			n++
 		}
 	}
@@ -277,8 +278,8 @@ func TestFloodClosedWithRateLimitCode(t *testing.T) {
 		}
 	}
 	msgs, code := readUntilClosed(t, c)
-	if code != calling.CloseRateLimited {
-		t.Fatalf("closed with %d after %d messages, want %d", code, len(msgs), calling.CloseRateLimited)
+	if code != protocol.CloseRateLimited {
+		t.Fatalf("closed with %d after %d messages, want %d", code, len(msgs), protocol.CloseRateLimited)
 	}
 	if n := countErrors(msgs, "rate_limited"); n != 1 {
 		t.Fatalf("%d rate_limited errors, want exactly 1", n)
@@ -313,7 +314,7 @@ func TestFloodMessagesLimit(t *testing.T) {
 	// At the limit: 3 pongs, 1 warning, 5 dropped; still open.
 	c := rawDialOK(t, e, e.token("alice", roomGrants))
 	send(c, 3+1+5)
-	var got []calling.Message
+	var got []protocol.Message
 	for range 4 { // the error comes from the reader, the pongs from the loop: any order
 		m, err := readMsg(t, c)
 		if err != nil {
@@ -326,14 +327,14 @@ func TestFloodMessagesLimit(t *testing.T) {
 	}
 	clk.Advance(3 * time.Second) // the bucket refills: the past is forgiven
 	send(c, 1)
-	if m, err := readMsg(t, c); err != nil || m.Type != calling.TypePong {
+	if m, err := readMsg(t, c); err != nil || m.Type != protocol.TypePong {
 		t.Fatalf("after the refill: %+v %v", m, err)
 	}
 	// One past it: closed with 4429.
 	c2 := rawDialOK(t, e, e.token("bob", roomGrants))
 	send(c2, 3+1+5+1)
 	msgs, code := readUntilClosed(t, c2)
-	if code != calling.CloseRateLimited || countErrors(msgs, "rate_limited") != 1 || len(msgs) > 4 {
+	if code != protocol.CloseRateLimited || countErrors(msgs, "rate_limited") != 1 || len(msgs) > 4 {
 		t.Fatalf("closed with %d after %+v", code, msgs)
 	}
 }
@@ -361,7 +362,7 @@ func TestLimitCountersReleasedOnEveryExit(t *testing.T) {
 	for range 300 {
 		_ = flooder.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`))
 	}
-	if _, code := readUntilClosed(t, flooder); code != calling.CloseRateLimited {
+	if _, code := readUntilClosed(t, flooder); code != protocol.CloseRateLimited {
 		t.Fatalf("flooder closed with %d", code)
 	}
 
@@ -372,7 +373,7 @@ func TestLimitCountersReleasedOnEveryExit(t *testing.T) {
 	}
 
 	bad := rawDial(t, e, "bad-token")
-	if _, code := readUntilClosed(t, bad); code != calling.CloseForbidden {
+	if _, code := readUntilClosed(t, bad); code != protocol.CloseForbidden {
 		t.Fatalf("bad token closed with %d", code)
 	}
 	waitUsage(t, e, calling.Usage{})

@@ -16,17 +16,18 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
 // observer collects what a client sees of the server's messages.
 type observer struct {
-	msgs chan calling.Message
+	msgs chan protocol.Message
 }
 
-func newObserver() *observer { return &observer{msgs: make(chan calling.Message, 4096)} }
+func newObserver() *observer { return &observer{msgs: make(chan protocol.Message, 4096)} }
 
-func (o *observer) see(m calling.Message) {
+func (o *observer) see(m protocol.Message) {
 	select {
 	case o.msgs <- m:
 	default:
@@ -34,7 +35,7 @@ func (o *observer) see(m calling.Message) {
 }
 
 // dialObserved connects identity with o seeing every server message.
-func (e *env) dialObserved(identity string, o func(calling.Message)) *client.Client {
+func (e *env) dialObserved(identity string, o func(protocol.Message)) *client.Client {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -48,13 +49,13 @@ func (e *env) dialObserved(identity string, o func(calling.Message)) *client.Cli
 
 // waitOffer waits until o has seen (and the client answered) an offer
 // whose track list satisfies ok.
-func waitOffer(t *testing.T, o *observer, ok func([]calling.TrackInfo) bool) {
+func waitOffer(t *testing.T, o *observer, ok func([]protocol.TrackInfo) bool) {
 	t.Helper()
 	ctx := ctxT(t, 10*time.Second)
 	for {
 		select {
 		case m := <-o.msgs:
-			if m.Type == calling.TypeOffer && ok(m.Tracks) {
+			if m.Type == protocol.TypeOffer && ok(m.Tracks) {
 				return
 			}
 		case <-ctx.Done():
@@ -67,14 +68,14 @@ func waitOffer(t *testing.T, o *observer, ok func([]calling.TrackInfo) bool) {
 // every message c sent before (its loop handles them in order).
 func roundTrip(t *testing.T, c *client.Client, o *observer, id string) {
 	t.Helper()
-	if err := c.Send(calling.Message{Type: calling.TypePing, ID: id}); err != nil {
+	if err := c.Send(protocol.Message{Type: protocol.TypePing, ID: id}); err != nil {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t, 10*time.Second)
 	for {
 		select {
 		case m := <-o.msgs:
-			if m.Type == calling.TypePong && m.ID == id {
+			if m.Type == protocol.TypePong && m.ID == id {
 				return
 			}
 		case <-ctx.Done():
@@ -83,8 +84,8 @@ func roundTrip(t *testing.T, c *client.Client, o *observer, id string) {
 	}
 }
 
-func hasTrack(pid, alias string) func([]calling.TrackInfo) bool {
-	return func(ts []calling.TrackInfo) bool {
+func hasTrack(pid, alias string) func([]protocol.TrackInfo) bool {
+	return func(ts []protocol.TrackInfo) bool {
 		for _, t := range ts {
 			if t.ParticipantID == pid && t.StreamAlias == alias {
 				return true
@@ -181,8 +182,8 @@ func TestMLinesReused(t *testing.T) {
 	)
 	var mu sync.Mutex
 	offers, maxMLines, maxSize, worst := 0, 0, 0, ""
-	stay := e.dialObserved("stay", func(m calling.Message) {
-		if m.Type != calling.TypeOffer {
+	stay := e.dialObserved("stay", func(m protocol.Message) {
+		if m.Type != protocol.TypeOffer {
 			return
 		}
 		mlines := strings.Count(m.SDP, "\nm=")
@@ -227,7 +228,7 @@ func TestMLinesReused(t *testing.T) {
 		stopSend()
 		cancel()
 		_ = c.Close()
-		waitEvent(t, stay, calling.TypeParticipantLeft, j.ParticipantID)
+		waitEvent(t, stay, protocol.TypeParticipantLeft, j.ParticipantID)
 		mu.Lock()
 		bad := worst
 		mu.Unlock()
@@ -299,13 +300,13 @@ func TestTwoAudioTracksKeepTheirAliases(t *testing.T) {
 	// The offers' track lists match their SDP.
 	checked := 0
 	for checked == 0 || len(obs.msgs) > 0 {
-		var m calling.Message
+		var m protocol.Message
 		select {
 		case m = <-obs.msgs:
 		case <-ctx.Done():
 			t.Fatal("no offer seen")
 		}
-		if m.Type != calling.TypeOffer {
+		if m.Type != protocol.TypeOffer {
 			continue
 		}
 		for _, ti := range m.Tracks {
@@ -371,7 +372,7 @@ func TestReusedMLineSendsReports(t *testing.T) {
 	stop1()
 	_ = first.Close()
 	// The departed track's m-line is offered inactive and that is answered.
-	waitOffer(t, obs, func(ts []calling.TrackInfo) bool { return len(ts) == 0 })
+	waitOffer(t, obs, func(ts []protocol.TrackInfo) bool { return len(ts) == 0 })
 	roundTrip(t, stay, obs, "inactive-answered")
 
 	_, tr2, stop2 := guest("second")

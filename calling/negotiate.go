@@ -1,6 +1,10 @@
 package calling
 
-import "github.com/pion/webrtc/v4"
+import (
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
+)
 
 // negotiate sends an offer, or remembers to once the pending answer is in.
 // The server is always the offerer, so there is no glare.
@@ -15,17 +19,17 @@ func (p *peer) negotiate() {
 	}
 	if err != nil {
 		p.log.Error("offer", "err", err)
-		p.fail(CloseInternal, "negotiation failed")
+		p.fail(protocol.CloseInternal, "negotiation failed")
 		return
 	}
 	p.st.negotiating = true
 	p.st.offers++
-	p.send(&Message{Type: TypeOffer, SDP: offer.SDP, Tracks: p.offeredTracks()})
+	p.send(&protocol.Message{Type: protocol.TypeOffer, SDP: offer.SDP, Tracks: p.offeredTracks()})
 }
 
-func (p *peer) onAnswer(m *Message) error {
+func (p *peer) onAnswer(m *protocol.Message) error {
 	if !p.st.negotiating {
-		return &ProtocolError{Code: 409, Reason: "unexpected_answer", Message: "no offer is pending"}
+		return &protocol.Error{Code: 409, Reason: protocol.ReasonUnexpectedAnswer, Message: "no offer is pending"}
 	}
 	if m.SDP == "" {
 		return badMessage("answer needs sdp")
@@ -63,7 +67,7 @@ func (p *peer) onAnswer(m *Message) error {
 	return nil
 }
 
-func (p *peer) onCandidate(m *Message) error {
+func (p *peer) onCandidate(m *protocol.Message) error {
 	if m.Candidate == nil {
 		return badMessage("candidate needs candidate")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -50,7 +51,7 @@ func (h *gateHooks) next(t *testing.T) calling.CallEvent {
 // fails at once (callee_offline), raising two events, connecting and failed.
 func placeOffline(t *testing.T, e *env, n int) string {
 	t.Helper()
-	c, err := e.srv.PlaceCall(context.Background(), acct, "app", fmt.Sprintf("nobody-%04d", n), calling.CallOptions{Audio: true})
+	c, err := e.srv.PlaceCall(context.Background(), acct, "app", fmt.Sprintf("nobody-%04d", n), protocol.CallOptions{Audio: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func TestSlowHookBlocksNothingAndLosesNothing(t *testing.T) {
 		t.Fatal("placing calls blocked on the hook")
 	}
 	close(hooks.release)
-	states := map[string][]calling.CallState{}
+	states := map[string][]protocol.CallState{}
 	for range 2 * calls {
 		ev := hooks.next(t)
 		states[ev.CallID] = append(states[ev.CallID], ev.State)
@@ -86,7 +87,7 @@ func TestSlowHookBlocksNothingAndLosesNothing(t *testing.T) {
 		t.Fatalf("%d calls seen by the hook, want %d", len(states), calls)
 	}
 	for id, s := range states {
-		if len(s) != 2 || s[0] != calling.StateConnecting || s[1] != calling.StateFailed {
+		if len(s) != 2 || s[0] != protocol.StateConnecting || s[1] != protocol.StateFailed {
 			t.Fatalf("call %s: %v", id, s)
 		}
 	}
@@ -111,7 +112,7 @@ func TestSlowHookForOneCallDoesNotDelayAnother(t *testing.T) {
 
 func placeOfflineID(t *testing.T, e *env, to string) string {
 	t.Helper()
-	c, err := e.srv.PlaceCall(context.Background(), acct, "app", to, calling.CallOptions{Audio: true})
+	c, err := e.srv.PlaceCall(context.Background(), acct, "app", to, protocol.CallOptions{Audio: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,34 +9,35 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
 // peerState is owned by the peer's loop.
 type peerState struct {
 	pc          *webrtc.PeerConnection
-	ephemeral   bool                                // participant created for this connection; deleted on leave
-	leaveRoom   bool                                // joined a room by name; leaves it on disconnect
-	roomName    string                              // the room joined by name ("" for a session joined by id)
-	mutes       map[string]bool                     // alias → muted, for announced streams (also before their first packet)
-	senders     map[trackKey]*outTrack              // forwarded tracks and their m-lines
-	spare       []spareTransceiver                  // sendonly m-lines free for reuse
-	published   map[string]*forwarder               // alias → track
-	recv        map[*webrtc.RTPReceiver]Publication // announced publications by receiver
-	fwd         map[*webrtc.RTPReceiver]*forwarder  // each receiver's forwarder, from its negotiation
-	offers      int                                 // offers made
-	answered    int                                 // offers answered
-	negotiating bool                                // offer sent, answer pending
-	again       bool                                // renegotiate after the answer
+	ephemeral   bool                                         // participant created for this connection; deleted on leave
+	leaveRoom   bool                                         // joined a room by name; leaves it on disconnect
+	roomName    string                                       // the room joined by name ("" for a session joined by id)
+	mutes       map[string]bool                              // alias → muted, for announced streams (also before their first packet)
+	senders     map[trackKey]*outTrack                       // forwarded tracks and their m-lines
+	spare       []spareTransceiver                           // sendonly m-lines free for reuse
+	published   map[string]*forwarder                        // alias → track
+	recv        map[*webrtc.RTPReceiver]protocol.Publication // announced publications by receiver
+	fwd         map[*webrtc.RTPReceiver]*forwarder           // each receiver's forwarder, from its negotiation
+	offers      int                                          // offers made
+	answered    int                                          // offers answered
+	negotiating bool                                         // offer sent, answer pending
+	again       bool                                         // renegotiate after the answer
 	pendingICE  []webrtc.ICECandidateInit
 	connected   bool // the PeerConnection has reached connected
 }
 
 const maxPublications = 8
 
-func (p *peer) join(m *Message) error {
+func (p *peer) join(m *protocol.Message) error {
 	if p.room != nil || p.call != nil {
-		return &ProtocolError{Code: 409, Reason: "already_joined", Message: "already joined or in a call"}
+		return &protocol.Error{Code: 409, Reason: protocol.ReasonAlreadyJoined, Message: "already joined or in a call"}
 	}
 	if (m.Room == "") == (m.SessionID == "") {
 		return badMessage("join needs exactly one of room and sessionId")
@@ -88,7 +89,7 @@ func (p *peer) join(m *Message) error {
 // enterSession sets up the PeerConnection in session sid for participant
 // part, announces it, and starts negotiating. On error it undoes what the
 // caller set up (leaving a room joined by name, an ephemeral participant).
-func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publication, reqID, roomName string) error {
+func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []protocol.Publication, reqID, roomName string) error {
 	if err := p.mayPublish(pubs, part); err != nil {
 		p.leaveSession(part.ID, sid)
 		return err
@@ -106,7 +107,7 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publicat
 	p.st.pc = pc
 	p.st.senders = make(map[trackKey]*outTrack)
 	p.st.published = make(map[string]*forwarder)
-	p.st.recv = make(map[*webrtc.RTPReceiver]Publication)
+	p.st.recv = make(map[*webrtc.RTPReceiver]protocol.Publication)
 	p.st.mutes = make(map[string]bool)
 	p.st.fwd = make(map[*webrtc.RTPReceiver]*forwarder)
 	p.installCallbacks(pc)
@@ -132,15 +133,15 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []Publicat
 	if replaced != nil {
 		replaced.fail(websocket.StatusPolicyViolation, "replaced by a newer connection")
 	}
-	var infos []PeerInfo
+	var infos []protocol.PeerInfo
 	for _, o := range r.others(p) {
-		infos = append(infos, PeerInfo{ParticipantID: o.pid, Identity: o.identity})
-		o.p.send(&Message{Type: TypeParticipantJoined, ParticipantID: p.pid, Identity: p.identity})
+		infos = append(infos, protocol.PeerInfo{ParticipantID: o.pid, Identity: o.identity})
+		o.p.send(&protocol.Message{Type: protocol.TypeParticipantJoined, ParticipantID: p.pid, Identity: p.identity})
 	}
-	p.send(&Message{
-		Type: TypeJoined, ID: reqID, ParticipantID: p.pid, Identity: p.identity, SessionID: sid, Room: roomName, CallID: callID,
+	p.send(&protocol.Message{
+		Type: protocol.TypeJoined, ID: reqID, ParticipantID: p.pid, Identity: p.identity, SessionID: sid, Room: roomName, CallID: callID,
 		Participants: infos, ICEServers: p.srv.cfg.ICEServers, Status: "connecting",
-		Limits: &ClientLimits{MaxMessageBytes: p.srv.cfg.MaxMessageBytes, MaxDataMessageBytes: p.srv.cfg.MaxDataMessageBytes},
+		Limits: &protocol.ClientLimits{MaxMessageBytes: p.srv.cfg.MaxMessageBytes, MaxDataMessageBytes: p.srv.cfg.MaxDataMessageBytes},
 	})
 	ev := ParticipantEvent{Account: p.claims.Account, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, Joined: true, At: time.Now()}
 	p.srv.hook(func(ctx context.Context, h Hooks) { h.ParticipantChanged(ctx, ev) })
@@ -156,7 +157,7 @@ func pubMedia(kind string) auth.Media {
 	return auth.MediaAudio
 }
 
-func checkPublications(pubs []Publication) error {
+func checkPublications(pubs []protocol.Publication) error {
 	if len(pubs) > maxPublications {
 		return badMessage("too many publications")
 	}
@@ -194,7 +195,7 @@ func (p *peer) installCallbacks(pc *webrtc.PeerConnection) {
 			return
 		}
 		init := c.ToJSON()
-		p.send(&Message{Type: TypeCandidate, Candidate: &init})
+		p.send(&protocol.Message{Type: protocol.TypeCandidate, Candidate: &init})
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		switch s {
@@ -207,7 +208,7 @@ func (p *peer) installCallbacks(pc *webrtc.PeerConnection) {
 					p.call.mediaFailed()
 					return
 				}
-				p.fail(CloseTimeout, "media connection "+s.String())
+				p.fail(protocol.CloseTimeout, "media connection "+s.String())
 			})
 		case webrtc.PeerConnectionStateConnected:
 			p.post(func() {
@@ -223,7 +224,7 @@ func (p *peer) installCallbacks(pc *webrtc.PeerConnection) {
 	})
 }
 
-func (p *peer) addReceivers(pubs []Publication) error {
+func (p *peer) addReceivers(pubs []protocol.Publication) error {
 	for _, pub := range pubs {
 		kind := webrtc.RTPCodecTypeAudio
 		if pub.Kind == "video" {
@@ -240,7 +241,7 @@ func (p *peer) addReceivers(pubs []Publication) error {
 }
 
 // publish announces more tracks; each gets a receiver and an offer.
-func (p *peer) publish(pubs []Publication) error {
+func (p *peer) publish(pubs []protocol.Publication) error {
 	if err := checkPublications(pubs); err != nil {
 		return err
 	}
@@ -267,7 +268,7 @@ func (p *peer) publish(pubs []Publication) error {
 func (p *peer) unpublish(alias string) error {
 	f, ok := p.st.published[alias]
 	if !ok {
-		return &ProtocolError{Code: 404, Reason: "not_published", Message: "no such published stream"}
+		return &protocol.Error{Code: 404, Reason: protocol.ReasonNotPublished, Message: "no such published stream"}
 	}
 	delete(p.st.published, alias)
 	p.room.unpublish(trackKey{p.pid, alias}, p)
@@ -276,21 +277,21 @@ func (p *peer) unpublish(alias string) error {
 	return nil
 }
 
-func (p *peer) mute(m *Message) error {
+func (p *peer) mute(m *protocol.Message) error {
 	if m.Muted == nil {
 		return badMessage("mute needs muted")
 	}
 	if !p.announced(m.StreamAlias) {
-		return &ProtocolError{Code: 404, Reason: "not_published", Message: "no such published stream"}
+		return &protocol.Error{Code: 404, Reason: protocol.ReasonNotPublished, Message: "no such published stream"}
 	}
 	p.st.mutes[m.StreamAlias] = *m.Muted
 	if f, ok := p.st.published[m.StreamAlias]; ok {
 		f.muted.Store(*m.Muted)
 	}
 	muted := *m.Muted
-	p.send(&Message{Type: TypeMuted, ID: m.ID, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: &muted})
+	p.send(&protocol.Message{Type: protocol.TypeMuted, ID: m.ID, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: &muted})
 	for _, o := range p.room.others(p) {
-		o.p.send(&Message{Type: TypeMuted, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: &muted})
+		o.p.send(&protocol.Message{Type: protocol.TypeMuted, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: &muted})
 	}
 	return nil
 }
@@ -356,7 +357,7 @@ func (p *peer) exitSession() {
 	mgr, acct, sid := p.srv.cfg.Rooms, p.claims.Account, r.key.session
 	if current { // a replaced connection leaves the participant to its successor
 		for _, o := range r.others(p) {
-			o.p.send(&Message{Type: TypeParticipantLeft, ParticipantID: p.pid, Identity: p.identity})
+			o.p.send(&protocol.Message{Type: protocol.TypeParticipantLeft, ParticipantID: p.pid, Identity: p.identity})
 		}
 		ev := ParticipantEvent{Account: acct, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, At: time.Now()}
 		p.srv.hook(func(ctx context.Context, h Hooks) { h.ParticipantChanged(ctx, ev) })

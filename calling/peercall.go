@@ -4,19 +4,20 @@ import (
 	"context"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
 // handleCall runs the call messages on the peer's loop.
-func (p *peer) handleCall(m *Message) error {
-	if m.Type == TypeCall {
+func (p *peer) handleCall(m *protocol.Message) error {
+	if m.Type == protocol.TypeCall {
 		if err := p.mayCall(); err != nil {
 			return err
 		}
 		if err := p.checkCallable(m); err != nil {
 			return err
 		}
-		opts := CallOptions{Audio: true}
+		opts := protocol.CallOptions{Audio: true}
 		if m.Options != nil {
 			opts = *m.Options
 		}
@@ -33,10 +34,10 @@ func (p *peer) handleCall(m *Message) error {
 	}
 	c, ok := p.srv.Call(p.claims.Account, m.CallID)
 	if !ok {
-		return &ProtocolError{Code: 404, Reason: "no_such_call", Message: "no such call"}
+		return &protocol.Error{Code: 404, Reason: protocol.ReasonNoSuchCall, Message: "no such call"}
 	}
 	switch m.Type {
-	case TypeAccept:
+	case protocol.TypeAccept:
 		if err := p.checkCallable(m); err != nil {
 			return err
 		}
@@ -45,27 +46,27 @@ func (p *peer) handleCall(m *Message) error {
 		}
 		p.call = c
 		return nil
-	case TypeReject:
+	case protocol.TypeReject:
 		return c.reject(p)
-	case TypeHangup:
+	case protocol.TypeHangup:
 		return c.hangup(p)
-	case TypeHold:
+	case protocol.TypeHold:
 		if m.Hold == nil {
 			return badMessage("hold needs hold: true or false")
 		}
 		return c.hold(p, *m.Hold)
-	case TypeDTMF:
+	case protocol.TypeDTMF:
 		return c.dtmf(p, m.Digits)
 	}
 	return badMessage("unknown call message")
 }
 
 // checkCallable checks that a call or accept can start from this connection.
-func (p *peer) checkCallable(m *Message) error {
+func (p *peer) checkCallable(m *protocol.Message) error {
 	if p.room != nil || p.call != nil {
-		return &ProtocolError{Code: 409, Reason: "busy", Message: "already in a call or a room"}
+		return &protocol.Error{Code: 409, Reason: protocol.ReasonBusy, Message: "already in a call or a room"}
 	}
-	if err := checkOptions(m.Options); err != nil {
+	if err := m.Options.Validate(); err != nil {
 		return err
 	}
 	if err := checkPublications(m.Publish); err != nil {
@@ -75,7 +76,7 @@ func (p *peer) checkCallable(m *Message) error {
 }
 
 // enterCall joins the call's session (on the loop, after accept).
-func (p *peer) enterCall(c *Call, sid string, pubs []Publication) {
+func (p *peer) enterCall(c *Call, sid string, pubs []protocol.Publication) {
 	if p.call != c && c.caller != p {
 		return
 	}
@@ -98,8 +99,8 @@ func (p *peer) enterCall(c *Call, sid string, pubs []Publication) {
 	if err != nil {
 		p.log.Warn("enter call", "call", c.ID, "err", err)
 		c.mu.Lock()
-		if c.state == StateAccepted || c.state == StateConfirmed {
-			_ = c.setState(StateFailed, CauseMediaFailed)
+		if c.state == protocol.StateAccepted || c.state == protocol.StateConfirmed {
+			_ = c.setState(protocol.StateFailed, protocol.CauseMediaFailed)
 		}
 		c.mu.Unlock()
 		return

@@ -2,6 +2,7 @@ package calling
 
 import (
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -12,8 +13,8 @@ import (
 // These run on the peer's loop.
 
 var (
-	errRoomNotGranted = &ProtocolError{Code: 403, Reason: "room_not_granted", Message: "the token does not grant this room"}
-	errNoOutgoing     = &ProtocolError{Code: 403, Reason: "forbidden", Message: "the token does not grant outgoing calls"}
+	errRoomNotGranted = &protocol.Error{Code: 403, Reason: protocol.ReasonRoomNotGranted, Message: "the token does not grant this room"}
+	errNoOutgoing     = &protocol.Error{Code: 403, Reason: protocol.ReasonForbidden, Message: "the token does not grant outgoing calls"}
 )
 
 // mayJoinRoom: joining a room by name needs the rooms grant to name it (or "*").
@@ -26,7 +27,7 @@ func (p *peer) mayJoinRoom(name string) error {
 
 // mayPublish checks every announced publication. part is the participant
 // being joined (nil: the connection's current one).
-func (p *peer) mayPublish(pubs []Publication, part *rooms.Participant) error {
+func (p *peer) mayPublish(pubs []protocol.Publication, part *rooms.Participant) error {
 	for _, pub := range pubs {
 		if !p.canPublish(pubMedia(pub.Kind), part) {
 			return rooms.ErrPublishNotPermitted

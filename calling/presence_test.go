@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // Two Servers sharing one Presence behave as two nodes: an identity in a
@@ -18,31 +19,31 @@ func TestBusyAcrossNodes(t *testing.T) {
 	carol := nodeB.phone("carol")
 	ctx := ctxT(t, 20*time.Second)
 
-	id, err := alice.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	id, err := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	incoming(t, bob)
-	if err := bob.Accept(id, calling.CallOptions{Audio: true}); err != nil {
+	if err := bob.Accept(id, protocol.CallOptions{Audio: true}); err != nil {
 		t.Fatal(err)
 	}
-	states(t, alice, id, calling.StateAccepted)
+	states(t, alice, id, protocol.StateAccepted)
 
-	busy, err := carol.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	busy, err := carol.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "carol on node b", states(t, carol, busy, calling.StateEnded), "connecting", "ended(busy)")
+	eq(t, "carol on node b", states(t, carol, busy, protocol.StateEnded), "connecting", "ended(busy)")
 
 	if err := alice.Hangup(id); err != nil {
 		t.Fatal(err)
 	}
-	states(t, bob, id, calling.StateEnded)
+	states(t, bob, id, protocol.StateEnded)
 	// Bob is free again; he has no connection on node b and node b has no
 	// Waker, so the call fails as callee_offline rather than busy.
-	again, err := carol.Call(ctx, "bob", calling.CallOptions{Audio: true})
+	again, err := carol.Call(ctx, "bob", protocol.CallOptions{Audio: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "carol again", states(t, carol, again, calling.StateFailed), "connecting", "failed(callee_offline)")
+	eq(t, "carol again", states(t, carol, again, protocol.StateFailed), "connecting", "failed(callee_offline)")
 }

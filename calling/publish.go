@@ -7,6 +7,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // A published track's forwarder exists from the negotiation on: once the
@@ -18,7 +19,7 @@ import (
 
 // newTrack makes the forwarder of publication pub received on recv and
 // puts it in the room. The caller reports the streams.
-func (p *peer) newTrack(pub Publication, recv *webrtc.RTPReceiver, codec webrtc.RTPCodecCapability) *forwarder {
+func (p *peer) newTrack(pub protocol.Publication, recv *webrtc.RTPReceiver, codec webrtc.RTPCodecCapability) *forwarder {
 	pc := p.st.pc
 	kind := webrtc.RTPCodecTypeAudio
 	if pub.Kind == "video" {

@@ -17,6 +17,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -38,19 +39,19 @@ func rawDial(t *testing.T, e *env, tok string) *websocket.Conn {
 func rawDialOK(t *testing.T, e *env, tok string) *websocket.Conn {
 	t.Helper()
 	c := rawDial(t, e, tok)
-	if m, err := readMsg(t, c); err != nil || m.Type != calling.TypeStatus || m.Status != "connected" {
+	if m, err := readMsg(t, c); err != nil || m.Type != protocol.TypeStatus || m.Status != "connected" {
 		t.Fatalf("first message %+v %v", m, err)
 	}
 	return c
 }
 
-func readMsg(t *testing.T, c *websocket.Conn) (calling.Message, error) {
+func readMsg(t *testing.T, c *websocket.Conn) (protocol.Message, error) {
 	t.Helper()
 	_, b, err := c.Read(ctxT(t, 5*time.Second))
 	if err != nil {
-		return calling.Message{}, err
+		return protocol.Message{}, err
 	}
-	var m calling.Message
+	var m protocol.Message
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("server sent non-JSON %q", b)
 	}
@@ -64,14 +65,14 @@ func TestTokenRefusal(t *testing.T) {
 		token string
 		code  websocket.StatusCode
 	}{
-		{"no token", "", calling.CloseForbidden},
-		{"garbage", "not-a-token", calling.CloseForbidden},
-		{"tampered", e.token("alice", roomGrants) + "x", calling.CloseForbidden},
+		{"no token", "", protocol.CloseForbidden},
+		{"garbage", "not-a-token", protocol.CloseForbidden},
+		{"tampered", e.token("alice", roomGrants) + "x", protocol.CloseForbidden},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := rawDial(t, e, tc.token)
 			m, err := readMsg(t, c)
-			if err != nil || m.Type != calling.TypeError || m.Error.Code != 403 {
+			if err != nil || m.Type != protocol.TypeError || m.Error.Code != 403 {
 				t.Fatalf("first message %+v, %v", m, err)
 			}
 			_, err = readMsg(t, c)
@@ -96,7 +97,7 @@ func TestIdentityNotAcceptable(t *testing.T) {
 	if err != nil || m.Error == nil || m.Error.Code != 406 {
 		t.Fatalf("got %+v %v", m, err)
 	}
-	if _, err := readMsg(t, c); websocket.CloseStatus(err) != calling.CloseNotAcceptable {
+	if _, err := readMsg(t, c); websocket.CloseStatus(err) != protocol.CloseNotAcceptable {
 		t.Fatalf("close %v", err)
 	}
 }
@@ -143,7 +144,7 @@ func TestSignalingRobustness(t *testing.T) {
 			typ := websocket.MessageText
 			switch r.IntN(10) {
 			case 0:
-				payload = []byte(strings.Repeat("x", calling.DefaultMaxMessageBytes+1)) // oversized: closes with 1009
+				payload = []byte(strings.Repeat("x", protocol.DefaultMaxMessageBytes+1)) // oversized: closes with 1009
 			case 1:
 				typ = websocket.MessageBinary
 				payload = []byte{1, 2, 3}
@@ -160,13 +161,13 @@ func TestSignalingRobustness(t *testing.T) {
 				}
 				break // the connection ended cleanly; open another
 			}
-			for m.Type == calling.TypeCandidate || m.Type == calling.TypeOffer || m.Type == calling.TypeJoined {
+			for m.Type == protocol.TypeCandidate || m.Type == protocol.TypeOffer || m.Type == protocol.TypeJoined {
 				m, err = readMsg(t, c) // a join that succeeded: skip its negotiation
 				if err != nil {
 					t.Fatalf("after join: %v", err)
 				}
 			}
-			if m.Type != calling.TypeError && m.Type != calling.TypePong {
+			if m.Type != protocol.TypeError && m.Type != protocol.TypePong {
 				t.Fatalf("message %d (%.40q): reply %+v", sent, payload, m)
 			}
 		}
@@ -197,13 +198,13 @@ func TestVanishedParticipantRemoved(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Type == calling.TypeJoined {
+		if m.Type == protocol.TypeJoined {
 			break
 		}
 	}
 	start := time.Now()
-	waitEvent(t, b, calling.TypeParticipantJoined, "")
-	left := waitEvent(t, b, calling.TypeParticipantLeft, "")
+	waitEvent(t, b, protocol.TypeParticipantJoined, "")
+	left := waitEvent(t, b, protocol.TypeParticipantLeft, "")
 	if left.Identity != "ghost" {
 		t.Fatalf("left: %+v", left)
 	}
@@ -227,8 +228,8 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 	}
 	for !closed {
 		if _, err := readMsg(t, slow); err != nil {
-			if websocket.CloseStatus(err) != calling.CloseSlowConsumer {
-				t.Fatalf("closed with %v, want %d", err, calling.CloseSlowConsumer)
+			if websocket.CloseStatus(err) != protocol.CloseSlowConsumer {
+				t.Fatalf("closed with %v, want %d", err, protocol.CloseSlowConsumer)
 			}
 			closed = true
 		}
@@ -272,7 +273,7 @@ func TestMessageSizeLimit(t *testing.T) {
 	if err := c.Write(ctx, websocket.MessageText, []byte(atLimit)); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := readMsg(t, c); err != nil || m.Type != calling.TypePong {
+	if m, err := readMsg(t, c); err != nil || m.Type != protocol.TypePong {
 		t.Fatalf("at the limit: %+v %v", m, err)
 	}
 	_ = c.Write(ctx, websocket.MessageText, []byte(atLimit+" "))
@@ -292,9 +293,9 @@ func TestMessageRateLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := calling.TypePong
+		want := protocol.TypePong
 		if i == 5 {
-			want = calling.TypeError
+			want = protocol.TypeError
 		}
 		if m.Type != want || (i == 5 && m.Error.Code != 429) {
 			t.Fatalf("message %d: %+v", i+1, m)
@@ -315,7 +316,7 @@ func TestPublicationLimit(t *testing.T) {
 	}
 	c := rawDialOK(t, e, e.token("alice", roomGrants))
 	_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"join","id":"1","room":"r","publish":`+pubs(9)+`}`))
-	if m, _ := readMsg(t, c); m.Type != calling.TypeError || m.Error.Code != 400 {
+	if m, _ := readMsg(t, c); m.Type != protocol.TypeError || m.Error.Code != 400 {
 		t.Fatalf("9 publications: %+v", m)
 	}
 	_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"join","id":"2","room":"r","publish":`+pubs(8)+`}`))
@@ -324,10 +325,10 @@ func TestPublicationLimit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Type == calling.TypeJoined {
+		if m.Type == protocol.TypeJoined {
 			break
 		}
-		if m.Type == calling.TypeError {
+		if m.Type == protocol.TypeError {
 			t.Fatalf("8 publications: %+v", m.Error)
 		}
 	}

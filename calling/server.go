@@ -18,20 +18,19 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
 // Defaults of Config.
 const (
-	DefaultMaxMessageBytes     = 64 << 10
-	DefaultMaxDataMessageBytes = 16 << 10
-	DefaultMaxBroadcastBytes   = 16 << 10
-	DefaultMessageRate         = 50
-	DefaultMessageBurst        = 100
-	DefaultWriteQueue          = 256
-	DefaultPingInterval        = 5 * time.Second
-	DefaultPingTimeout         = 4 * time.Second
+	DefaultMaxBroadcastBytes = 16 << 10
+	DefaultMessageRate       = 50
+	DefaultMessageBurst      = 100
+	DefaultWriteQueue        = 256
+	DefaultPingInterval      = 5 * time.Second
+	DefaultPingTimeout       = 4 * time.Second
 )
 
 // Config configures a Server. Rooms and Verifier are required; every other
@@ -46,11 +45,13 @@ type Config struct {
 	// Media configures the default API (ignored when API is set).
 	Media MediaConfig
 	// ICEServers are handed to clients in the joined message.
-	ICEServers []ICEServer
+	ICEServers []protocol.ICEServer
 	// MaxMessageBytes is the largest signaling message read; a larger one
-	// closes the connection with 1009 (message too big). Default 64 KiB.
+	// closes the connection with 1009 (message too big). Default
+	// protocol.DefaultMaxMessageBytes (64 KiB).
 	MaxMessageBytes int64
-	// MaxDataMessageBytes is the largest data-channel text. Default 16 KiB.
+	// MaxDataMessageBytes is the largest data-channel text. Default
+	// protocol.DefaultMaxDataMessageBytes (16 KiB).
 	MaxDataMessageBytes int
 	// MessageRate and MessageBurst limit signaling messages per connection
 	// (a token bucket); excess messages get error 429 and are dropped.
@@ -145,8 +146,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Rooms == nil || cfg.Verifier == nil {
 		return nil, errors.New("calling: Config needs Rooms and Verifier")
 	}
-	cfg.MaxMessageBytes = cmp.Or(cfg.MaxMessageBytes, DefaultMaxMessageBytes)
-	cfg.MaxDataMessageBytes = cmp.Or(cfg.MaxDataMessageBytes, DefaultMaxDataMessageBytes)
+	cfg.MaxMessageBytes = cmp.Or(cfg.MaxMessageBytes, protocol.DefaultMaxMessageBytes)
+	cfg.MaxDataMessageBytes = cmp.Or(cfg.MaxDataMessageBytes, protocol.DefaultMaxDataMessageBytes)
 	cfg.MessageRate = cmp.Or(cfg.MessageRate, DefaultMessageRate)
 	cfg.MessageBurst = cmp.Or(cfg.MessageBurst, DefaultMessageBurst)
 	cfg.WriteQueue = cmp.Or(cfg.WriteQueue, DefaultWriteQueue)
@@ -223,8 +224,8 @@ func (s *Server) close() error {
 	s.callsMu.Unlock()
 	for _, c := range live {
 		c.mu.Lock()
-		if c.state != StateEnded && c.state != StateFailed {
-			_ = c.setState(StateFailed, CauseServerShutdown)
+		if c.state != protocol.StateEnded && c.state != protocol.StateFailed {
+			_ = c.setState(protocol.StateFailed, protocol.CauseServerShutdown)
 		}
 		c.mu.Unlock()
 	}
@@ -268,7 +269,7 @@ func (s *Server) dispatch(events *rooms.Events) {
 			switch e.Type {
 			case rooms.SessionEnded:
 				if !r.isCall() {
-					r.closeAll(CloseSessionEnded, "session ended")
+					r.closeAll(protocol.CloseSessionEnded, "session ended")
 				}
 			default:
 				r.pokeAll()
@@ -349,7 +350,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := verr; err != nil {
 		pe := protocolError(err)
 		if pe.Code == 500 {
-			pe = &ProtocolError{Code: 403, Reason: "token_invalid", Message: "token expired or invalid; refresh it and retry"}
+			pe = &protocol.Error{Code: 403, Reason: protocol.ReasonTokenInvalid, Message: "token expired or invalid; refresh it and retry"}
 		}
 		refuse(r.Context(), conn, pe)
 		return
@@ -362,10 +363,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuse sends an error message and closes with 4000+code.
-func refuse(ctx context.Context, conn *websocket.Conn, pe *ProtocolError) {
+func refuse(ctx context.Context, conn *websocket.Conn, pe *protocol.Error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_ = conn.Write(ctx, websocket.MessageText, encode(&Message{Type: TypeError, Error: pe}))
+	_ = conn.Write(ctx, websocket.MessageText, encode(&protocol.Message{Type: protocol.TypeError, Error: pe}))
 	_ = conn.Close(websocket.StatusCode(4000+pe.Code), pe.Reason)
 }
 
@@ -380,7 +381,7 @@ func (s *Server) Broadcast(_ context.Context, account, sessionID, text string) (
 	if r == nil {
 		return 0, nil
 	}
-	b, _ := json.Marshal(DataEnvelope{Type: DataBroadcast, Text: text, Date: time.Now().UTC()})
+	b, _ := json.Marshal(protocol.DataEnvelope{Type: protocol.DataBroadcast, Text: text, Date: time.Now().UTC()})
 	n := 0
 	for _, p := range r.snapshot() {
 		if p.sendData(string(b)) {
@@ -403,9 +404,9 @@ type BroadcastResponse struct {
 // PlaceCallRequest is the body of POST /v1/calls.
 type PlaceCallRequest struct {
 	// From is shown to the callee: a display identity or an application name.
-	From    string       `json:"from" validate:"required,max=64"`
-	To      string       `json:"to" validate:"required,max=80"`
-	Options *CallOptions `json:"options,omitempty"`
+	From    string                `json:"from" validate:"required,max=64"`
+	To      string                `json:"to" validate:"required,max=80"`
+	Options *protocol.CallOptions `json:"options,omitempty"`
 }
 
 // RegisterREST adds to the rooms REST handler (same authentication and
@@ -417,7 +418,7 @@ func (s *Server) RegisterREST(h *rooms.Handler) {
 		if err := httpx.DecodeJSON(w, r, 8<<10, &req); err != nil {
 			return err
 		}
-		opts := CallOptions{Audio: true}
+		opts := protocol.CallOptions{Audio: true}
 		if req.Options != nil {
 			opts = *req.Options
 		}

@@ -12,8 +12,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -165,7 +165,7 @@ func TestRoomMediaSubscriptionsBroadcast(t *testing.T) {
 	for name, cl := range map[string]*client.Client{"alice": a, "bob": b, "carol": c} {
 		select {
 		case d := <-cl.Data():
-			if d.Type != calling.DataBroadcast || d.Text != "all hands in 5" || d.Date.IsZero() {
+			if d.Type != protocol.DataBroadcast || d.Text != "all hands in 5" || d.Date.IsZero() {
 				t.Fatalf("%s got %+v", name, d)
 			}
 		case <-ctx.Done():
@@ -179,7 +179,7 @@ func TestRoomMediaSubscriptionsBroadcast(t *testing.T) {
 	}
 	select {
 	case d := <-b.Data():
-		if d.Type != calling.DataMessage || d.Text != "psst" || d.From != "alice" {
+		if d.Type != protocol.DataMessage || d.Text != "psst" || d.From != "alice" {
 			t.Fatalf("bob got %+v", d)
 		}
 	case <-ctx.Done():
@@ -202,7 +202,7 @@ func TestRoomMediaSubscriptionsBroadcast(t *testing.T) {
 
 	// Leaving: the others are told, and the room is cleaned up.
 	_ = a.Close()
-	waitEvent(t, b, calling.TypeParticipantLeft, ja.ParticipantID)
+	waitEvent(t, b, protocol.TypeParticipantLeft, ja.ParticipantID)
 	_ = b.Close()
 	_ = c.Close()
 	e.clients = nil
@@ -217,7 +217,7 @@ func sessionEmpty(e *env, sid string) bool {
 	return err == nil && len(s.Members) == 0
 }
 
-func waitEvent(t *testing.T, c *client.Client, typ, pid string) calling.Message {
+func waitEvent(t *testing.T, c *client.Client, typ, pid string) protocol.Message {
 	t.Helper()
 	ctx := ctxT(t, 10*time.Second)
 	for {

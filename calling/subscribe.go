@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -71,9 +72,9 @@ func (p *peer) sync() {
 		switch {
 		case p.call != nil: // the call's end takes the peer out of its session
 		case errors.Is(err, rooms.ErrNotMember):
-			p.fail(CloseSessionEnded, "removed from the session")
+			p.fail(protocol.CloseSessionEnded, "removed from the session")
 		case errors.Is(err, rooms.ErrNotFound):
-			p.fail(CloseSessionEnded, "session ended")
+			p.fail(protocol.CloseSessionEnded, "session ended")
 		}
 		return
 	}
@@ -211,14 +212,14 @@ func (t placeholder) Kind() webrtc.RTPCodecType           { return t.kind }
 
 // offeredTracks lists which m-line carries which forwarded track, for the
 // offer message (mids are assigned once the offer is made).
-func (p *peer) offeredTracks() []TrackInfo {
-	out := make([]TrackInfo, 0, len(p.st.senders))
+func (p *peer) offeredTracks() []protocol.TrackInfo {
+	out := make([]protocol.TrackInfo, 0, len(p.st.senders))
 	for k, o := range p.st.senders {
 		if mid := o.tr.Mid(); mid != "" {
-			out = append(out, TrackInfo{Mid: mid, ParticipantID: k.participant, StreamAlias: k.alias, Kind: o.Kind().String()})
+			out = append(out, protocol.TrackInfo{Mid: mid, ParticipantID: k.participant, StreamAlias: k.alias, Kind: o.Kind().String()})
 		}
 	}
-	slices.SortFunc(out, func(a, b TrackInfo) int {
+	slices.SortFunc(out, func(a, b protocol.TrackInfo) int {
 		x, errA := strconv.Atoi(a.Mid)
 		y, errB := strconv.Atoi(b.Mid)
 		if errA == nil && errB == nil {

@@ -2,6 +2,7 @@ package calling
 
 import (
 	"context"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"time"
 )
 
@@ -11,7 +12,7 @@ const DefaultTokenCheckInterval = time.Second
 
 // A connection lives on its token: when the token expires (by the Server's
 // Clock) or is revoked, the connection is told (an error with reason
-// token_expired or token_revoked) and closed with CloseTokenExpired, unless
+// token_expired or token_revoked) and closed with protocol.CloseTokenExpired, unless
 // the client sent a fresh token in a refresh message first. All of this runs
 // on the peer's loop.
 
@@ -29,19 +30,19 @@ func (p *peer) armExpiry() {
 // from the expiry timer).
 func (p *peer) checkToken() {
 	if !p.srv.clock.Now().Before(p.claims.Expiry) {
-		p.endOnToken("token_expired", "the token expired; connect again with a fresh one, or refresh before expiry")
+		p.endOnToken(protocol.ReasonTokenExpired, "the token expired; connect again with a fresh one, or refresh before expiry")
 	}
 }
 
 func (p *peer) endOnToken(reason, msg string) {
-	p.send(&Message{Type: TypeError, Error: &ProtocolError{Code: 401, Reason: reason, Message: msg}})
-	p.fail(CloseTokenExpired, reason)
+	p.send(&protocol.Message{Type: protocol.TypeError, Error: &protocol.Error{Code: 401, Reason: reason, Message: msg}})
+	p.fail(protocol.CloseTokenExpired, reason)
 }
 
 // refresh replaces the connection's token with m.Token: same identity,
 // account and participant, any grants. Narrowed grants take effect at
 // once. A refused token leaves the connection as it was.
-func (p *peer) refresh(m *Message) error {
+func (p *peer) refresh(m *protocol.Message) error {
 	if m.Token == "" {
 		return badMessage("refresh needs token")
 	}
@@ -49,11 +50,11 @@ func (p *peer) refresh(m *Message) error {
 	defer cancel()
 	c, err := p.srv.cfg.Verifier.Verify(ctx, m.Token)
 	if err != nil {
-		return &ProtocolError{Code: 403, Reason: "token_invalid", Message: "the new token is expired or invalid; the connection keeps its current token"}
+		return &protocol.Error{Code: 403, Reason: protocol.ReasonTokenInvalid, Message: "the new token is expired or invalid; the connection keeps its current token"}
 	}
 	old := p.claims
 	if c.Subject != old.Subject || c.Account != old.Account || c.ParticipantID != old.ParticipantID {
-		return &ProtocolError{Code: 403, Reason: "identity_mismatch", Message: "the new token is for another identity, account or participant"}
+		return &protocol.Error{Code: 403, Reason: protocol.ReasonIdentityMismatch, Message: "the new token is for another identity, account or participant"}
 	}
 	p.claims = c
 	p.token.Store(c)
@@ -62,7 +63,7 @@ func (p *peer) refresh(m *Message) error {
 		p.srv.setIncoming(p, p.mayRing())
 	}
 	exp := c.Expiry.UTC()
-	p.send(&Message{Type: TypeRefreshed, ID: m.ID, ExpiresAt: &exp})
+	p.send(&protocol.Message{Type: protocol.TypeRefreshed, ID: m.ID, ExpiresAt: &exp})
 	p.applyGrants()
 	return nil
 }
@@ -78,7 +79,7 @@ func (p *peer) applyGrants() {
 	if p.call == nil && p.st.roomName != "" && p.mayJoinRoom(p.st.roomName) != nil {
 		sid := p.room.key.session
 		p.exitSession()
-		p.send(&Message{Type: TypeLeft, SessionID: sid, Reason: "room_not_granted"})
+		p.send(&protocol.Message{Type: protocol.TypeLeft, SessionID: sid, Reason: protocol.ReasonRoomNotGranted})
 		return
 	}
 	for r, pub := range p.st.recv {
@@ -89,7 +90,7 @@ func (p *peer) applyGrants() {
 		if _, ok := p.st.published[pub.Alias]; ok {
 			_ = p.unpublish(pub.Alias)
 		}
-		p.send(&Message{Type: TypeUnpublished, StreamAlias: pub.Alias, Reason: "publish_not_permitted"})
+		p.send(&protocol.Message{Type: protocol.TypeUnpublished, StreamAlias: pub.Alias, Reason: protocol.ReasonPublishNotPermitted})
 	}
 }
 
@@ -127,7 +128,7 @@ func (s *Server) watchTokens() {
 				if revoked {
 					p.post(func() {
 						if p.claims == c { // not refreshed meanwhile
-							p.endOnToken("token_revoked", "the token was revoked")
+							p.endOnToken(protocol.ReasonTokenRevoked, "the token was revoked")
 						}
 					})
 				}

@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -27,15 +28,15 @@ func (e *env) mint(identity string, g auth.Grants, ttl time.Duration) (string, *
 
 // waitClosed reads until the server closes the connection and returns the
 // error message it sent last and the close code.
-func waitClosed(t *testing.T, c *websocket.Conn) (*calling.ProtocolError, websocket.StatusCode) {
+func waitClosed(t *testing.T, c *websocket.Conn) (*protocol.Error, websocket.StatusCode) {
 	t.Helper()
-	var last *calling.ProtocolError
+	var last *protocol.Error
 	for {
 		m, err := readMsg(t, c)
 		if err != nil {
 			return last, websocket.CloseStatus(err)
 		}
-		if m.Type == calling.TypeError {
+		if m.Type == protocol.TypeError {
 			last = m.Error
 		}
 	}
@@ -52,7 +53,7 @@ func pingPong(t *testing.T, c *websocket.Conn, id string) {
 		if err != nil {
 			t.Fatalf("connection closed before pong: %v", err)
 		}
-		if m.Type == calling.TypePong && m.ID == id {
+		if m.Type == protocol.TypePong && m.ID == id {
 			return
 		}
 	}
@@ -69,7 +70,7 @@ func TestTokenExpiryClosesOpenConnection(t *testing.T) {
 	pingPong(t, c, "before")
 	clk.Advance(time.Millisecond)
 	pe, code := waitClosed(t, c)
-	if code != calling.CloseTokenExpired || pe == nil || pe.Reason != "token_expired" || pe.Code != 401 {
+	if code != protocol.CloseTokenExpired || pe == nil || pe.Reason != "token_expired" || pe.Code != 401 {
 		t.Fatalf("close %d, last error %+v; want 4401 token_expired", code, pe)
 	}
 }
@@ -87,7 +88,7 @@ func TestTokenRevocationClosesOpenConnection(t *testing.T) {
 	}
 	revokedAt := time.Now()
 	pe, code := waitClosed(t, c)
-	if code != calling.CloseTokenExpired || pe == nil || pe.Reason != "token_revoked" {
+	if code != protocol.CloseTokenExpired || pe == nil || pe.Reason != "token_revoked" {
 		t.Fatalf("close %d, last error %+v; want 4401 token_revoked", code, pe)
 	}
 	if d := time.Since(revokedAt); d > time.Second {
@@ -106,7 +107,7 @@ func TestTokenRefresh(t *testing.T) {
 	ctx := ctxT(t, 10*time.Second)
 
 	bobTok, _ := e.mint("bob", roomGrants, time.Hour)
-	var pe *calling.ProtocolError
+	var pe *protocol.Error
 	if _, err := alice.Refresh(ctx, bobTok); !errors.As(err, &pe) || pe.Reason != "identity_mismatch" {
 		t.Fatalf("refresh with bob's token: %v", err)
 	}
@@ -129,7 +130,7 @@ func TestTokenRefresh(t *testing.T) {
 		t.Fatal("connection outlived its refreshed token")
 	}
 	var ce websocket.CloseError
-	if !errors.As(alice.Err(), &ce) || ce.Code != calling.CloseTokenExpired {
+	if !errors.As(alice.Err(), &ce) || ce.Code != protocol.CloseTokenExpired {
 		t.Fatalf("ended with %v, want close 4401", alice.Err())
 	}
 }
@@ -156,7 +157,7 @@ func TestTokenRefreshNarrowsGrants(t *testing.T) {
 	if _, err := alice.Refresh(ctx, tok2); err != nil {
 		t.Fatal(err)
 	}
-	if m := waitEvent(t, alice, calling.TypeUnpublished, ""); m.StreamAlias != rooms.AliasCamera || m.Reason != "publish_not_permitted" {
+	if m := waitEvent(t, alice, protocol.TypeUnpublished, ""); m.StreamAlias != rooms.AliasCamera || m.Reason != "publish_not_permitted" {
 		t.Fatalf("unpublished %+v", m)
 	}
 	otherRoom := auth.Grants{Rooms: []string{"elsewhere"}, Publish: []auth.Media{auth.MediaAudio}}
@@ -164,7 +165,7 @@ func TestTokenRefreshNarrowsGrants(t *testing.T) {
 	if _, err := alice.Refresh(ctx, tok3); err != nil {
 		t.Fatal(err)
 	}
-	if m := waitEvent(t, alice, calling.TypeLeft, ""); m.Reason != "room_not_granted" || m.SessionID == "" {
+	if m := waitEvent(t, alice, protocol.TypeLeft, ""); m.Reason != "room_not_granted" || m.SessionID == "" {
 		t.Fatalf("left %+v", m)
 	}
 	waitFor(t, func() bool {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 var whSecret = []byte("webhook-secret-0123456789")
@@ -106,7 +107,7 @@ func newWebhooks(t *testing.T, cfg calling.WebhookConfig) *calling.Webhooks {
 }
 
 func callEvent(call string, n int) calling.CallEvent {
-	return calling.CallEvent{CallID: call, Account: acct, From: "alice", To: fmt.Sprintf("n%04d", n), State: calling.StateRinging}
+	return calling.CallEvent{CallID: call, Account: acct, From: "alice", To: fmt.Sprintf("n%04d", n), State: protocol.StateRinging}
 }
 
 // Every request carries one signature per secret, so a receiver that knows

@@ -1,35 +1,17 @@
-// Package client is a programmatic Switchboard participant: it connects to
-// calling.Server's signaling WebSocket with a user token, joins a room or
-// session, publishes tracks, receives the tracks the server forwards, and
-// sends and receives data-channel messages. Tests, bots and the load tool
-// use it.
-//
-// A Client is safe for concurrent use. Its goroutines end when Close is
-// called or the connection ends.
 package client
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/switchboard-rtc/switchboard/calling"
-	"github.com/switchboard-rtc/switchboard/internal/codecs"
-	"github.com/switchboard-rtc/switchboard/internal/iceaddr"
-	"github.com/switchboard-rtc/switchboard/internal/pionlog"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // Config configures Dial.
@@ -53,23 +35,14 @@ type Config struct {
 	// OnMessage, if set, sees every message from the server after the
 	// client has handled it (for an offer: after the answer was sent). It
 	// runs on the client's reader and must not block.
-	OnMessage func(calling.Message)
-}
-
-// RemoteTrack is a track the server forwards: whose it is and which stream
-// (from the offer's list of mids, not from the track's msid).
-type RemoteTrack struct {
-	ParticipantID string
-	Alias         string
-	*webrtc.TrackRemote
-	Receiver *webrtc.RTPReceiver
+	OnMessage func(protocol.Message)
 }
 
 // Client is one participant.
 type Client struct {
 	conn      *websocket.Conn
 	api       *webrtc.API
-	onMessage func(calling.Message)
+	onMessage func(protocol.Message)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -77,50 +50,24 @@ type Client struct {
 
 	tracks    chan *RemoteTrack
 	keyframes chan string
-	data      chan calling.DataEnvelope
-	events    chan calling.Message
+	data      chan protocol.DataEnvelope
+	events    chan protocol.Message
 
 	mu         sync.Mutex // guards the fields below and pc negotiation
 	pc         *webrtc.PeerConnection
-	pubs       []calling.Publication
+	pubs       []protocol.Publication
 	tracksOut  []webrtc.TrackLocal
-	waiting    map[string]chan calling.Message
+	waiting    map[string]chan protocol.Message
 	pendingICE []webrtc.ICECandidateInit
-	mids       map[string]calling.TrackInfo // the last offer's mid → stream
-	inactive   map[string]bool              // mids the last offer marked inactive
+	mids       map[string]protocol.TrackInfo // the last offer's mid → stream
+	inactive   map[string]bool               // mids the last offer marked inactive
 	dc         *webrtc.DataChannel
 	dcOpen     chan struct{}
 	inCall     string
 	closed     bool
-	status     chan calling.Message
+	status     chan protocol.Message
 	seq        atomic.Int64
 	err        error
-}
-
-// NewAPI returns a pion API with the default codecs and interceptors. With
-// ips it gathers candidates only on those addresses (e.g. "127.0.0.1").
-func NewAPI(ips ...string) (*webrtc.API, error) {
-	me := &webrtc.MediaEngine{}
-	if err := codecs.Register(me); err != nil { // pion's defaults + RFC 4733 telephone-event
-		return nil, err
-	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
-		return nil, err
-	}
-	se := webrtc.SettingEngine{}
-	se.LoggerFactory = pionlog.Factory{Logger: slog.New(slog.DiscardHandler)} // errors reach the caller as errors and states
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	if len(ips) > 0 {
-		allowed, loop, err := iceaddr.Parse(ips)
-		if err != nil {
-			return nil, fmt.Errorf("client: %w", err)
-		}
-		se.SetIPFilter(iceaddr.Filter(allowed))
-		se.SetIncludeLoopbackCandidate(loop)
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
-	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
 // Dial connects the signaling WebSocket and prepares the PeerConnection.
@@ -150,13 +97,13 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		conn: conn, api: cfg.API, onMessage: cfg.OnMessage,
 		tracks:    make(chan *RemoteTrack, 16),
 		keyframes: make(chan string, 16),
-		data:      make(chan calling.DataEnvelope, 64),
-		events:    make(chan calling.Message, 64),
-		waiting:   map[string]chan calling.Message{},
+		data:      make(chan protocol.DataEnvelope, 64),
+		events:    make(chan protocol.Message, 64),
+		waiting:   map[string]chan protocol.Message{},
 		dcOpen:    make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.status = make(chan calling.Message, 1)
+	c.status = make(chan protocol.Message, 1)
 	c.wg.Add(1)
 	go c.read()
 	// The server's first message says the connection is registered (and,
@@ -178,119 +125,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 }
 
-// Publish adds a track to send under a stream alias in every session this
-// client joins or call it makes or answers. Call it before Join, Call or Accept.
-func (c *Client) Publish(alias string, track webrtc.TrackLocal) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.pubs = append(c.pubs, calling.Publication{Alias: alias, Kind: track.Kind().String()})
-	c.tracksOut = append(c.tracksOut, track)
-	return nil
-}
-
-// newPC makes the PeerConnection of a session the server just put us in,
-// with our tracks; c.mu held.
-func (c *Client) newPC() error {
-	if c.pc != nil {
-		_ = c.pc.Close()
-	}
-	pc, err := c.api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		return err
-	}
-	c.pc = pc
-	c.pendingICE = nil
-	c.mids, c.inactive = nil, nil
-	dcOpen := make(chan struct{})
-	c.dcOpen = dcOpen
-	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand == nil {
-			return
-		}
-		init := cand.ToJSON()
-		_ = c.write(calling.Message{Type: calling.TypeCandidate, Candidate: &init})
-	})
-	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
-		rt := &RemoteTrack{ParticipantID: t.StreamID(), Alias: t.ID(), TrackRemote: t, Receiver: r}
-		mid := ""
-		for _, tr := range pc.GetTransceivers() {
-			if tr.Receiver() == r {
-				mid = tr.Mid()
-			}
-		}
-		c.mu.Lock()
-		if info, ok := c.mids[mid]; ok && mid != "" {
-			rt.ParticipantID, rt.Alias = info.ParticipantID, info.StreamAlias
-		}
-		c.mu.Unlock()
-		select {
-		case c.tracks <- rt:
-		case <-c.ctx.Done():
-		}
-	})
-	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-		if dc.Label() != "switchboard" {
-			return
-		}
-		c.mu.Lock()
-		c.dc = dc
-		c.mu.Unlock()
-		dc.OnOpen(func() { close(dcOpen) })
-		dc.OnMessage(func(m webrtc.DataChannelMessage) {
-			var env calling.DataEnvelope
-			if json.Unmarshal(m.Data, &env) != nil {
-				return
-			}
-			select {
-			case c.data <- env:
-			default: // a reader that does not keep up loses data messages, not the connection
-			}
-		})
-	})
-	for _, track := range c.tracksOut {
-		tr, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-		if err != nil {
-			return err
-		}
-		sender, alias := tr.Sender(), track.ID()
-		for i, t := range c.tracksOut {
-			if t == track {
-				alias = c.pubs[i].Alias
-			}
-		}
-		c.wg.Add(1)
-		go func() { // read RTCP so the interceptors work; ends when the PeerConnection closes
-			defer c.wg.Done()
-			buf := make([]byte, 1500)
-			for {
-				n, _, err := sender.Read(buf)
-				if err != nil {
-					return
-				}
-				pkts, err := rtcp.Unmarshal(buf[:n])
-				if err != nil {
-					continue
-				}
-				for _, p := range pkts {
-					switch p.(type) {
-					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-						select {
-						case c.keyframes <- alias:
-						default:
-						}
-					}
-				}
-			}
-		}()
-	}
-	return nil
-}
-
 // request sends m with a fresh id and waits for the reply that echoes it.
-func (c *Client) request(ctx context.Context, m calling.Message) (*calling.Message, error) {
+func (c *Client) request(ctx context.Context, m protocol.Message) (*protocol.Message, error) {
 	id := c.nextID()
 	m.ID = id
-	ch := make(chan calling.Message, 1)
+	ch := make(chan protocol.Message, 1)
 	c.mu.Lock()
 	c.waiting[id] = ch
 	c.mu.Unlock()
@@ -304,7 +143,7 @@ func (c *Client) request(ctx context.Context, m calling.Message) (*calling.Messa
 	}
 	select {
 	case r := <-ch:
-		if r.Type == calling.TypeError {
+		if r.Type == protocol.TypeError {
 			return nil, r.Error
 		}
 		return &r, nil
@@ -313,104 +152,6 @@ func (c *Client) request(ctx context.Context, m calling.Message) (*calling.Messa
 	case <-c.ctx.Done():
 		return nil, c.Err()
 	}
-}
-
-// JoinRequest names what to join: a room by name or a session by id.
-type JoinRequest struct {
-	Room      string
-	SessionID string
-}
-
-// Join joins and returns the server's joined message (participant id,
-// session id, the others already there).
-func (c *Client) Join(ctx context.Context, req JoinRequest) (*calling.Message, error) {
-	c.mu.Lock()
-	pubs := append([]calling.Publication(nil), c.pubs...)
-	c.mu.Unlock()
-	return c.request(ctx, calling.Message{Type: calling.TypeJoin, Room: req.Room, SessionID: req.SessionID, Publish: pubs})
-}
-
-// Mute stops (or resumes) forwarding of a published stream at the server.
-// Before Join, Call or Accept it sets how the stream starts (a user can
-// join muted); in a session it also sends a mute message, which the server
-// confirms with a muted message that echoes its id.
-func (c *Client) Mute(alias string, muted bool) error {
-	c.mu.Lock()
-	inSession := c.pc != nil
-	for i := range c.pubs {
-		if c.pubs[i].Alias == alias {
-			c.pubs[i].Muted = muted
-		}
-	}
-	c.mu.Unlock()
-	if !inSession {
-		return nil
-	}
-	return c.write(calling.Message{Type: calling.TypeMute, ID: c.nextID(), StreamAlias: alias, Muted: &muted})
-}
-
-// Refresh hands the server a fresh token for the same identity (a refresh
-// message) and returns its expiry. The connection carries on; narrowed
-// grants take effect at once.
-func (c *Client) Refresh(ctx context.Context, token string) (time.Time, error) {
-	r, err := c.request(ctx, calling.Message{Type: calling.TypeRefresh, Token: token})
-	if err != nil {
-		return time.Time{}, err
-	}
-	if r.ExpiresAt == nil {
-		return time.Time{}, errors.New("client: refreshed without expiresAt")
-	}
-	return *r.ExpiresAt, nil
-}
-
-// Send writes raw signaling (tests use it to misbehave).
-func (c *Client) Send(m calling.Message) error { return c.write(m) }
-
-// SendData sends a text message over the data channel to an identity
-// (empty = everyone else in the room).
-func (c *Client) SendData(ctx context.Context, to, text string) error {
-	select {
-	case <-c.DataChannelOpen():
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	b, _ := json.Marshal(calling.DataEnvelope{Type: calling.DataMessage, To: to, Text: text})
-	c.mu.Lock()
-	dc := c.dc
-	c.mu.Unlock()
-	if dc == nil {
-		return errors.New("client: no data channel")
-	}
-	return dc.SendText(string(b))
-}
-
-// KeyframeRequests delivers the stream alias of a published video track
-// whenever the server asks for a keyframe (PLI or FIR): send one then.
-func (c *Client) KeyframeRequests() <-chan string { return c.keyframes }
-
-// Tracks delivers the tracks the server forwards to this client.
-func (c *Client) Tracks() <-chan *RemoteTrack { return c.tracks }
-
-// Data delivers data-channel messages (broadcasts and messages from others).
-func (c *Client) Data() <-chan calling.DataEnvelope { return c.data }
-
-// Events delivers other signaling messages: participantJoined,
-// participantLeft, muted, error, bye.
-func (c *Client) Events() <-chan calling.Message { return c.events }
-
-// PeerConnection is the PeerConnection of the current session (nil before
-// the first join or call is set up).
-func (c *Client) PeerConnection() *webrtc.PeerConnection {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pc
-}
-
-// DataChannelOpen is closed once the current session's data channel is open.
-func (c *Client) DataChannelOpen() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.dcOpen
 }
 
 // Done is closed when the connection has ended.
@@ -449,7 +190,7 @@ func (c *Client) Status() string {
 // Close leaves, closes the PeerConnection and the WebSocket, and waits
 // for the client's goroutines.
 func (c *Client) Close() error {
-	_ = c.write(calling.Message{Type: calling.TypeLeave})
+	_ = c.write(protocol.Message{Type: protocol.TypeLeave})
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
@@ -466,8 +207,8 @@ func (c *Client) Close() error {
 
 func (c *Client) nextID() string { return strconv.FormatInt(c.seq.Add(1), 10) }
 
-func (c *Client) write(m calling.Message) error {
-	b, err := json.Marshal(m)
+func (c *Client) write(m protocol.Message) error {
+	b, err := protocol.Encode(&m)
 	if err != nil {
 		return err
 	}
@@ -480,138 +221,4 @@ func (c *Client) setErr(err error) {
 		c.err = err
 	}
 	c.mu.Unlock()
-}
-
-func (c *Client) read() {
-	defer c.wg.Done()
-	defer c.cancel()
-	for {
-		_, b, err := c.conn.Read(c.ctx)
-		if err != nil {
-			c.setErr(err)
-			return
-		}
-		var m calling.Message
-		if err := json.Unmarshal(b, &m); err != nil {
-			c.setErr(fmt.Errorf("client: bad message from server: %w", err))
-			return
-		}
-		if err := c.handle(m); err != nil {
-			c.setErr(err)
-			return
-		}
-		if c.onMessage != nil {
-			c.onMessage(m)
-		}
-	}
-}
-
-func (c *Client) handle(m calling.Message) error {
-	c.mu.Lock()
-	waiter := c.waiting[m.ID]
-	c.mu.Unlock()
-	switch m.Type {
-	case calling.TypeStatus:
-		select {
-		case c.status <- m:
-		default:
-		}
-		return nil
-	case calling.TypeJoined:
-		c.mu.Lock()
-		err := c.newPC()
-		c.inCall = m.CallID
-		c.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		if waiter != nil {
-			waiter <- m
-		}
-		c.event(m)
-		return nil
-	case calling.TypeCallState:
-		if waiter != nil {
-			waiter <- m
-		}
-		if m.State == calling.StateEnded || m.State == calling.StateFailed {
-			c.mu.Lock()
-			if c.pc != nil && c.inCall == m.CallID {
-				_ = c.pc.Close()
-				c.pc = nil
-			}
-			c.mu.Unlock()
-		}
-		c.event(m)
-		return nil
-	case calling.TypeOffer:
-		return c.onOffer(m)
-	case calling.TypeCandidate:
-		if m.Candidate == nil {
-			return nil
-		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.pc == nil {
-			return nil // a candidate of a session that has ended
-		}
-		if c.pc.RemoteDescription() == nil {
-			c.pendingICE = append(c.pendingICE, *m.Candidate)
-			return nil
-		}
-		return c.pc.AddICECandidate(*m.Candidate)
-	case calling.TypeError:
-		if waiter != nil {
-			waiter <- m
-			return nil
-		}
-		c.event(m)
-	default:
-		if waiter != nil {
-			select {
-			case waiter <- m:
-			default:
-			}
-		}
-		c.event(m)
-	}
-	return nil
-}
-
-// event hands m to Events without blocking the reader (a full queue drops it).
-func (c *Client) event(m calling.Message) {
-	select {
-	case c.events <- m:
-	default:
-	}
-}
-
-func (c *Client) onOffer(m calling.Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pc == nil {
-		return errors.New("client: offer before joined")
-	}
-	c.mids = make(map[string]calling.TrackInfo, len(m.Tracks))
-	for _, t := range m.Tracks {
-		c.mids[t.Mid] = t
-	}
-	offer, parked := c.parkInactive(m.SDP)
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return err
-	}
-	for _, cand := range c.pendingICE {
-		if err := c.pc.AddICECandidate(cand); err != nil {
-			return err
-		}
-	}
-	c.pendingICE = nil
-	answer, err := c.pc.CreateAnswer(nil)
-	if err != nil {
-		return err
-	}
-	if err := c.pc.SetLocalDescription(answer); err != nil {
-		return err
-	}
-	return c.write(calling.Message{Type: calling.TypeAnswer, SDP: setDirection(answer.SDP, parked, "inactive")})
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // keepTokenFresh sends a refresh message with a token from source before
@@ -88,4 +90,18 @@ func tokenTimes(token string) (iat, exp time.Time, err error) {
 		iat = exp.Add(-time.Minute)
 	}
 	return iat, exp, nil
+}
+
+// Refresh hands the server a fresh token for the same identity (a refresh
+// message) and returns its expiry. The connection carries on; narrowed
+// grants take effect at once.
+func (c *Client) Refresh(ctx context.Context, token string) (time.Time, error) {
+	r, err := c.request(ctx, protocol.Message{Type: protocol.TypeRefresh, Token: token})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if r.ExpiresAt == nil {
+		return time.Time{}, errors.New("client: refreshed without expiresAt")
+	}
+	return *r.ExpiresAt, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // testApp builds the example's handler from flags, without a listener:
@@ -247,7 +248,7 @@ func TestDemoTokenCannotReachTheAPIAccount(t *testing.T) {
 		t.Cleanup(func() { _ = c.Close() })
 		return c
 	}
-	next := func(c *client.Client, typ string) calling.Message {
+	next := func(c *client.Client, typ string) protocol.Message {
 		t.Helper()
 		for {
 			select {
@@ -266,17 +267,17 @@ func TestDemoTokenCannotReachTheAPIAccount(t *testing.T) {
 	if st := api("POST", "/v1/calls", `{"from":"reception","to":"demo-bob"}`, &call); st != 201 {
 		t.Fatalf("place call: %d", st)
 	}
-	if in := next(realBob, calling.TypeIncoming); in.CallID != call.ID {
+	if in := next(realBob, protocol.TypeIncoming); in.CallID != call.ID {
 		t.Fatalf("the real demo-bob rang for %q, want %q", in.CallID, call.ID)
 	}
-	if err := demoBob.Accept(call.ID, calling.CallOptions{Audio: true}); err != nil {
+	if err := demoBob.Accept(call.ID, protocol.CallOptions{Audio: true}); err != nil {
 		t.Fatal(err)
 	}
-	if e := next(demoBob, calling.TypeError); e.Error == nil || e.Error.Reason != "no_such_call" {
+	if e := next(demoBob, protocol.TypeError); e.Error == nil || e.Error.Reason != "no_such_call" {
 		t.Fatalf("the demo token's accept: %+v, want no_such_call", e.Error)
 	}
 	var info calling.CallInfo
-	if st := api("GET", "/v1/calls/"+call.ID, "", &info); st != 200 || info.State != calling.StateRinging {
+	if st := api("GET", "/v1/calls/"+call.ID, "", &info); st != 200 || info.State != protocol.StateRinging {
 		t.Fatalf("after the demo token's accept the call is %d %q, want still ringing", st, info.State)
 	}
 	api("DELETE", "/v1/calls/"+call.ID, "", nil)

@@ -26,6 +26,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -298,9 +299,9 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		closeBox := closeHooks
 		hooks, closeHooks = wh, func() { _ = wh.Close(); closeBox() }
 	}
-	var iceServers []calling.ICEServer
+	var iceServers []protocol.ICEServer
 	if len(cfg.stun) > 0 {
-		iceServers = []calling.ICEServer{{URLs: cfg.stun}}
+		iceServers = []protocol.ICEServer{{URLs: cfg.stun}}
 	}
 	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers,
 		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort}, Logger: logger})

@@ -154,6 +154,12 @@ func TestImportRules(t *testing.T) {
 		{"calling", "calling/client", true, true},
 		{"calling", "rooms", false, true},
 		{"examples/embed", "calling/client", true, true},
+		{"calling/client", "calling", false, false},
+		{"calling/client", "calling", true, false},
+		{"calling/client", "calling/protocol", false, true},
+		{"calling/protocol", "calling", false, false},
+		{"calling/protocol", "calling/client", true, false},
+		{"calling", "calling/protocol", false, true},
 		{"auth", "auth", true, true},
 	} {
 		got, err := allowed(rules, tc.pkg, tc.dep, tc.test)

@@ -1,6 +1,7 @@
-package calling
+package protocol
 
 import (
+	"errors"
 	"testing"
 )
 
@@ -15,22 +16,22 @@ func FuzzDecodeMessage(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, perr := decodeMessage(b)
+		m, err := DecodeClientMessage(b)
 		if m == nil {
 			t.Fatal("nil message")
 		}
-		if perr == nil {
+		if err == nil {
 			if len(m.ID) > 64 {
 				t.Fatal("accepted a long id")
 			}
 			switch m.Type {
-			case TypeJoin, TypePublish, TypeUnpublish, TypeMute, TypeAnswer, TypeCandidate, TypeLeave, TypePing,
+			case TypeJoin, TypePublish, TypeUnpublish, TypeMute, TypeAnswer, TypeCandidate, TypeLeave, TypePing, TypeRefresh,
 				TypeCall, TypeAccept, TypeReject, TypeHangup, TypeHold, TypeDTMF:
 			default:
 				t.Fatalf("accepted type %q", m.Type)
 			}
-		} else if perr.Code != 400 {
-			t.Fatalf("decoder error code %d", perr.Code)
+		} else if pe := (*Error)(nil); !errors.As(err, &pe) || pe.Code != 400 {
+			t.Fatalf("decoder error %v", err)
 		}
 	})
 }

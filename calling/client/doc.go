@@ -1,0 +1,11 @@
+// Package client is a programmatic Switchboard participant: it connects to
+// calling.Server's signaling WebSocket with a user token, joins a room or
+// session, publishes tracks, receives the tracks the server forwards, and
+// sends and receives data-channel messages. Tests, bots and the load tool
+// use it. It speaks the protocol through package calling/protocol (the
+// messages it sends and delivers are protocol.Message values) and does not
+// import the server.
+//
+// A Client is safe for concurrent use. Its goroutines end when Close is
+// called or the connection ends.
+package client

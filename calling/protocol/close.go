@@ -1,0 +1,22 @@
+package protocol
+
+import "github.com/coder/websocket"
+
+// Close codes of the signaling WebSocket (4000 + the protocol error code, so
+// a client reads the same code from an error message and a close frame).
+// The server also closes with the standard codes 1000 (after leave), 1001
+// (shutting down), 1008 (replaced by a newer connection of the same
+// participant) and 1009 (a message over the size limit).
+const (
+	// CloseTokenExpired ends a connection whose token expired or was
+	// revoked (reason token_expired or token_revoked) without a refresh
+	// message first. A bad token at connect time is CloseForbidden.
+	CloseTokenExpired  websocket.StatusCode = 4401
+	CloseForbidden     websocket.StatusCode = 4403
+	CloseNotAcceptable websocket.StatusCode = 4406
+	CloseRateLimited   websocket.StatusCode = 4429
+	CloseInternal      websocket.StatusCode = 4500
+	CloseSlowConsumer  websocket.StatusCode = 4008
+	CloseTimeout       websocket.StatusCode = 4408
+	CloseSessionEnded  websocket.StatusCode = 4410
+)
