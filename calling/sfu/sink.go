@@ -75,3 +75,11 @@ func (a *attachment) detach() {
 	a.mu.Lock() // taken once the call in flight (if any) has returned
 	a.mu.Unlock()
 }
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(header *rtp.Header, payload []byte) error
+
+// WriteRTP implements Sink.
+func (f SinkFunc) WriteRTP(header *rtp.Header, payload []byte) error { return f(header, payload) }
+
+var _ Sink = SinkFunc(nil)
