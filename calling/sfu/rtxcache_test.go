@@ -86,4 +86,3 @@ func TestAudioHasNoRetransmissionCache(t *testing.T) {
 		t.Fatal("video track has no retransmission cache")
 	}
 }
-
