@@ -4,39 +4,17 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
-// A published track's forwarder exists from the negotiation on: once the
-// publisher's answer fixes the codec of a receiving m-line, the track is
-// in the room and subscribers are offered it, before its first packet.
-// When the first packet arrives (OnTrack) the publisher's TrackRemote is
-// attached and forwarding starts, so no packet is lost to subscribers that
-// are already bound.
+// A published track exists from the negotiation on: once the publisher's
+// answer fixes the codec of a receiving m-line, the track is in the room
+// and subscribers are offered it, before its first packet. When the first
+// packet arrives (OnTrack) the track starts forwarding the publisher's
+// TrackRemote, so no packet is lost to subscribers that are already bound.
 
-// newTrack makes the forwarder of publication pub received on recv and
-// puts it in the room. The caller reports the streams.
-func (p *peer) newTrack(pub Publication, recv *webrtc.RTPReceiver, codec webrtc.RTPCodecCapability) *forwarder {
-	pc := p.st.pc
-	kind := webrtc.RTPCodecTypeAudio
-	if pub.Kind == "video" {
-		kind = webrtc.RTPCodecTypeVideo
-	}
-	f := newForwarder(p, pub.Alias, kind, codec, nil, nil)
-	f.keyframe = func() {
-		_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: f.ssrc.Load()}})
-	}
-	f.events = telephoneEvents(recv.GetParameters().Codecs)
-	f.muted.Store(p.st.mutes[pub.Alias]) // announced muted, or muted before its media
-	p.st.fwd[recv] = f
-	p.st.published[pub.Alias] = f
-	p.room.publish(trackKey{p.pid, pub.Alias}, f)
-	return f
-}
-
-// announceTracks makes the forwarders of the receiving m-lines the
+// announceTracks makes the tracks of the receiving m-lines the
 // publisher's answer has just accepted for sending.
 func (p *peer) announceTracks(answer *sdp.SessionDescription) {
 	added := false
@@ -57,8 +35,9 @@ func (p *peer) announceTracks(answer *sdp.SessionDescription) {
 		if !ok {
 			continue
 		}
-		p.newTrack(pub, recv, codec)
-		added = true
+		if p.newTrack(pub, recv, codec) != nil {
+			added = true
+		}
 	}
 	if added {
 		p.reportStreams()
@@ -72,12 +51,12 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}
 	// The codec of the first packet, unless that packet was a telephone
 	// event (or RTX, FEC): then the receiver's first media codec.
-	codec := t.Codec().RTPCodecCapability
+	codec := t.Codec()
 	firstIsMedia := isMediaCodec(codec.MimeType)
 	if !firstIsMedia {
 		for _, c := range recv.GetParameters().Codecs {
 			if isMediaCodec(c.MimeType) {
-				codec = c.RTPCodecCapability
+				codec = c
 				break
 			}
 		}
@@ -85,32 +64,34 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	f := p.st.fwd[recv]
 	switch {
 	case f == nil: // not seen in an answer: announce it now
-		f = p.newTrack(pub, recv, codec)
+		if f = p.newTrack(pub, recv, codec); f == nil {
+			return
+		}
 		p.reportStreams()
-	case f.remote != nil:
+	case f.forwarding:
 		return // already attached
 	case firstIsMedia && p.st.published[pub.Alias] == f &&
-		(!strings.EqualFold(f.codec.MimeType, codec.MimeType) || f.codec.SDPFmtpLine != codec.SDPFmtpLine):
+		(!strings.EqualFold(f.Codec().MimeType, codec.MimeType) || f.Codec().SDPFmtpLine != codec.SDPFmtpLine):
 		// The client sends another codec than its answer put first: a new
-		// forwarder with the codec it sends, rebound by every subscriber.
-		muted := f.muted.Load()
-		f = p.newTrack(pub, recv, codec)
-		f.muted.Store(muted)
+		// track with the codec it sends, rebound by every subscriber.
+		old := f
+		if f = p.newTrack(pub, recv, codec); f == nil {
+			return
+		}
+		f.SetMuted(old.Muted())
+		old.close()
 		p.room.pokeAll()
 	}
 	if p.st.published[pub.Alias] != f {
-		f.muted.Store(true) // unpublished before its first packet: drained, not forwarded
+		f.close() // unpublished before its first packet: drained, not forwarded
 	}
-	f.remote = t
-	f.ssrc.Store(uint32(t.SSRC()))
+	f.forwarding = true
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		_ = f.forward() // ends when the PeerConnection closes
+		_ = f.Forward(t) // ends when the PeerConnection closes; a video track asks for a keyframe if it has receivers
+		f.close()
 	}()
-	if f.kind == webrtc.RTPCodecTypeVideo && len(*f.bindings.Load()) > 0 {
-		f.requestKeyframe() // subscribers bound before the first packet start from a keyframe
-	}
 	p.checkMediaReady()
 }
 
@@ -157,20 +138,20 @@ func payloadTypes(md *sdp.MediaDescription) []uint8 {
 // firstMediaCodec is the codec the client will send on md: its first
 // payload type that is a media codec (not telephone-event, RTX, RED, FEC
 // or comfort noise) among the negotiated codecs.
-func firstMediaCodec(md *sdp.MediaDescription, codecs []webrtc.RTPCodecParameters) (webrtc.RTPCodecCapability, bool) {
+func firstMediaCodec(md *sdp.MediaDescription, codecs []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
 	for _, pt := range payloadTypes(md) {
 		for _, c := range codecs {
 			if uint8(c.PayloadType) == pt && isMediaCodec(c.MimeType) {
-				return c.RTPCodecCapability, true
+				return c, true
 			}
 		}
 	}
 	for _, c := range codecs { // payload types renumbered by the client: the first negotiated
 		if isMediaCodec(c.MimeType) {
-			return c.RTPCodecCapability, true
+			return c, true
 		}
 	}
-	return webrtc.RTPCodecCapability{}, false
+	return webrtc.RTPCodecParameters{}, false
 }
 
 func isMediaCodec(mime string) bool {
