@@ -58,7 +58,10 @@ var nopSink = SinkFunc(func(*rtp.Header, []byte) error { return nil })
 // BenchmarkForward: one audio packet written to N subscribers by our
 // Track (copy-on-write bindings, no lock) beside pion's
 // TrackLocalStaticRTP (bindings under an RWMutex, a pooled packet copy);
-// and by our Track with one sink attached besides the N subscribers.
+// and by our Track with one sink attached besides the N subscribers, as
+// fast as the loop goes (the sink goroutine falls behind: the cost the
+// sink queue adds to the PeerConnection fan-out, mostly its drop path) and
+// one packet at a time (each delivered to the sink before the next).
 func BenchmarkForward(b *testing.B) {
 	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
 	for _, n := range []int{1, 10, 50} {
@@ -85,8 +88,32 @@ func BenchmarkForward(b *testing.B) {
 					f.writePacket(pkt)
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/forwarded-packet")
+				if sinks > 0 { // packets the sink goroutine did not keep up with
+					b.ReportMetric(float64(f.Dropped())/float64(b.N), "sink-drops/op")
+				}
 			})
 		}
+		b.Run(fmt.Sprintf("switchboard+sink-each/subs=%d", n), func(b *testing.B) {
+			// Each packet waits until the sink has it: the whole hand-off
+			// to a sink goroutine that sleeps between packets, as it does
+			// on a real track (waking it, the call, waking the loop again).
+			f := opusTrack(b)
+			for i := range n {
+				if _, err := f.Bind(fakeCtx{id: fmt.Sprint(i), w: &countingWriter{}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			got := make(chan struct{}, 1)
+			if _, err := f.Attach(SinkFunc(func(*rtp.Header, []byte) error { got <- struct{}{}; return nil })); err != nil {
+				b.Fatal(err)
+			}
+			pkt := benchPacket()
+			b.ReportAllocs()
+			for b.Loop() {
+				f.writePacket(pkt)
+				<-got
+			}
+		})
 		b.Run(fmt.Sprintf("pion-static-rtp/subs=%d", n), func(b *testing.B) {
 			tr, _ := webrtc.NewTrackLocalStaticRTP(codec, "a", "s")
 			for i := range n {
