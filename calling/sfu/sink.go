@@ -36,7 +36,9 @@ import (
 // Track.Dropped); it never delays the PeerConnection subscribers, which are
 // written before a packet is queued for the sinks. A sink that returns a
 // non-nil error is detached: it is not called again (its detach function
-// becomes a no-op).
+// becomes a no-op). When the track closes, the packets still queued for its
+// sinks are dropped and a sink is not called again (bar a call in flight).
+// A sink need not be safe for concurrent use as far as the track goes.
 //
 // To learn the codec, ask the track (Track.Codec, Track.Kind); to ask the
 // publisher for a keyframe, call Track.RequestKeyframe (attaching to a video

@@ -297,11 +297,11 @@ func (t *Track) Unbind(ctx webrtc.TrackLocalContext) error {
 }
 
 // RequestKeyframe asks the publisher of a video track for a keyframe, at
-// most once per KeyframeInterval; on an audio track, and before Forward
-// has the publisher's SSRC (its first frame is a keyframe), it does
-// nothing.
+// most once per KeyframeInterval; on an audio track, on a closed one, and
+// before Forward has the publisher's SSRC (its first frame is a keyframe),
+// it does nothing.
 func (t *Track) RequestKeyframe() {
-	if t.kind != webrtc.RTPCodecTypeVideo || t.ssrc.Load() == 0 || t.keyframe == nil {
+	if t.kind != webrtc.RTPCodecTypeVideo || t.ssrc.Load() == 0 || t.keyframe == nil || t.state.Load()&stateClosed != 0 {
 		return
 	}
 	now := t.clock.Now().UnixNano()
