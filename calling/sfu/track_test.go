@@ -84,6 +84,12 @@ func TestKeyframeRequests(t *testing.T) {
 	if kf.count() != 4 {
 		t.Fatal("a subscriber's PLI asked for no keyframe")
 	}
+	clk.add(DefaultKeyframeInterval)
+	tr.Close()
+	tr.RequestKeyframe()
+	if kf.count() != 4 {
+		t.Fatal("a closed track asked for a keyframe")
+	}
 
 	kfa := &keyframes{}
 	audio, _ := NewTrack(TrackConfig{Keyframe: kfa.request, Codec: webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}}})
