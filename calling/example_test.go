@@ -106,7 +106,7 @@ func ExampleTrackObserverFunc() {
 	if _, err := c.Join(ctx, client.JoinRequest{Room: "lobby"}); err != nil {
 		panic(err)
 	}
-	<-started // ... alice talks, the sink counts ...
+	<-started     // ... alice talks, the sink counts ...
 	_ = c.Close() // alice leaves
 	fmt.Println("ended", <-ended)
 	// Output:

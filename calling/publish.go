@@ -1,11 +1,15 @@
 package calling
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/calling/sfu"
 )
 
 // A published track exists from the negotiation on: once the publisher's
@@ -13,6 +17,56 @@ import (
 // and subscribers are offered it, before its first packet. When the first
 // packet arrives (OnTrack) the track starts forwarding the publisher's
 // TrackRemote, so no packet is lost to subscribers that are already bound.
+
+// newTrack makes the track of publication pub received on recv, puts it in
+// the room and hands it to the TrackObserver. The caller reports the
+// streams. Nil if codec is neither audio nor video.
+func (p *peer) newTrack(pub Publication, recv *webrtc.RTPReceiver, codec webrtc.RTPCodecParameters) *pubTrack {
+	pc := p.st.pc
+	t, err := sfu.NewTrack(sfu.TrackConfig{
+		ID: pub.Alias, StreamID: p.pid, Codec: codec, Negotiated: recv.GetParameters().Codecs,
+		Keyframe: func(ssrc uint32) {
+			_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+		},
+		Muted: p.st.mutes[pub.Alias], // announced muted, or muted before its media
+		Clock: p.srv.clock,
+	})
+	if err != nil {
+		p.log.Warn("publish", "track", pub.Alias, "codec", codec.MimeType, "err", err)
+		return nil
+	}
+	pt := &pubTrack{Track: t, owner: p, alias: pub.Alias}
+	p.st.fwd[recv] = pt
+	p.st.published[pub.Alias] = pt
+	p.room.publish(trackKey{p.pid, pub.Alias}, pt)
+	p.observe(pt)
+	return pt
+}
+
+// observe hands pt to Config.TrackObserver on a goroutine of the server's,
+// with a context that pt.close ends.
+func (p *peer) observe(pt *pubTrack) {
+	obs := p.srv.cfg.TrackObserver
+	if obs == nil {
+		return
+	}
+	// Not derived from the server's context: it ends only after the track is
+	// closed, also when the server shuts down (every peer leaves its session).
+	ctx, stop := context.WithCancel(context.Background())
+	pt.stop = stop
+	info := PublishedTrack{
+		Account: p.claims.Account, SessionID: p.room.key.session, ParticipantID: p.pid, Identity: p.identity,
+		StreamAlias: pt.alias, Kind: pt.Kind(), Codec: pt.Codec(), Track: pt.Track,
+	}
+	if p.call != nil {
+		info.CallID = p.call.ID
+	}
+	p.srv.wg.Add(1)
+	go func() {
+		defer p.srv.wg.Done()
+		obs.TrackPublished(ctx, info)
+	}()
+}
 
 // announceTracks makes the tracks of the receiving m-lines the
 // publisher's answer has just accepted for sending.
