@@ -26,7 +26,7 @@ type peer struct {
 
 	ctx        context.Context
 	cancel     context.CancelFunc
-	wg         sync.WaitGroup // reader, pinger, forwarders, RTCP readers
+	wg         sync.WaitGroup // reader, pinger, track readers (Forward), RTCP readers
 	writerDone chan struct{}
 
 	out   chan []byte            // to the writer; full = slow consumer

@@ -23,11 +23,15 @@
 // next track of its kind, so a subscriber's SDP stays the size of what it
 // receives now.
 //
-// The per-packet path: one reader goroutine per published track; its
-// subscribers are an immutable slice behind an atomic pointer, replaced on
-// change (copy-on-write); each packet is written once per subscriber from
-// one reused buffer, with no lock and no allocation. All peers share one UDP
-// port (pion's UDP mux).
+// The media path is package calling/sfu: one sfu.Track per published track,
+// with one reader goroutine; its subscribers are an immutable slice behind
+// an atomic pointer, replaced on change (copy-on-write); each packet is
+// written once per subscriber from one reused buffer, with no lock and no
+// allocation. All peers share one UDP port (pion's UDP mux).
+// Config.TrackObserver hands the host each published track (with its
+// account, session, participant, call and codec) and a context that ends
+// with it, so a recorder or a quality probe can attach an sfu.Sink to it
+// without reaching into the SFU.
 //
 // Each connection is an actor: a reader, a writer with a bounded queue (a
 // client that lets it fill is disconnected with close code 4008), a pinger

@@ -6,11 +6,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/sfu"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -51,4 +56,60 @@ func ExampleServer() {
 	msg := <-c.Data()
 	fmt.Println(n, msg.Type, msg.Text)
 	// Output: 1 broadcast welcome
+}
+
+// A host attaches a sink (here a packet counter; a recorder's writer in
+// practice) to every published track, and finishes when the track ends.
+func ExampleTrackObserverFunc() {
+	started, ended := make(chan string, 1), make(chan string, 1)
+	observer := calling.TrackObserverFunc(func(ctx context.Context, t calling.PublishedTrack) {
+		var packets atomic.Int64
+		detach, err := t.Track.Attach(sfu.SinkFunc(func(h *rtp.Header, payload []byte) error {
+			packets.Add(1) // on the track's sink goroutine: quick, keeps nothing
+			return nil
+		}))
+		if err != nil {
+			return // the track has already ended
+		}
+		defer detach()
+		fmt.Println("recording", t.Identity, t.StreamAlias, t.Kind, t.Codec.MimeType)
+		started <- t.StreamAlias
+		<-ctx.Done() // unpublished, or its publisher left
+		ended <- t.StreamAlias
+	})
+
+	key, _ := auth.GenerateKey(auth.ES256)
+	keys := auth.NewKeySet(key)
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
+	mgr, _ := rooms.NewManager(rooms.Config{})
+	srv, err := calling.New(calling.Config{Rooms: mgr, Verifier: ver, TrackObserver: observer,
+		Media: calling.MediaConfig{ICEIPs: []string{"127.0.0.1"}}}) // keep media on loopback
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok, _, _ := iss.Mint(ctx, auth.TokenRequest{Identity: "alice", Account: "acct",
+		Grants: auth.Grants{Rooms: []string{"lobby"}, Publish: []auth.Media{auth.MediaAudio}}})
+	api, _ := client.NewAPI("127.0.0.1")
+	c, err := client.Dial(ctx, client.Config{URL: "ws" + strings.TrimPrefix(hs.URL, "http"), Token: tok, API: api})
+	if err != nil {
+		panic(err)
+	}
+	mic, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "alice")
+	_ = c.Publish(rooms.AliasMicrophone, mic)
+	if _, err := c.Join(ctx, client.JoinRequest{Room: "lobby"}); err != nil {
+		panic(err)
+	}
+	<-started     // ... alice talks, the sink counts ...
+	_ = c.Close() // alice leaves
+	fmt.Println("ended", <-ended)
+	// Output:
+	// recording alice microphone audio audio/opus
+	// ended microphone
 }

@@ -22,9 +22,9 @@ type peerState struct {
 	mutes       map[string]bool                              // alias → muted, for announced streams (also before their first packet)
 	senders     map[trackKey]*outTrack                       // forwarded tracks and their m-lines
 	spare       []spareTransceiver                           // sendonly m-lines free for reuse
-	published   map[string]*forwarder                        // alias → track
+	published   map[string]*pubTrack                         // alias → track
 	recv        map[*webrtc.RTPReceiver]protocol.Publication // announced publications by receiver
-	fwd         map[*webrtc.RTPReceiver]*forwarder           // each receiver's forwarder, from its negotiation
+	fwd         map[*webrtc.RTPReceiver]*pubTrack            // each receiver's track, from its negotiation
 	offers      int                                          // offers made
 	answered    int                                          // offers answered
 	negotiating bool                                         // offer sent, answer pending
@@ -106,10 +106,10 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []protocol
 	p.log = p.srv.log.With("identity", p.claims.Subject, "participant", part.ID, "session", sid)
 	p.st.pc = pc
 	p.st.senders = make(map[trackKey]*outTrack)
-	p.st.published = make(map[string]*forwarder)
+	p.st.published = make(map[string]*pubTrack)
 	p.st.recv = make(map[*webrtc.RTPReceiver]protocol.Publication)
 	p.st.mutes = make(map[string]bool)
-	p.st.fwd = make(map[*webrtc.RTPReceiver]*forwarder)
+	p.st.fwd = make(map[*webrtc.RTPReceiver]*pubTrack)
 	p.installCallbacks(pc)
 	err = p.openDataChannel(pc)
 	if err == nil {
@@ -272,7 +272,7 @@ func (p *peer) unpublish(alias string) error {
 	}
 	delete(p.st.published, alias)
 	p.room.unpublish(trackKey{p.pid, alias}, p)
-	f.muted.Store(true) // its reader keeps draining the receiver; nothing is forwarded
+	f.close() // its reader keeps draining the receiver; nothing is forwarded
 	p.reportStreams()
 	return nil
 }
@@ -286,7 +286,7 @@ func (p *peer) mute(m *protocol.Message) error {
 	}
 	p.st.mutes[m.StreamAlias] = *m.Muted
 	if f, ok := p.st.published[m.StreamAlias]; ok {
-		f.muted.Store(*m.Muted)
+		f.SetMuted(*m.Muted)
 	}
 	muted := *m.Muted
 	p.send(&protocol.Message{Type: protocol.TypeMuted, ID: m.ID, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: &muted})
@@ -312,7 +312,7 @@ func (p *peer) announced(alias string) bool {
 func (p *peer) reportStreams() {
 	streams := make([]rooms.Stream, 0, len(p.st.published))
 	for alias, f := range p.st.published {
-		streams = append(streams, rooms.Stream{Alias: alias, Media: mediaOf(f.kind)})
+		streams = append(streams, rooms.Stream{Alias: alias, Media: mediaOf(f.Kind())})
 	}
 	slices.SortFunc(streams, func(a, b rooms.Stream) int { return cmpString(a.Alias, b.Alias) })
 	if err := p.srv.cfg.Rooms.SetStreams(p.ctx, p.claims.Account, p.pid, streams); err != nil {
@@ -378,6 +378,9 @@ func (p *peer) exitSession() {
 		}
 	}
 	r.pokeAll()
+	for _, f := range p.st.fwd { // their observers' contexts end
+		f.close()
+	}
 	p.closePeerConnection(p.st.pc)
 	p.dcMu.Lock()
 	p.dc = nil

@@ -1,6 +1,7 @@
 package calling
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
@@ -8,36 +9,66 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/calling/sfu"
 )
 
-// A published track's forwarder exists from the negotiation on: once the
-// publisher's answer fixes the codec of a receiving m-line, the track is
-// in the room and subscribers are offered it, before its first packet.
-// When the first packet arrives (OnTrack) the publisher's TrackRemote is
-// attached and forwarding starts, so no packet is lost to subscribers that
-// are already bound.
+// A published track exists from the negotiation on: once the publisher's
+// answer fixes the codec of a receiving m-line, the track is in the room
+// and subscribers are offered it, before its first packet. When the first
+// packet arrives (OnTrack) the track starts forwarding the publisher's
+// TrackRemote, so no packet is lost to subscribers that are already bound.
 
-// newTrack makes the forwarder of publication pub received on recv and
-// puts it in the room. The caller reports the streams.
-func (p *peer) newTrack(pub protocol.Publication, recv *webrtc.RTPReceiver, codec webrtc.RTPCodecCapability) *forwarder {
+// newTrack makes the track of publication pub received on recv, puts it in
+// the room and hands it to the TrackObserver. The caller reports the
+// streams. Nil if codec is neither audio nor video.
+func (p *peer) newTrack(pub protocol.Publication, recv *webrtc.RTPReceiver, codec webrtc.RTPCodecParameters) *pubTrack {
 	pc := p.st.pc
-	kind := webrtc.RTPCodecTypeAudio
-	if pub.Kind == "video" {
-		kind = webrtc.RTPCodecTypeVideo
+	t, err := sfu.NewTrack(sfu.TrackConfig{
+		ID: pub.Alias, StreamID: p.pid, Codec: codec, Negotiated: recv.GetParameters().Codecs,
+		Keyframe: func(ssrc uint32) {
+			_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+		},
+		Muted: p.st.mutes[pub.Alias], // announced muted, or muted before its media
+		Clock: p.srv.clock,
+	})
+	if err != nil {
+		p.log.Warn("publish", "track", pub.Alias, "codec", codec.MimeType, "err", err)
+		return nil
 	}
-	f := newForwarder(p, pub.Alias, kind, codec, nil, nil)
-	f.keyframe = func() {
-		_ = pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: f.ssrc.Load()}})
-	}
-	f.events = telephoneEvents(recv.GetParameters().Codecs)
-	f.muted.Store(p.st.mutes[pub.Alias]) // announced muted, or muted before its media
-	p.st.fwd[recv] = f
-	p.st.published[pub.Alias] = f
-	p.room.publish(trackKey{p.pid, pub.Alias}, f)
-	return f
+	pt := &pubTrack{Track: t, owner: p, alias: pub.Alias}
+	p.st.fwd[recv] = pt
+	p.st.published[pub.Alias] = pt
+	p.room.publish(trackKey{p.pid, pub.Alias}, pt)
+	p.observe(pt)
+	return pt
 }
 
-// announceTracks makes the forwarders of the receiving m-lines the
+// observe hands pt to Config.TrackObserver on a goroutine of the server's,
+// with a context that pt.close ends.
+func (p *peer) observe(pt *pubTrack) {
+	obs := p.srv.cfg.TrackObserver
+	if obs == nil {
+		return
+	}
+	// Not derived from the server's context: it ends only after the track is
+	// closed, also when the server shuts down (every peer leaves its session).
+	ctx, stop := context.WithCancel(context.Background())
+	pt.stop = stop
+	info := PublishedTrack{
+		Account: p.claims.Account, SessionID: p.room.key.session, ParticipantID: p.pid, Identity: p.identity,
+		StreamAlias: pt.alias, Kind: pt.Kind(), Codec: pt.Codec(), Track: pt.Track,
+	}
+	if p.call != nil {
+		info.CallID = p.call.ID
+	}
+	p.srv.wg.Add(1)
+	go func() {
+		defer p.srv.wg.Done()
+		obs.TrackPublished(ctx, info)
+	}()
+}
+
+// announceTracks makes the tracks of the receiving m-lines the
 // publisher's answer has just accepted for sending.
 func (p *peer) announceTracks(answer *sdp.SessionDescription) {
 	added := false
@@ -58,8 +89,9 @@ func (p *peer) announceTracks(answer *sdp.SessionDescription) {
 		if !ok {
 			continue
 		}
-		p.newTrack(pub, recv, codec)
-		added = true
+		if p.newTrack(pub, recv, codec) != nil {
+			added = true
+		}
 	}
 	if added {
 		p.reportStreams()
@@ -73,12 +105,12 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}
 	// The codec of the first packet, unless that packet was a telephone
 	// event (or RTX, FEC): then the receiver's first media codec.
-	codec := t.Codec().RTPCodecCapability
+	codec := t.Codec()
 	firstIsMedia := isMediaCodec(codec.MimeType)
 	if !firstIsMedia {
 		for _, c := range recv.GetParameters().Codecs {
 			if isMediaCodec(c.MimeType) {
-				codec = c.RTPCodecCapability
+				codec = c
 				break
 			}
 		}
@@ -86,32 +118,34 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	f := p.st.fwd[recv]
 	switch {
 	case f == nil: // not seen in an answer: announce it now
-		f = p.newTrack(pub, recv, codec)
+		if f = p.newTrack(pub, recv, codec); f == nil {
+			return
+		}
 		p.reportStreams()
-	case f.remote != nil:
+	case f.forwarding:
 		return // already attached
 	case firstIsMedia && p.st.published[pub.Alias] == f &&
-		(!strings.EqualFold(f.codec.MimeType, codec.MimeType) || f.codec.SDPFmtpLine != codec.SDPFmtpLine):
+		(!strings.EqualFold(f.Codec().MimeType, codec.MimeType) || f.Codec().SDPFmtpLine != codec.SDPFmtpLine):
 		// The client sends another codec than its answer put first: a new
-		// forwarder with the codec it sends, rebound by every subscriber.
-		muted := f.muted.Load()
-		f = p.newTrack(pub, recv, codec)
-		f.muted.Store(muted)
+		// track with the codec it sends, rebound by every subscriber.
+		old := f
+		if f = p.newTrack(pub, recv, codec); f == nil {
+			return
+		}
+		f.SetMuted(old.Muted())
+		old.close()
 		p.room.pokeAll()
 	}
 	if p.st.published[pub.Alias] != f {
-		f.muted.Store(true) // unpublished before its first packet: drained, not forwarded
+		f.close() // unpublished before its first packet: drained, not forwarded
 	}
-	f.remote = t
-	f.ssrc.Store(uint32(t.SSRC()))
+	f.forwarding = true
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		_ = f.forward() // ends when the PeerConnection closes
+		_ = f.Forward(t) // ends when the PeerConnection closes; a video track asks for a keyframe if it has receivers
+		f.close()
 	}()
-	if f.kind == webrtc.RTPCodecTypeVideo && len(*f.bindings.Load()) > 0 {
-		f.requestKeyframe() // subscribers bound before the first packet start from a keyframe
-	}
 	p.checkMediaReady()
 }
 
@@ -158,20 +192,20 @@ func payloadTypes(md *sdp.MediaDescription) []uint8 {
 // firstMediaCodec is the codec the client will send on md: its first
 // payload type that is a media codec (not telephone-event, RTX, RED, FEC
 // or comfort noise) among the negotiated codecs.
-func firstMediaCodec(md *sdp.MediaDescription, codecs []webrtc.RTPCodecParameters) (webrtc.RTPCodecCapability, bool) {
+func firstMediaCodec(md *sdp.MediaDescription, codecs []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
 	for _, pt := range payloadTypes(md) {
 		for _, c := range codecs {
 			if uint8(c.PayloadType) == pt && isMediaCodec(c.MimeType) {
-				return c.RTPCodecCapability, true
+				return c, true
 			}
 		}
 	}
 	for _, c := range codecs { // payload types renumbered by the client: the first negotiated
 		if isMediaCodec(c.MimeType) {
-			return c.RTPCodecCapability, true
+			return c, true
 		}
 	}
-	return webrtc.RTPCodecCapability{}, false
+	return webrtc.RTPCodecParameters{}, false
 }
 
 func isMediaCodec(mime string) bool {

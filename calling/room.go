@@ -19,7 +19,7 @@ type room struct {
 	mu     sync.Mutex
 	call   bool               // the session of a 1:1 call: its end does not close connections
 	peers  map[string]*member // participant id → its live connection
-	tracks map[trackKey]*forwarder
+	tracks map[trackKey]*pubTrack
 }
 
 // member is a connection in the room with who it is, fixed when it
@@ -31,7 +31,7 @@ type member struct {
 }
 
 func newRoom(k roomKey) *room {
-	return &room{key: k, peers: make(map[string]*member), tracks: make(map[trackKey]*forwarder)}
+	return &room{key: k, peers: make(map[string]*member), tracks: make(map[trackKey]*pubTrack)}
 }
 
 // add registers p (called on p's loop) and returns the connection it
@@ -93,7 +93,7 @@ func (r *room) others(self *peer) []*member {
 	return out
 }
 
-func (r *room) publish(k trackKey, f *forwarder) {
+func (r *room) publish(k trackKey, f *pubTrack) {
 	r.mu.Lock()
 	r.tracks[k] = f
 	r.mu.Unlock()
@@ -107,7 +107,7 @@ func (r *room) unpublish(k trackKey, owner *peer) {
 	r.mu.Unlock()
 }
 
-func (r *room) track(k trackKey) *forwarder {
+func (r *room) track(k trackKey) *pubTrack {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.tracks[k]

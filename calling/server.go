@@ -76,6 +76,11 @@ type Config struct {
 	// HookConcurrency is how many hook calls run at once, for different
 	// calls or sessions. Default DefaultHookConcurrency.
 	HookConcurrency int
+	// TrackObserver learns of every published track, with its sfu.Track, so
+	// the host can attach a sink (a recorder, a quality probe). It is called
+	// on a goroutine of its own, never on the signaling or media paths.
+	// Default nil: none.
+	TrackObserver TrackObserver
 	// Waker wakes callees who have no live connection (package push). Nil:
 	// such calls fail with callee_offline.
 	Waker Waker

@@ -8,15 +8,16 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/calling/sfu"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
 // outTrack is one forwarded track as one subscriber's PeerConnection sees
-// it: the shared forwarder on one sendonly transceiver (m-line) of the
+// it: the shared sfu.Track on one sendonly transceiver (m-line) of the
 // subscriber. Its fields are owned by the subscriber's loop, which is also
 // where pion calls Bind (inside SetRemoteDescription).
 type outTrack struct {
-	f  *forwarder
+	t  *sfu.Track
 	tr *webrtc.RTPTransceiver
 	// payloadTypes are the payload types the subscriber's last answer
 	// accepted on this m-line (nil: not known; every codec of ctx counts).
@@ -40,16 +41,16 @@ func (o *outTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters
 		}
 		codecs = kept
 	}
-	return o.f.bind(ctx, codecs)
+	return o.t.BindCodecs(ctx, codecs)
 }
 
 // Unbind implements webrtc.TrackLocal.
-func (o *outTrack) Unbind(ctx webrtc.TrackLocalContext) error { return o.f.Unbind(ctx) }
+func (o *outTrack) Unbind(ctx webrtc.TrackLocalContext) error { return o.t.Unbind(ctx) }
 
-func (o *outTrack) ID() string                { return o.f.ID() }
+func (o *outTrack) ID() string                { return o.t.ID() }
 func (o *outTrack) RID() string               { return "" }
-func (o *outTrack) StreamID() string          { return o.f.StreamID() }
-func (o *outTrack) Kind() webrtc.RTPCodecType { return o.f.Kind() }
+func (o *outTrack) StreamID() string          { return o.t.StreamID() }
+func (o *outTrack) Kind() webrtc.RTPCodecType { return o.t.Kind() }
 
 // spareTransceiver is a sendonly m-line whose track is gone. It is offered
 // inactive once; after that offer is answered it carries the next track of
@@ -66,7 +67,7 @@ func (p *peer) sync() {
 	if p.room == nil || p.st.pc == nil {
 		return
 	}
-	want := map[trackKey]*forwarder{}
+	want := map[trackKey]*sfu.Track{}
 	refs, err := p.srv.cfg.Rooms.Receives(p.ctx, p.claims.Account, p.room.key.session, p.pid)
 	if err != nil {
 		switch {
@@ -80,13 +81,13 @@ func (p *peer) sync() {
 	}
 	for _, ref := range refs {
 		k := trackKey{ref.ParticipantID, ref.Alias}
-		if f := p.room.track(k); f != nil {
-			want[k] = f
+		if pt := p.room.track(k); pt != nil {
+			want[k] = pt.Track
 		}
 	}
 	changed := false
 	for k, o := range p.st.senders {
-		if f, ok := want[k]; ok && o.f == f {
+		if t, ok := want[k]; ok && o.t == t {
 			continue
 		}
 		delete(p.st.senders, k)
@@ -111,8 +112,8 @@ func (p *peer) sync() {
 		return cmpString(a.alias, b.alias)
 	})
 	for _, k := range keys {
-		f := want[k]
-		o := &outTrack{f: f}
+		t := want[k]
+		o := &outTrack{t: t}
 		if err := p.addSender(o); err != nil {
 			p.log.Warn("add track", "track", k.alias, "from", k.participant, "err", err)
 			continue
@@ -122,7 +123,7 @@ func (p *peer) sync() {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			f.readSenderRTCP(s) // ends when the sender stops
+			t.ReadRTCP(s) // ends when the sender stops
 		}()
 		changed = true
 	}

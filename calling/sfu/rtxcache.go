@@ -1,11 +1,6 @@
-package calling
+package sfu
 
-import (
-	"sync"
-
-	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
-)
+import "sync"
 
 // rtxCacheSize is how many recent packets a published video track keeps for
 // retransmission (about 2 s of 720p video).
@@ -50,40 +45,4 @@ func (c *rtxCache) get(seq uint16, dst []byte) (int, bool) {
 		return 0, false
 	}
 	return copy(dst, s.buf[:s.n]), true
-}
-
-// retransmit answers a subscriber's NACK from the shared cache, writing
-// each cached packet again to that subscriber only. buf is the caller's
-// scratch buffer (the subscriber's RTCP goroutine owns it).
-func (f *forwarder) retransmit(b *binding, nack *rtcp.TransportLayerNack, buf []byte, hdr *rtp.Header) int {
-	if f.rtx == nil || b.paused.Load() || f.muted.Load() {
-		return 0
-	}
-	sent := 0
-	for _, pair := range nack.Nacks {
-		for _, seq := range pair.PacketList() {
-			n, ok := f.rtx.get(seq, buf)
-			if !ok {
-				continue
-			}
-			off, err := hdr.Unmarshal(buf[:n])
-			if err != nil {
-				continue
-			}
-			hdr.Extension, hdr.Extensions, hdr.ExtensionProfile = false, nil, 0
-			hdr.SSRC, hdr.PayloadType = b.ssrc, b.payloadType
-			end := n
-			if hdr.Padding && n > off {
-				end = n - int(buf[n-1])
-			}
-			hdr.Padding, hdr.PaddingSize = false, 0
-			if end <= off {
-				continue
-			}
-			if _, err := b.writer.WriteRTP(hdr, buf[off:end]); err == nil {
-				sent++
-			}
-		}
-	}
-	return sent
 }

@@ -1,4 +1,4 @@
-package calling
+package sfu
 
 import (
 	"fmt"
@@ -40,27 +40,79 @@ func benchPacket() *rtp.Packet {
 	return p
 }
 
+// opusTrack is an audio Track as a test makes it.
+func opusTrack(tb testing.TB) *Track {
+	tb.Helper()
+	t, err := NewTrack(TrackConfig{ID: "microphone", StreamID: "p", Codec: webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(t.Close)
+	return t
+}
+
+// nopSink takes every packet and does nothing.
+var nopSink = SinkFunc(func(*rtp.Header, []byte) error { return nil })
+
 // BenchmarkForward: one audio packet written to N subscribers by our
-// forwarder (copy-on-write bindings, no lock) beside pion's
-// TrackLocalStaticRTP (bindings under an RWMutex, a pooled packet copy).
+// Track (copy-on-write bindings, no lock) beside pion's
+// TrackLocalStaticRTP (bindings under an RWMutex, a pooled packet copy);
+// and by our Track with one sink attached besides the N subscribers, as
+// fast as the loop goes (the sink goroutine falls behind: the cost the
+// sink queue adds to the PeerConnection fan-out, mostly its drop path) and
+// one packet at a time (each delivered to the sink before the next).
 func BenchmarkForward(b *testing.B) {
 	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}
 	for _, n := range []int{1, 10, 50} {
-		b.Run(fmt.Sprintf("switchboard/subs=%d", n), func(b *testing.B) {
-			f := &forwarder{kind: webrtc.RTPCodecTypeAudio, codec: codec}
-			empty := []*binding{}
-			f.bindings.Store(&empty)
+		for _, sinks := range []int{0, 1} {
+			name := fmt.Sprintf("switchboard/subs=%d", n)
+			if sinks > 0 {
+				name = fmt.Sprintf("switchboard+sink/subs=%d", n)
+			}
+			b.Run(name, func(b *testing.B) {
+				f := opusTrack(b)
+				for i := range n {
+					if _, err := f.Bind(fakeCtx{id: fmt.Sprint(i), w: &countingWriter{}}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for range sinks {
+					if _, err := f.Attach(nopSink); err != nil {
+						b.Fatal(err)
+					}
+				}
+				pkt := benchPacket()
+				b.ReportAllocs()
+				for b.Loop() {
+					f.writePacket(pkt)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/forwarded-packet")
+				if sinks > 0 { // packets the sink goroutine did not keep up with
+					b.ReportMetric(float64(f.Dropped())/float64(b.N), "sink-drops/op")
+				}
+			})
+		}
+		b.Run(fmt.Sprintf("switchboard+sink-each/subs=%d", n), func(b *testing.B) {
+			// Each packet waits until the sink has it: the whole hand-off
+			// to a sink goroutine that sleeps between packets, as it does
+			// on a real track (waking it, the call, waking the loop again).
+			f := opusTrack(b)
 			for i := range n {
 				if _, err := f.Bind(fakeCtx{id: fmt.Sprint(i), w: &countingWriter{}}); err != nil {
 					b.Fatal(err)
 				}
 			}
+			got := make(chan struct{}, 1)
+			if _, err := f.Attach(SinkFunc(func(*rtp.Header, []byte) error { got <- struct{}{}; return nil })); err != nil {
+				b.Fatal(err)
+			}
 			pkt := benchPacket()
 			b.ReportAllocs()
 			for b.Loop() {
 				f.writePacket(pkt)
+				<-got
 			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/forwarded-packet")
 		})
 		b.Run(fmt.Sprintf("pion-static-rtp/subs=%d", n), func(b *testing.B) {
 			tr, _ := webrtc.NewTrackLocalStaticRTP(codec, "a", "s")
@@ -79,11 +131,10 @@ func BenchmarkForward(b *testing.B) {
 	}
 }
 
-// TestForwardAllocatesNothing: the per-packet path allocates nothing.
+// TestForwardAllocatesNothing: the per-packet path allocates nothing, with
+// and without a sink attached.
 func TestForwardAllocatesNothing(t *testing.T) {
-	f := &forwarder{kind: webrtc.RTPCodecTypeAudio, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}}
-	empty := []*binding{}
-	f.bindings.Store(&empty)
+	f := opusTrack(t)
 	for i := range 10 {
 		_, _ = f.Bind(fakeCtx{id: fmt.Sprint(i), w: &countingWriter{}})
 	}
@@ -91,10 +142,15 @@ func TestForwardAllocatesNothing(t *testing.T) {
 	if a := testing.AllocsPerRun(1000, func() { f.writePacket(pkt) }); a != 0 {
 		t.Fatalf("%v allocations per forwarded packet", a)
 	}
+	if _, err := f.Attach(nopSink); err != nil {
+		t.Fatal(err)
+	}
+	if a := testing.AllocsPerRun(1000, func() { f.writePacket(pkt) }); a != 0 {
+		t.Fatalf("%v allocations per forwarded packet with a sink", a)
+	}
 	// The publisher's header extensions are not forwarded, the payload is untouched.
 	w := &recordingWriter{}
-	f2 := &forwarder{kind: webrtc.RTPCodecTypeAudio, codec: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus}}
-	f2.bindings.Store(&empty)
+	f2 := opusTrack(t)
 	_, _ = f2.Bind(fakeCtx{id: "x", w: w})
 	f2.writePacket(pkt)
 	if w.h.Extension || len(w.h.Extensions) != 0 || w.h.SSRC != 1234 || w.h.PayloadType != 111 || len(w.payload) != 80 {

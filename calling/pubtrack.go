@@ -1,0 +1,29 @@
+package calling
+
+import (
+	"context"
+
+	"github.com/switchboard-rtc/switchboard/calling/sfu"
+)
+
+// pubTrack is a track a peer publishes: the SFU's track (which subscribers'
+// PeerConnections and sinks receive) and what calling keeps beside it.
+// owner and alias are fixed; forwarding is its publisher's loop's; stop is
+// set before the track is shared.
+type pubTrack struct {
+	*sfu.Track
+	owner      *peer
+	alias      string
+	forwarding bool               // Forward runs (loop only)
+	stop       context.CancelFunc // ends the TrackObserver's ctx; nil without an observer
+}
+
+// close ends the track (nothing more is forwarded, its sinks are detached)
+// and then its observer's context. Safe to call more than once, from any
+// goroutine.
+func (pt *pubTrack) close() {
+	pt.Track.Close()
+	if pt.stop != nil {
+		pt.stop()
+	}
+}
