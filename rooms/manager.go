@@ -1,9 +1,9 @@
 package rooms
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/internal/clock"
 )
 
 // Defaults of Config.
@@ -51,10 +52,17 @@ type Config struct {
 	EventBuffer int
 	// SweepInterval is how often Run calls Sweep. Default 10 s.
 	SweepInterval time.Duration
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Clock dates records and events and decides expiry. Default: the real clock.
+	Clock Clock
 	// Logger. Default: discard.
 	Logger *slog.Logger
+}
+
+// Clock is the time source of a Manager. Nil in Config means the real
+// clock; tests inject one they move by hand. Implementations must be safe
+// for concurrent use.
+type Clock interface {
+	Now() time.Time
 }
 
 // Manager holds the rules of sessions, participants and subscriptions over a
@@ -78,30 +86,20 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.Store == nil {
 		cfg.Store = NewMemoryStore()
 	}
-	def := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&cfg.MaxParticipantsPerSession, DefaultMaxParticipants)
-	def(&cfg.MaxSessionsPerParticipant, DefaultMaxSessions)
-	def(&cfg.MaxTagLength, DefaultMaxTagLength)
-	def(&cfg.MaxStreams, DefaultMaxStreams)
-	def(&cfg.EventBuffer, DefaultEventBuffer)
-	defd := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defd(&cfg.IdleTimeout, DefaultIdleTimeout)
-	defd(&cfg.DepartureTimeout, DefaultDepartureTimeout)
-	defd(&cfg.SweepInterval, DefaultSweepInterval)
+	cfg.MaxParticipantsPerSession = cmp.Or(cfg.MaxParticipantsPerSession, DefaultMaxParticipants)
+	cfg.MaxSessionsPerParticipant = cmp.Or(cfg.MaxSessionsPerParticipant, DefaultMaxSessions)
+	cfg.MaxTagLength = cmp.Or(cfg.MaxTagLength, DefaultMaxTagLength)
+	cfg.MaxStreams = cmp.Or(cfg.MaxStreams, DefaultMaxStreams)
+	cfg.EventBuffer = cmp.Or(cfg.EventBuffer, DefaultEventBuffer)
+	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, DefaultIdleTimeout)
+	cfg.DepartureTimeout = cmp.Or(cfg.DepartureTimeout, DefaultDepartureTimeout)
+	cfg.SweepInterval = cmp.Or(cfg.SweepInterval, DefaultSweepInterval)
 	if cfg.MaxParticipantsPerSession < 2 || cfg.MaxSessionsPerParticipant < 1 || cfg.MaxTagLength < 0 ||
 		cfg.MaxStreams < 1 || cfg.EventBuffer < 1 || cfg.IdleTimeout < 0 || cfg.DepartureTimeout < 0 || cfg.SweepInterval < 0 {
 		return nil, errors.New("rooms: Config has a negative or too small limit")
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -121,14 +119,10 @@ func (m *Manager) Config() Config { return m.cfg }
 func (m *Manager) Subscribe(ctx context.Context) *Events { return m.events.subscribe(ctx) }
 
 func (m *Manager) emit(t EventType, account, sid, pid string) {
-	m.events.emit(Event{Type: t, Account: account, SessionID: sid, ParticipantID: pid, At: m.cfg.Now()})
+	m.events.emit(Event{Type: t, Account: account, SessionID: sid, ParticipantID: pid, At: m.cfg.Clock.Now()})
 }
 
-func newID(prefix string) string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	return prefix + hex.EncodeToString(b)
-}
+func newID(prefix string) string { return prefix + rand.Text() }
 
 func (m *Manager) checkTag(tag string) error {
 	if utf8.RuneCountInString(tag) > m.cfg.MaxTagLength {
@@ -169,7 +163,7 @@ func (m *Manager) CreateParticipant(ctx context.Context, account string, spec Pa
 		}
 	}
 	p := &Participant{ID: newID("p-"), Account: account, Tag: spec.Tag, Identity: spec.Identity,
-		PublishPermissions: perms, Sessions: []string{}, Streams: []Stream{}, CreatedAt: m.cfg.Now()}
+		PublishPermissions: perms, Sessions: []string{}, Streams: []Stream{}, CreatedAt: m.cfg.Clock.Now()}
 	if err := m.tables.participants.Create(ctx, p); err != nil {
 		return nil, err
 	}
@@ -201,7 +195,7 @@ func (m *Manager) CreateSession(ctx context.Context, account, tag string) (*Sess
 	if err := m.checkTag(tag); err != nil {
 		return nil, err
 	}
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	s := &Session{ID: newID("s-"), Account: account, Tag: tag, Members: map[string]*Member{}, CreatedAt: now, LastActivity: now, EmptySince: now}
 	if err := m.tables.sessions.Create(ctx, s); err != nil {
 		return nil, err

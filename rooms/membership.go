@@ -74,7 +74,7 @@ func (m *Manager) AddParticipant(ctx context.Context, account, sid, pid string, 
 	if err != nil {
 		return notFound(err, ErrParticipantNotFound)
 	}
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	joined := false
 	_, err = m.tables.sessions.Update(ctx, account, sid, func(s *Session) error {
 		if mem, ok := s.Members[pid]; ok {
@@ -110,7 +110,7 @@ func (m *Manager) AddParticipant(ctx context.Context, account, sid, pid string, 
 // subscriptions naming pid stay (they apply again if pid rejoins).
 func (m *Manager) RemoveParticipant(ctx context.Context, account, sid, pid string) error {
 	defer m.lockParticipant(account, pid)()
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	_, err := m.tables.sessions.Update(ctx, account, sid, func(s *Session) error {
 		if _, ok := s.Members[pid]; !ok {
 			return ErrNotMember
@@ -160,7 +160,7 @@ func (m *Manager) SetSubscriptions(ctx context.Context, account, sid, pid string
 	if err := m.checkSubscriptions(sid, subs); err != nil {
 		return err
 	}
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	_, err := m.tables.sessions.Update(ctx, account, sid, func(s *Session) error {
 		mem, ok := s.Members[pid]
 		if !ok {
@@ -192,7 +192,7 @@ func (m *Manager) JoinRoom(ctx context.Context, account, room, pid string) (*Ses
 		return nil, err
 	}
 	sid := RoomSessionID(room)
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	err := m.tables.sessions.Create(ctx, &Session{ID: sid, Account: account, Room: room, Members: map[string]*Member{}, CreatedAt: now, LastActivity: now, EmptySince: now})
 	switch {
 	case err == nil:
