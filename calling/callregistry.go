@@ -2,6 +2,7 @@ package calling
 
 import (
 	"context"
+	"crypto/rand"
 	"slices"
 )
 
@@ -88,7 +89,7 @@ func (s *Server) goOffline(p *peer) {
 	}
 }
 
-func newCallID() string { return "c-" + randomHex(12) }
+func newCallID() string { return "c-" + rand.Text() }
 
 // Call returns a call by id (an ended call stays for Config.CallRetention).
 func (s *Server) Call(account, id string) (*Call, bool) {

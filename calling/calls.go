@@ -260,7 +260,7 @@ func (c *Call) accept(p *peer, pubs []Publication) error {
 		return &ProtocolError{Code: 404, Reason: "no_such_call", Message: "this connection is not ringing for that call"}
 	}
 	if c.state != StateRinging {
-		return &ErrIllegalTransition{From: c.state, To: StateAccepted}
+		return &IllegalTransitionError{From: c.state, To: StateAccepted}
 	}
 	ctx := context.Background()
 	s, err := c.srv.cfg.Rooms.CreateSession(ctx, c.Account, "call")

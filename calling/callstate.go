@@ -45,13 +45,6 @@ var transitions = map[CallState][]CallState{
 	StateConfirmed:  {StateEnded, StateFailed},
 }
 
-// ErrIllegalTransition is a state change the call's state does not allow.
-type ErrIllegalTransition struct{ From, To CallState }
-
-func (e *ErrIllegalTransition) Error() string {
-	return fmt.Sprintf("calling: illegal call transition %s → %s", e.From, e.To)
-}
-
 // nextState checks a transition and its cause: ended and failed need one,
 // other states take none.
 func nextState(from, to CallState, cause Cause) error {
@@ -60,7 +53,7 @@ func nextState(from, to CallState, cause Cause) error {
 		ok = ok || s == to
 	}
 	if !ok {
-		return &ErrIllegalTransition{From: from, To: to}
+		return &IllegalTransitionError{From: from, To: to}
 	}
 	if (to == StateEnded || to == StateFailed) != (cause != "") {
 		return fmt.Errorf("calling: state %s with cause %q", to, cause)

@@ -55,7 +55,8 @@ func FuzzRemoteCandidate(f *testing.F) {
 func FuzzAnswer(f *testing.F) {
 	mgr, _ := rooms.NewManager(rooms.Config{})
 	key, _ := auth.GenerateKey(auth.ES256)
-	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: auth.NewKeySet(key)})
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	s, err := New(Config{Rooms: mgr, Verifier: ver, Media: MediaConfig{ICEIPs: []string{"127.0.0.1"}}, Limits: Limits{RemoteCandidates: 4}})
 	if err != nil {
 		f.Fatal(err)
