@@ -182,3 +182,33 @@ func TestTokensAPIMountedAnywhere(t *testing.T) {
 		t.Fatal("the revocation outlived MaxTTL")
 	}
 }
+
+// The tokens API itself admits only admins (whatever sits in front of it):
+// a user token's claims, or none at all, get 403 on every route, and
+// nothing is minted or revoked.
+func TestTokensAPIAdminOnly(t *testing.T) {
+	f := newFixture(t, auth.ES256)
+	ctx := context.Background()
+	api := f.tokensAPI(t)
+	_, victim, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "alice", Account: "acct-1"})
+	user := &auth.Claims{Subject: "alice", Account: "acct-1", Grants: auth.Grants{Outgoing: true, Incoming: true, Data: true}}
+	for _, c := range []*auth.Claims{user, nil} {
+		for _, req := range []struct{ method, path, body string }{
+			{"POST", "/tokens", `{"identity":"mallory","grants":{"admin":true}}`},
+			{"DELETE", "/tokens/" + victim.ID, ""},
+		} {
+			r := httptest.NewRequest(req.method, req.path, strings.NewReader(req.body))
+			if c != nil {
+				r = r.WithContext(auth.NewContext(r.Context(), c))
+			}
+			w := httptest.NewRecorder()
+			api.ServeHTTP(w, r)
+			if w.Code != 403 || !strings.Contains(w.Body.String(), `"code":"forbidden"`) {
+				t.Errorf("%s %s as %v: %d %s", req.method, req.path, c, w.Code, w.Body)
+			}
+		}
+	}
+	if revoked, _ := f.replay.Revoked(ctx, victim.ID); revoked {
+		t.Fatal("a non-admin revoked a token")
+	}
+}
