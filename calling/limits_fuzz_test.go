@@ -12,6 +12,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/internal/clock"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -166,7 +167,7 @@ func FuzzDataEnvelope(f *testing.F) {
 		f.Add([]byte(s), true)
 	}
 	f.Add([]byte{0xff, 0xfe}, false)
-	srv := &Server{cfg: Config{MaxDataMessageBytes: 256}}
+	srv := &Server{cfg: Config{MaxDataMessageBytes: 256}, clock: clock.Real{}}
 	f.Fuzz(func(t *testing.T, b []byte, isString bool) {
 		self, other := &captureDC{}, &captureDC{}
 		r := newRoom(roomKey{"a", "s"})
