@@ -17,6 +17,7 @@ import (
 	gojwt "github.com/golang-jwt/jwt/v5"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 )
 
 func b64(v any) string {
@@ -57,7 +58,7 @@ func TestVerifyAttacks(t *testing.T) {
 		return s
 	}
 	mintWith := func(mod func(*auth.IssuerConfig)) string {
-		cfg := auth.IssuerConfig{Keys: f.keys, Now: f.clock.Now}
+		cfg := auth.IssuerConfig{Keys: f.keys, Clock: f.clock}
 		mod(&cfg)
 		iss, err := auth.NewIssuer(cfg)
 		if err != nil {
@@ -86,10 +87,10 @@ func TestVerifyAttacks(t *testing.T) {
 	}
 	expiredTok, _, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "alice", TTL: time.Minute})
 	futureTok := mintWith(func(c *auth.IssuerConfig) {
-		c.Now = func() time.Time { return f.clock.Now().Add(5 * time.Minute) }
+		c.Clock = clocktest.New(f.clock.Now().Add(5 * time.Minute))
 	})
 	skewedTok := mintWith(func(c *auth.IssuerConfig) {
-		c.Now = func() time.Time { return f.clock.Now().Add(20 * time.Second) } // within the 30 s skew
+		c.Clock = clocktest.New(f.clock.Now().Add(20 * time.Second)) // within the 30 s skew
 	})
 
 	cases := []struct {

@@ -25,9 +25,9 @@
 // auth is the base of the module: it imports no other Switchboard package
 // (only internal helpers). The host composes it:
 //
-//	keys := auth.NewKeySet(key)                       // key from GenerateKey or ParsePrivateKeyPEM
+//	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key}) // key from GenerateKey or ParsePrivateKeyPEM
 //	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
-//	replay := auth.NewMemoryReplayCache(0, nil)
+//	replay := auth.NewMemoryReplayCache(auth.MemoryReplayCacheConfig{})
 //	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay})
 //	th, _ := auth.NewTokenHandler(auth.TokenHandlerConfig{Issuer: iss, Credentials: store})
 //	mux.Handle("POST /oauth2/token", th)
@@ -35,8 +35,17 @@
 //	admin := auth.NewMiddleware(auth.MiddlewareConfig{
 //		Verifier: ver, Credentials: store, Require: []auth.Grant{auth.GrantAdmin},
 //	})
-//	mux.Handle("POST /v1/tokens", admin(auth.TokensHandler(iss)))
-//	mux.Handle("DELETE /v1/tokens/{id}", admin(auth.RevokeHandler(replay, iss.MaxTTL(), nil)))
+//	tokens, _ := auth.NewTokensAPI(auth.TokensAPIConfig{Issuer: iss, Replay: replay})
+//	mux.Handle("/v1/tokens", admin(http.StripPrefix("/v1", tokens)))  // POST /v1/tokens
+//	mux.Handle("/v1/tokens/", admin(http.StripPrefix("/v1", tokens))) // DELETE /v1/tokens/{id}
+//
+// Every REST API of Switchboard (TokensAPI here, rooms.Handler,
+// calling.Server.CallsHandler) is an http.Handler whose paths are relative
+// to the API root: the host mounts it with http.StripPrefix on the subtrees
+// it owns, behind the authentication it chooses. Each admits only callers
+// that AdminAccount accepts, and answers errors as {"code","message"}
+// (HTTPStatus maps this package's errors). Config fields named Clock take
+// the time source (nil: the real clock).
 //
 // Tokens are compact JWS, ES256 by default (EdDSA and HS256 selectable by
 // the key), with "kid" in the header. A Verifier looks the kid up in its

@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"net/http"
+	"time"
 )
 
 // Sentinel errors. Verification failures wrap one of these, so callers test
@@ -37,30 +38,38 @@ var (
 	ErrReplayCacheFull = errors.New("auth: replay cache full")
 )
 
-// HTTPStatus maps an error of this package to an HTTP status and a stable
-// error code for the REST API body {"code","message"}.
-func HTTPStatus(err error) (status int, code string) {
+// rateLimitedError is a Basic attempt refused by the failure limits.
+type rateLimitedError struct{ wait time.Duration }
+
+func (e *rateLimitedError) Error() string { return "auth: too many failed attempts" }
+
+// HTTPStatus maps an error of this package to an HTTP status and the
+// stable code and message of the REST error body {"code","message"}. The
+// message is fixed text for each code, so nothing of a token or a secret is
+// ever echoed; only an ErrInvalidClaims error says what was wrong with the
+// request. An error of no other package is 500 internal_error.
+func HTTPStatus(err error) (status int, code, message string) {
 	switch {
 	case errors.Is(err, ErrNoCredentials):
-		return http.StatusUnauthorized, "unauthorized"
+		return http.StatusUnauthorized, "unauthorized", "credentials are required"
 	case errors.Is(err, ErrExpired):
-		return http.StatusUnauthorized, "token_expired"
+		return http.StatusUnauthorized, "token_expired", "the token has expired; get a new one"
 	case errors.Is(err, ErrRevoked), errors.Is(err, ErrReplayed):
-		return http.StatusUnauthorized, "token_revoked"
+		return http.StatusUnauthorized, "token_revoked", "the token has been revoked or already used"
 	case errors.Is(err, ErrInvalidClient):
-		return http.StatusUnauthorized, "invalid_client"
+		return http.StatusUnauthorized, "invalid_client", "client authentication failed"
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrUnknownKey), errors.Is(err, ErrNotYetValid):
-		return http.StatusUnauthorized, "invalid_token"
+		return http.StatusUnauthorized, "invalid_token", "the token is not valid"
 	case errors.Is(err, ErrMissingGrant):
-		return http.StatusForbidden, "forbidden"
+		return http.StatusForbidden, "forbidden", "the credentials lack a grant this route requires"
 	case errors.Is(err, ErrInvalidIdentity):
-		return http.StatusBadRequest, "invalid_identity"
+		return http.StatusBadRequest, "invalid_identity", "identity not acceptable: 3-64 ASCII letters, digits or - _ + = / ."
 	case errors.Is(err, ErrInvalidClaims):
-		return http.StatusBadRequest, "invalid_claims"
+		return http.StatusBadRequest, "invalid_claims", err.Error()
 	case errors.Is(err, ErrReplayCacheFull):
-		return http.StatusServiceUnavailable, "replay_cache_full"
+		return http.StatusServiceUnavailable, "replay_cache_full", "try again later"
 	}
-	return http.StatusInternalServerError, "internal_error"
+	return http.StatusInternalServerError, "internal_error", "internal error"
 }
 
 // SignalCode maps an error of this package to a signaling error code

@@ -15,7 +15,7 @@ import (
 // Mint a user token for a browser and verify it as signaling would.
 func ExampleIssuer_Mint() {
 	key, _ := auth.GenerateKey(auth.ES256)
-	keys := auth.NewKeySet(key)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
 	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 
@@ -34,7 +34,8 @@ func ExampleIssuer_Mint() {
 // Serve the OAuth2 client-credentials endpoint and ask it for a token.
 func ExampleTokenHandler() {
 	key, _ := auth.GenerateKey(auth.ES256)
-	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: auth.NewKeySet(key)})
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	client, _ := auth.NewClient("acme-backend", "a-long-random-secret", "acct-acme")
 	th, _ := auth.NewTokenHandler(auth.TokenHandlerConfig{Issuer: iss, Credentials: auth.NewMemoryCredentialStore(client)})
 
@@ -58,7 +59,8 @@ func ExampleTokenHandler() {
 // Protect a REST route: Bearer tokens or the account's API credentials.
 func ExampleNewMiddleware() {
 	key, _ := auth.GenerateKey(auth.ES256)
-	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: auth.NewKeySet(key)})
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	client, _ := auth.NewClient("acme-backend", "a-long-random-secret", "acct-acme")
 	protect := auth.NewMiddleware(auth.MiddlewareConfig{
 		Verifier: ver, Credentials: auth.NewMemoryCredentialStore(client), Require: []auth.Grant{auth.GrantAdmin},
@@ -75,12 +77,49 @@ func ExampleNewMiddleware() {
 	// Output: 200 hello acct-acme
 }
 
+// Mount the tokens API at /v1/tokens: its paths are relative to the API
+// root, so the host strips /v1 and names only the subtree.
+func ExampleTokensAPI() {
+	key, _ := auth.GenerateKey(auth.ES256)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
+	replay := auth.NewMemoryReplayCache(auth.MemoryReplayCacheConfig{})
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay})
+	client, _ := auth.NewClient("acme-backend", "a-long-random-secret", "acct-acme")
+	admin := auth.NewMiddleware(auth.MiddlewareConfig{
+		Verifier: ver, Credentials: auth.NewMemoryCredentialStore(client), Require: []auth.Grant{auth.GrantAdmin},
+	})
+	tokens, _ := auth.NewTokensAPI(auth.TokensAPIConfig{Issuer: iss, Replay: replay})
+	mux := http.NewServeMux()
+	mux.Handle("/v1/tokens", admin(http.StripPrefix("/v1", tokens)))
+	mux.Handle("/v1/tokens/", admin(http.StripPrefix("/v1", tokens)))
+
+	r := httptest.NewRequest("POST", "/v1/tokens", strings.NewReader(`{"identity":"alice","grants":{"incoming":true}}`))
+	r.SetBasicAuth("acme-backend", "a-long-random-secret")
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	var res auth.UserTokenResponse
+	_ = json.Unmarshal(w.Body.Bytes(), &res)
+	c, _ := ver.Verify(context.Background(), res.Token)
+	fmt.Println(w.Code, c.Subject, c.Account, c.CanReceiveCalls())
+
+	r = httptest.NewRequest("DELETE", "/v1/tokens/"+res.TokenID, nil)
+	r.SetBasicAuth("acme-backend", "a-long-random-secret")
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	_, err := ver.Verify(context.Background(), res.Token)
+	fmt.Println(w.Code, err)
+	// Output:
+	// 201 alice acct-acme true
+	// 204 auth: token revoked
+}
+
 // Ask the token endpoint for a user token with a scope of capability
 // strings: the token is for alice, with those grants and no admin grant,
 // and the answer's scope says what was granted.
 func ExampleTokenHandler_scope() {
 	key, _ := auth.GenerateKey(auth.ES256)
-	keys := auth.NewKeySet(key)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
 	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	client, _ := auth.NewClient("acme-backend", "a-long-random-secret", "acct-acme")

@@ -108,7 +108,7 @@ func FuzzBasicHeader(f *testing.F) {
 // unless asked for in grants, an ASCII identity and safe room names.
 func FuzzTokensAPI(f *testing.F) {
 	fx := newFixture(f, auth.ES256)
-	h := auth.TokensHandler(fx.issuer)
+	h := fx.tokensAPI(f)
 	for _, b := range []string{
 		`{"identity":"alice","displayName":"Alice","grants":{"outgoing":true,"publish":["AUDIO"],"rooms":["hello"]},"ttl":300}`,
 		`{"capabilities":["client.outgoing?identity=Bert","client.incoming?identity=Bert"]}`,
@@ -121,7 +121,7 @@ func FuzzTokensAPI(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		r := httptest.NewRequest(http.MethodPost, "/v1/tokens", strings.NewReader(body))
+		r := httptest.NewRequest(http.MethodPost, "/tokens", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
 		r = r.WithContext(auth.NewContext(r.Context(), &auth.Claims{Subject: testClientID, Account: "acct-1", Grants: auth.Grants{Admin: true}}))
 		w := httptest.NewRecorder()

@@ -1,35 +1,18 @@
 package auth_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock is the tests' clock, moved by hand.
+func newClock() *clocktest.Fake { return clocktest.New(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)) }
 
 type fixture struct {
-	clock   *clock
+	clock   *clocktest.Fake
 	keys    *auth.KeySet
 	issuer  *auth.Issuer
 	verify  *auth.Verifier
@@ -50,13 +33,16 @@ func newFixture(t testing.TB, alg auth.Algorithm) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.keys = auth.NewKeySet(key).WithClock(f.clock.Now)
-	f.issuer, err = auth.NewIssuer(auth.IssuerConfig{Keys: f.keys, Now: f.clock.Now})
+	f.keys, err = auth.NewKeySet(auth.KeySetConfig{Current: key, Clock: f.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.replay = auth.NewMemoryReplayCache(0, f.clock.Now)
-	f.verify, err = auth.NewVerifier(auth.VerifierConfig{Keys: f.keys, Replay: f.replay, Now: f.clock.Now})
+	f.issuer, err = auth.NewIssuer(auth.IssuerConfig{Keys: f.keys, Clock: f.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.replay = auth.NewMemoryReplayCache(auth.MemoryReplayCacheConfig{Clock: f.clock})
+	f.verify, err = auth.NewVerifier(auth.VerifierConfig{Keys: f.keys, Replay: f.replay, Clock: f.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +51,7 @@ func newFixture(t testing.TB, alg auth.Algorithm) *fixture {
 		t.Fatal(err)
 	}
 	f.store = auth.NewMemoryCredentialStore(client)
-	f.handler, err = auth.NewTokenHandler(auth.TokenHandlerConfig{Issuer: f.issuer, Credentials: f.store, Now: f.clock.Now})
+	f.handler, err = auth.NewTokenHandler(auth.TokenHandlerConfig{Issuer: f.issuer, Credentials: f.store, Clock: f.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

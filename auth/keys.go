@@ -172,12 +172,20 @@ func newAsymmetricKey(alg Algorithm, priv, pub any) (*Key, error) {
 	return &Key{id: base64.RawURLEncoding.EncodeToString(tp), alg: alg, jalg: jalg, private: priv, public: pub}, nil
 }
 
+// KeySetConfig configures a KeySet.
+type KeySetConfig struct {
+	// Current is the signing key (required).
+	Current *Key
+	// Clock decides when a retired key stops verifying. Default: the real clock.
+	Clock Clock
+}
+
 // KeySet holds the current signing key and the retired keys that still
 // verify. Rotate installs a new signing key; the previous one keeps verifying
 // until its grace period (at least the longest token lifetime) has passed.
 // A KeySet is safe for concurrent use.
 type KeySet struct {
-	now func() time.Time
+	clock Clock
 
 	mu      sync.RWMutex
 	current *Key
@@ -189,17 +197,12 @@ type retiredKey struct {
 	until time.Time
 }
 
-// NewKeySet returns a set whose signing key is current.
-func NewKeySet(current *Key) *KeySet {
-	return &KeySet{current: current, now: time.Now}
-}
-
-// WithClock sets the clock used to expire retired keys (for tests) and returns s.
-func (s *KeySet) WithClock(now func() time.Time) *KeySet {
-	s.mu.Lock()
-	s.now = now
-	s.mu.Unlock()
-	return s
+// NewKeySet returns a set whose signing key is cfg.Current.
+func NewKeySet(cfg KeySetConfig) (*KeySet, error) {
+	if cfg.Current == nil {
+		return nil, errors.New("auth: KeySetConfig.Current is required")
+	}
+	return &KeySet{current: cfg.Current, clock: clockOr(cfg.Clock)}, nil
 }
 
 // Rotate makes next the signing key. The previous key keeps verifying for
@@ -207,7 +210,7 @@ func (s *KeySet) WithClock(now func() time.Time) *KeySet {
 func (s *KeySet) Rotate(next *Key, grace time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.clock.Now()
 	s.retired = append(s.prune(now), retiredKey{key: s.current, until: now.Add(grace)})
 	s.current = next
 }
@@ -237,7 +240,7 @@ func (s *KeySet) Lookup(kid string) (*Key, bool) {
 	if s.current.id == kid {
 		return s.current, true
 	}
-	now := s.now()
+	now := s.clock.Now()
 	for _, r := range s.retired {
 		if r.key.id == kid && now.Before(r.until) {
 			return r.key, true
@@ -250,7 +253,7 @@ func (s *KeySet) Lookup(kid string) (*Key, bool) {
 func (s *KeySet) verifying() []*Key {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	now := s.now()
+	now := s.clock.Now()
 	keys := []*Key{s.current}
 	for _, r := range s.retired {
 		if now.Before(r.until) {

@@ -83,7 +83,7 @@ func TestPEMRoundTrip(t *testing.T) {
 // closed) until an entry expires.
 func TestReplayCacheBound(t *testing.T) {
 	c := newClock()
-	rc := auth.NewMemoryReplayCache(3, c.Now)
+	rc := auth.NewMemoryReplayCache(auth.MemoryReplayCacheConfig{MaxEntries: 3, Clock: c})
 	ctx := context.Background()
 	for i, jti := range []string{"a", "b", "c"} {
 		first, err := rc.Use(ctx, jti, c.Now().Add(time.Duration(i+1)*time.Minute))

@@ -33,8 +33,8 @@ type MiddlewareConfig struct {
 	// ClientAddr returns the address failed Basic attempts are limited by.
 	// Default: the host part of r.RemoteAddr.
 	ClientAddr func(r *http.Request) string
-	// Now is the clock of the Basic failure limiter. Default time.Now.
-	Now func() time.Time
+	// Clock times the Basic failure windows. Default: the real clock.
+	Clock Clock
 }
 
 // Middleware returns middleware that admits requests with a valid Bearer
@@ -48,9 +48,6 @@ func Middleware(v *Verifier, require ...Grant) func(http.Handler) http.Handler {
 // NewMiddleware is Middleware with every option. A negative MaxFailures or
 // FailureWindow is taken as the default.
 func NewMiddleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.MaxFailures <= 0 {
 		cfg.MaxFailures = DefaultMaxFailures
 	}
@@ -60,7 +57,7 @@ func NewMiddleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = remoteHost
 	}
-	limits := newFailureLimits(cfg.MaxFailures, cfg.FailureWindow, cfg.Now)
+	limits := newFailureLimits(cfg.MaxFailures, cfg.FailureWindow, clockOr(cfg.Clock))
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			c, err := cfg.authenticate(r, limits)
@@ -80,11 +77,6 @@ func NewMiddleware(cfg MiddlewareConfig) func(http.Handler) http.Handler {
 		})
 	}
 }
-
-// rateLimitedError is a Basic attempt refused by the failure limits.
-type rateLimitedError struct{ wait time.Duration }
-
-func (e *rateLimitedError) Error() string { return "auth: too many failed attempts" }
 
 func (cfg *MiddlewareConfig) authenticate(r *http.Request, limits failureLimits) (*Claims, error) {
 	h := r.Header.Get("Authorization")
@@ -118,6 +110,19 @@ func (cfg *MiddlewareConfig) authenticate(r *http.Request, limits failureLimits)
 	return nil, fmt.Errorf("%w: unsupported Authorization scheme or more than one token", ErrInvalidToken)
 }
 
+// AdminAccount returns the account of a request's caller when the caller
+// is an admin of it (the Claims that Middleware, or the host's own check,
+// put in the request context), and an error wrapping ErrMissingGrant
+// otherwise (403 forbidden through HTTPStatus). It is the one admission
+// check of every Switchboard REST API.
+func AdminAccount(r *http.Request) (account string, err error) {
+	c, ok := FromContext(r.Context())
+	if !ok || !c.IsAdmin() {
+		return "", fmt.Errorf("%w: admin", ErrMissingGrant)
+	}
+	return c.Account, nil
+}
+
 func writeAuthError(w http.ResponseWriter, err error) {
 	var rl *rateLimitedError
 	if errors.As(err, &rl) {
@@ -126,34 +131,9 @@ func writeAuthError(w http.ResponseWriter, err error) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusTooManyRequests, "rate_limited", "too many failed attempts; retry later"))
 		return
 	}
-	status, code := HTTPStatus(err)
-	msg := publicMessage(code)
+	status, code, msg := HTTPStatus(err)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="switchboard", error="invalid_token"`)
 	}
 	httpx.WriteError(w, httpx.Errorf(status, code, "%s", msg))
-}
-
-// publicMessage is the message sent for a code: fixed text, so nothing of a
-// token or secret is ever echoed.
-func publicMessage(code string) string {
-	switch code {
-	case "unauthorized":
-		return "credentials are required"
-	case "token_expired":
-		return "the token has expired; get a new one"
-	case "token_revoked":
-		return "the token has been revoked or already used"
-	case "invalid_client":
-		return "client authentication failed"
-	case "invalid_token":
-		return "the token is not valid"
-	case "forbidden":
-		return "the token lacks a grant this route requires"
-	case "invalid_identity":
-		return "identity not acceptable: 3-64 ASCII letters, digits or - _ + = / ."
-	case "replay_cache_full":
-		return "try again later"
-	}
-	return "internal error"
 }

@@ -29,7 +29,7 @@ func TestOAuth2ClientCredentials(t *testing.T) {
 	defer srv.Close()
 
 	// The real clock: the oauth2 library checks expiry against time.Now.
-	f.clock.t = time.Now()
+	f.clock.Set(time.Now())
 	cc := clientcredentials.Config{
 		ClientID: testClientID, ClientSecret: testSecret, TokenURL: srv.URL,
 		Scopes: []string{"calls"}, AuthStyle: oauth2.AuthStyleInHeader,
@@ -120,7 +120,7 @@ func TestJWKSIndependentVerification(t *testing.T) {
 			if strings.Contains(string(body), `"d"`) {
 				t.Fatal("JWKS leaks private key material")
 			}
-			f.clock.t = time.Now()
+			f.clock.Set(time.Now())
 			tok, _, err := f.issuer.Mint(context.Background(), auth.TokenRequest{Identity: "alice", Grants: auth.Grants{Outgoing: true}})
 			if err != nil {
 				t.Fatal(err)

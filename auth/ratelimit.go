@@ -11,7 +11,7 @@ type failureLimiter struct {
 	max     int
 	window  time.Duration
 	maxKeys int
-	now     func() time.Time
+	clock   Clock
 
 	mu      sync.Mutex
 	buckets map[string]*failBucket
@@ -22,8 +22,8 @@ type failBucket struct {
 	reset time.Time
 }
 
-func newFailureLimiter(max int, window time.Duration, now func() time.Time) *failureLimiter {
-	return &failureLimiter{max: max, window: window, maxKeys: 100_000, now: now, buckets: make(map[string]*failBucket)}
+func newFailureLimiter(max int, window time.Duration, clock Clock) *failureLimiter {
+	return &failureLimiter{max: max, window: window, maxKeys: 100_000, clock: clock, buckets: make(map[string]*failBucket)}
 }
 
 // blocked reports whether key has used up its failures, and for how long.
@@ -34,7 +34,7 @@ func (l *failureLimiter) blocked(key string) (bool, time.Duration) {
 	if !ok {
 		return false, 0
 	}
-	now := l.now()
+	now := l.clock.Now()
 	if !now.Before(b.reset) {
 		delete(l.buckets, key)
 		return false, 0
@@ -52,7 +52,7 @@ func (l *failureLimiter) fail(key string) (int, time.Duration) {
 	defer l.mu.Unlock()
 	b := l.bucket(key)
 	b.count++
-	return b.count, b.reset.Sub(l.now())
+	return b.count, b.reset.Sub(l.clock.Now())
 }
 
 // block uses up key's failures for the rest of its window (a new window if
@@ -62,12 +62,12 @@ func (l *failureLimiter) block(key string) time.Duration {
 	defer l.mu.Unlock()
 	b := l.bucket(key)
 	b.count = max(b.count, l.max)
-	return b.reset.Sub(l.now())
+	return b.reset.Sub(l.clock.Now())
 }
 
 // bucket returns key's running window, starting one if needed. l.mu is held.
 func (l *failureLimiter) bucket(key string) *failBucket {
-	now := l.now()
+	now := l.clock.Now()
 	b, ok := l.buckets[key]
 	if !ok || !now.Before(b.reset) {
 		if len(l.buckets) >= l.maxKeys {
@@ -108,10 +108,10 @@ func (l *failureLimiter) sweep(now time.Time) {
 //     per address per window.
 type failureLimits struct{ byAddr, byClient *failureLimiter }
 
-func newFailureLimits(maxFailures int, window time.Duration, now func() time.Time) failureLimits {
+func newFailureLimits(maxFailures int, window time.Duration, clock Clock) failureLimits {
 	return failureLimits{
-		byAddr:   newFailureLimiter(maxFailures, window, now),
-		byClient: newFailureLimiter(maxFailures, window, now),
+		byAddr:   newFailureLimiter(maxFailures, window, clock),
+		byClient: newFailureLimiter(maxFailures, window, clock),
 	}
 }
 

@@ -30,8 +30,8 @@ const DefaultReplayEntries = 100_000
 // (failing closed) rather than forgetting a revocation. It is safe for
 // concurrent use.
 type MemoryReplayCache struct {
-	max int
-	now func() time.Time
+	max   int
+	clock Clock
 
 	mu      sync.Mutex
 	entries map[string]*replayEntry
@@ -45,23 +45,27 @@ type replayEntry struct {
 	index   int
 }
 
-// NewMemoryReplayCache returns a cache bounded to maxEntries live entries
-// (DefaultReplayEntries when 0); now is the clock (time.Now when nil).
-func NewMemoryReplayCache(maxEntries int, now func() time.Time) *MemoryReplayCache {
-	if maxEntries <= 0 {
-		maxEntries = DefaultReplayEntries
+// MemoryReplayCacheConfig configures a MemoryReplayCache.
+type MemoryReplayCacheConfig struct {
+	// MaxEntries bounds the live entries. Default DefaultReplayEntries.
+	MaxEntries int
+	// Clock decides when an entry's token has expired. Default: the real clock.
+	Clock Clock
+}
+
+// NewMemoryReplayCache returns an empty cache.
+func NewMemoryReplayCache(cfg MemoryReplayCacheConfig) *MemoryReplayCache {
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = DefaultReplayEntries
 	}
-	if now == nil {
-		now = time.Now
-	}
-	return &MemoryReplayCache{max: maxEntries, now: now, entries: make(map[string]*replayEntry)}
+	return &MemoryReplayCache{max: cfg.MaxEntries, clock: clockOr(cfg.Clock), entries: make(map[string]*replayEntry)}
 }
 
 // Len returns the number of live entries.
 func (c *MemoryReplayCache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.expire(c.now())
+	c.expire(c.clock.Now())
 	return len(c.entries)
 }
 
@@ -69,7 +73,7 @@ func (c *MemoryReplayCache) Len() int {
 func (c *MemoryReplayCache) Revoke(_ context.Context, jti string, until time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
+	now := c.clock.Now()
 	c.expire(now)
 	if e, ok := c.entries[jti]; ok {
 		e.revoked = true
@@ -87,14 +91,14 @@ func (c *MemoryReplayCache) Revoked(_ context.Context, jti string) (bool, error)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[jti]
-	return ok && e.revoked && c.now().Before(e.until), nil
+	return ok && e.revoked && c.clock.Now().Before(e.until), nil
 }
 
 // Use implements ReplayCache.
 func (c *MemoryReplayCache) Use(_ context.Context, jti string, until time.Time) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
+	now := c.clock.Now()
 	c.expire(now)
 	if _, ok := c.entries[jti]; ok {
 		return false, nil

@@ -24,7 +24,7 @@ func TestTokenEndpointScopedUserToken(t *testing.T) {
 	f := newFixture(t, auth.ES256)
 	srv := httptest.NewServer(f.handler)
 	defer srv.Close()
-	f.clock.t = time.Now() // the oauth2 library checks expiry against time.Now
+	f.clock.Set(time.Now()) // the oauth2 library checks expiry against time.Now
 
 	cc := clientcredentials.Config{
 		ClientID: testClientID, ClientSecret: testSecret, TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleInHeader,
@@ -86,7 +86,7 @@ func TestTokenEndpointScopeErrors(t *testing.T) {
 	f := newFixture(t, auth.ES256)
 	srv := httptest.NewServer(f.handler)
 	defer srv.Close()
-	f.clock.t = time.Now()
+	f.clock.Set(time.Now())
 	for _, scopes := range [][]string{
 		{"teleport"},
 		{"client.teleport?identity=alice"},
@@ -136,7 +136,7 @@ func TestBasicCredentialsEncoding(t *testing.T) {
 	f.store.Add(client)
 	srv := httptest.NewServer(f.handler)
 	defer srv.Close()
-	f.clock.t = time.Now()
+	f.clock.Set(time.Now())
 
 	// golang.org/x/oauth2 URL-escapes id and secret.
 	cc := clientcredentials.Config{ClientID: id, ClientSecret: secret, TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleInHeader}

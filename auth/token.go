@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -76,8 +77,8 @@ type IssuerConfig struct {
 	DefaultTTL time.Duration
 	// MaxTTL caps every lifetime; longer requests are refused. Default and ceiling 24 h.
 	MaxTTL time.Duration
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Clock dates the tokens (iat, nbf, exp). Default: the real clock.
+	Clock Clock
 }
 
 // Issuer mints tokens. It is safe for concurrent use.
@@ -90,27 +91,19 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if cfg.Keys == nil {
 		return nil, errors.New("auth: IssuerConfig.Keys is required")
 	}
-	if cfg.Issuer == "" {
-		cfg.Issuer = DefaultIssuer
-	}
+	cfg.Issuer = cmp.Or(cfg.Issuer, DefaultIssuer)
 	if len(cfg.Audience) == 0 {
 		cfg.Audience = []string{DefaultAudience}
 	}
-	if cfg.MaxTTL == 0 {
-		cfg.MaxTTL = MaxTTL
-	}
+	cfg.MaxTTL = cmp.Or(cfg.MaxTTL, MaxTTL)
 	if cfg.MaxTTL < 0 || cfg.MaxTTL > MaxTTL {
 		return nil, fmt.Errorf("auth: MaxTTL must be in (0, %s]", MaxTTL)
 	}
-	if cfg.DefaultTTL == 0 {
-		cfg.DefaultTTL = min(DefaultTTL, cfg.MaxTTL)
-	}
+	cfg.DefaultTTL = cmp.Or(cfg.DefaultTTL, min(DefaultTTL, cfg.MaxTTL))
 	if cfg.DefaultTTL < 0 || cfg.DefaultTTL > cfg.MaxTTL {
 		return nil, errors.New("auth: DefaultTTL must be in (0, MaxTTL]")
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Clock = clockOr(cfg.Clock)
 	return &Issuer{cfg: cfg}, nil
 }
 
@@ -169,11 +162,8 @@ func (i *Issuer) Mint(_ context.Context, req TokenRequest) (string, *Claims, err
 	if ttl < time.Second || ttl > i.cfg.MaxTTL {
 		return "", nil, fmt.Errorf("%w: lifetime must be between 1s and %s", ErrInvalidClaims, i.cfg.MaxTTL)
 	}
-	jti, err := newID()
-	if err != nil {
-		return "", nil, err
-	}
-	now := i.cfg.Now().Truncate(time.Second)
+	jti := rand.Text()
+	now := i.cfg.Clock.Now().Truncate(time.Second)
 	c := &Claims{
 		Subject: identity, ID: jti, Issuer: i.cfg.Issuer, Audience: slices.Clone(i.cfg.Audience),
 		IssuedAt: now, NotBefore: now, Expiry: now.Add(ttl),
@@ -246,14 +236,6 @@ func mergeGrants(a, b Grants) Grants {
 	return a
 }
 
-func newID() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
 // VerifierConfig configures a Verifier.
 type VerifierConfig struct {
 	// Keys verifies (required). A token must name one of its keys in "kid"
@@ -268,8 +250,8 @@ type VerifierConfig struct {
 	// Replay, when set, refuses revoked jti values and second uses of
 	// single-use tokens. Nil: no revocation, and single-use tokens are refused.
 	Replay ReplayCache
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Clock is what exp, nbf and iat are checked against. Default: the real clock.
+	Clock Clock
 }
 
 // Verifier checks tokens. It is safe for concurrent use.
@@ -282,21 +264,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Keys == nil {
 		return nil, errors.New("auth: VerifierConfig.Keys is required")
 	}
-	if cfg.Issuer == "" {
-		cfg.Issuer = DefaultIssuer
-	}
-	if cfg.Audience == "" {
-		cfg.Audience = DefaultAudience
-	}
-	if cfg.Skew == 0 {
-		cfg.Skew = DefaultSkew
-	}
+	cfg.Issuer = cmp.Or(cfg.Issuer, DefaultIssuer)
+	cfg.Audience = cmp.Or(cfg.Audience, DefaultAudience)
+	cfg.Skew = cmp.Or(cfg.Skew, DefaultSkew)
 	if cfg.Skew < 0 || cfg.Skew > 10*time.Minute {
 		return nil, errors.New("auth: Skew must be in [0, 10m]")
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg.Clock = clockOr(cfg.Clock)
 	return &Verifier{cfg: cfg}, nil
 }
 
@@ -365,7 +339,7 @@ func (v *Verifier) validate(wc *wireClaims) (*Claims, error) {
 	if !slices.Contains(wc.Audience, v.cfg.Audience) {
 		return nil, fmt.Errorf("%w: audience", ErrInvalidToken)
 	}
-	now := v.cfg.Now()
+	now := v.cfg.Clock.Now()
 	exp := time.Unix(*wc.Expiry, 0)
 	iat := time.Unix(*wc.IssuedAt, 0)
 	nbf := iat

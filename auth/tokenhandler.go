@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
@@ -46,8 +47,8 @@ type TokenHandlerConfig struct {
 	ClientAddr func(r *http.Request) string
 	// Logger receives one line per failed attempt (never a secret). Default: discard.
 	Logger *slog.Logger
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Clock times the failure windows. Default: the real clock.
+	Clock Clock
 }
 
 // TokenHandler is the OAuth2 client-credentials token endpoint (RFC 6749
@@ -65,34 +66,24 @@ func NewTokenHandler(cfg TokenHandlerConfig) (*TokenHandler, error) {
 	if cfg.Issuer == nil || cfg.Credentials == nil {
 		return nil, errors.New("auth: TokenHandlerConfig needs Issuer and Credentials")
 	}
-	if cfg.TTL == 0 {
-		cfg.TTL = min(DefaultAccessTokenTTL, cfg.Issuer.MaxTTL())
-	}
+	cfg.TTL = cmp.Or(cfg.TTL, min(DefaultAccessTokenTTL, cfg.Issuer.MaxTTL()))
 	if cfg.TTL < time.Second || cfg.TTL > cfg.Issuer.MaxTTL() {
 		return nil, errors.New("auth: TokenHandlerConfig.TTL must be in [1s, Issuer MaxTTL]")
 	}
-	if cfg.MaxFailures == 0 {
-		cfg.MaxFailures = DefaultMaxFailures
-	}
-	if cfg.FailureWindow == 0 {
-		cfg.FailureWindow = DefaultFailureWindow
-	}
+	cfg.MaxFailures = cmp.Or(cfg.MaxFailures, DefaultMaxFailures)
+	cfg.FailureWindow = cmp.Or(cfg.FailureWindow, DefaultFailureWindow)
 	if cfg.MaxFailures < 0 || cfg.FailureWindow < 0 {
 		return nil, errors.New("auth: MaxFailures and FailureWindow must be positive")
 	}
-	if cfg.Realm == "" {
-		cfg.Realm = "switchboard"
-	}
+	cfg.Realm = cmp.Or(cfg.Realm, "switchboard")
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = remoteHost
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &TokenHandler{cfg: cfg, limits: newFailureLimits(cfg.MaxFailures, cfg.FailureWindow, cfg.Now)}, nil
+	cfg.Clock = clockOr(cfg.Clock)
+	return &TokenHandler{cfg: cfg, limits: newFailureLimits(cfg.MaxFailures, cfg.FailureWindow, cfg.Clock)}, nil
 }
 
 func remoteHost(r *http.Request) string {

@@ -8,10 +8,10 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
 )
 
-// MaxTokensAPIBody is the largest body POST /v1/tokens accepts.
+// MaxTokensAPIBody is the largest body POST /tokens accepts.
 const MaxTokensAPIBody = 16 << 10
 
-// UserTokenRequest is the body of POST /v1/tokens.
+// UserTokenRequest is the body of POST /tokens.
 type UserTokenRequest struct {
 	Identity     string   `json:"identity,omitempty" validate:"required_without=Capabilities,max=256"`
 	DisplayName  string   `json:"displayName,omitempty" validate:"max=128"`
@@ -22,7 +22,7 @@ type UserTokenRequest struct {
 	SingleUse bool  `json:"singleUse,omitempty"`
 }
 
-// UserTokenResponse is the answer of POST /v1/tokens.
+// UserTokenResponse is the answer of POST /tokens.
 type UserTokenResponse struct {
 	Token     string    `json:"token"`
 	TokenID   string    `json:"tokenId"`
@@ -30,80 +30,79 @@ type UserTokenResponse struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-// TokensHandler serves POST /v1/tokens: a host's backend (an admin of its
-// account, authenticated by Middleware) asks for a user token, like
-// Infobip's POST /webrtc/1/token. The token is scoped to the caller's account.
-// Safe for concurrent use.
-func TokensHandler(iss *Issuer) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		caller, ok := adminRequest(w, r, http.MethodPost)
-		if !ok {
-			return
-		}
-		var req UserTokenRequest
-		if err := httpx.DecodeJSON(w, r, MaxTokensAPIBody, &req); err != nil {
-			httpx.WriteError(w, err)
-			return
-		}
-		if req.TTL > int64(iss.MaxTTL()/time.Second) {
-			httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "invalid_claims", "ttl is over the maximum of %d seconds", int64(iss.MaxTTL()/time.Second)))
-			return
-		}
-		tok, c, err := iss.Mint(r.Context(), TokenRequest{
-			Identity: req.Identity, DisplayName: req.DisplayName, Account: caller.Account,
-			Grants: req.Grants, Capabilities: req.Capabilities,
-			TTL: time.Duration(req.TTL) * time.Second, SingleUse: req.SingleUse,
-		})
-		if err != nil {
-			status, code := HTTPStatus(err)
-			msg := publicMessage(code)
-			if errors.Is(err, ErrInvalidClaims) {
-				msg = err.Error()
-			}
-			httpx.WriteError(w, httpx.Errorf(status, code, "%s", msg))
-			return
-		}
-		httpx.WriteJSON(w, http.StatusCreated, UserTokenResponse{Token: tok, TokenID: c.ID, Identity: c.Subject, ExpiresAt: c.Expiry})
-	})
+// TokensAPIConfig configures NewTokensAPI.
+type TokensAPIConfig struct {
+	// Issuer mints the user tokens (required).
+	Issuer *Issuer
+	// Replay records revocations (required): give the Verifiers the same one.
+	Replay ReplayCache
+	// Clock dates revocations. Default: the real clock.
+	Clock Clock
 }
 
-// RevokeHandler serves DELETE /v1/tokens/{id}: the token id (jti) is refused
-// from now on by every Verifier sharing replay, until maxTTL has passed (no
-// token lives longer). Admin only, like TokensHandler. Safe for concurrent use.
-func RevokeHandler(replay ReplayCache, maxTTL time.Duration, now func() time.Time) http.Handler {
-	if now == nil {
-		now = time.Now
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := adminRequest(w, r, http.MethodDelete); !ok {
-			return
-		}
-		id := r.PathValue("id")
-		if id == "" || len(id) > 128 {
-			httpx.WriteError(w, httpx.Errorf(http.StatusBadRequest, "invalid_request", "a token id (jti) is required"))
-			return
-		}
-		if err := replay.Revoke(r.Context(), id, now().Add(maxTTL)); err != nil {
-			status, code := HTTPStatus(err)
-			httpx.WriteError(w, httpx.Errorf(status, code, "%s", publicMessage(code)))
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+// TokensAPI is the REST API of user tokens, an http.Handler whose paths are
+// relative to the API root (mount it with http.StripPrefix("/v1", api) at
+// /v1/tokens and /v1/tokens/):
+//
+//   - POST /tokens: a host's backend asks for a user token, like Infobip's
+//     POST /webrtc/1/token; the token belongs to the caller's account.
+//   - DELETE /tokens/{id}: the token id (jti) is refused from now on by
+//     every Verifier sharing the ReplayCache, until the Issuer's MaxTTL has
+//     passed (no token lives longer).
+//
+// Every route needs an admin caller (AdminAccount), authenticated by
+// Middleware in front of it. TokensAPI is safe for concurrent use.
+type TokensAPI struct {
+	cfg    TokensAPIConfig
+	router *httpx.Router
 }
 
-// adminRequest checks the method and that Middleware admitted an admin; it
-// writes the error and reports false otherwise.
-func adminRequest(w http.ResponseWriter, r *http.Request, method string) (*Claims, bool) {
-	if r.Method != method {
-		w.Header().Set("Allow", method)
-		httpx.WriteError(w, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "use %s", method))
-		return nil, false
+var _ http.Handler = (*TokensAPI)(nil)
+
+// NewTokensAPI validates cfg and returns the handler.
+func NewTokensAPI(cfg TokensAPIConfig) (*TokensAPI, error) {
+	if cfg.Issuer == nil || cfg.Replay == nil {
+		return nil, errors.New("auth: TokensAPIConfig needs Issuer and Replay")
 	}
-	caller, ok := FromContext(r.Context())
-	if !ok || !caller.Grants.Admin {
-		httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "forbidden", "admin credentials are required"))
-		return nil, false
+	cfg.Clock = clockOr(cfg.Clock)
+	a := &TokensAPI{cfg: cfg, router: httpx.NewRouter(AdminAccount, HTTPStatus)}
+	a.router.Handle("POST /tokens", a.mint)
+	a.router.Handle("DELETE /tokens/{id}", a.revoke)
+	return a, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (a *TokensAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.router.ServeHTTP(w, r) }
+
+func (a *TokensAPI) mint(w http.ResponseWriter, r *http.Request, account string) error {
+	var req UserTokenRequest
+	if err := httpx.DecodeJSON(w, r, MaxTokensAPIBody, &req); err != nil {
+		return err
 	}
-	return caller, true
+	maxTTL := int64(a.cfg.Issuer.MaxTTL() / time.Second)
+	if req.TTL > maxTTL {
+		return httpx.Errorf(http.StatusBadRequest, "invalid_claims", "ttl is over the maximum of %d seconds", maxTTL)
+	}
+	tok, c, err := a.cfg.Issuer.Mint(r.Context(), TokenRequest{
+		Identity: req.Identity, DisplayName: req.DisplayName, Account: account,
+		Grants: req.Grants, Capabilities: req.Capabilities,
+		TTL: time.Duration(req.TTL) * time.Second, SingleUse: req.SingleUse,
+	})
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusCreated, UserTokenResponse{Token: tok, TokenID: c.ID, Identity: c.Subject, ExpiresAt: c.Expiry})
+	return nil
+}
+
+func (a *TokensAPI) revoke(w http.ResponseWriter, r *http.Request, _ string) error {
+	id := r.PathValue("id")
+	if id == "" || len(id) > 128 {
+		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "a token id (jti) is required")
+	}
+	if err := a.cfg.Replay.Revoke(r.Context(), id, a.cfg.Clock.Now().Add(a.cfg.Issuer.MaxTTL())); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -47,7 +47,11 @@ func TestCallIndexFollowsRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{Keys: auth.NewKeySet(mustKey(t))})
+	keys, err := auth.NewKeySet(auth.KeySetConfig{Current: mustKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

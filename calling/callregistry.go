@@ -2,6 +2,7 @@ package calling
 
 import (
 	"context"
+	"crypto/rand"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"slices"
 )
@@ -115,7 +116,7 @@ func (s *Server) forgetCall(c *Call) {
 	}
 }
 
-func newCallID() string { return "c-" + randomHex(12) }
+func newCallID() string { return "c-" + rand.Text() }
 
 // Call returns a call by id (an ended call stays for Config.CallRetention).
 func (s *Server) Call(account, id string) (*Call, bool) {

@@ -247,7 +247,7 @@ func (c *Call) accept(p *peer, pubs []protocol.Publication) error {
 		return &protocol.Error{Code: 404, Reason: protocol.ReasonNoSuchCall, Message: "this connection is not ringing for that call"}
 	}
 	if c.state != protocol.StateRinging {
-		return &ErrIllegalTransition{From: c.state, To: protocol.StateAccepted}
+		return &IllegalTransitionError{From: c.state, To: protocol.StateAccepted}
 	}
 	ctx := context.Background()
 	s, err := c.srv.cfg.Rooms.CreateSession(ctx, c.Account, "call")

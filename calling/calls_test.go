@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,56 +14,13 @@ import (
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
-// fakeClock fires AfterFunc callbacks only when advanced.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-// newFakeClock starts at the real time, so tokens minted now are valid on it.
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.stopped
-		t.stopped = true
-		return was
-	}
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []*fakeTimer
-	for _, t := range c.timers {
-		if !t.stopped && !t.at.After(c.now) {
-			t.stopped = true
-			due = append(due, t)
-		}
-	}
-	c.mu.Unlock()
-	for _, t := range due {
-		t.f()
-	}
-}
+// newFakeClock starts at the real time, so tokens minted now are valid on
+// it; AfterFunc callbacks fire only when it is advanced.
+func newFakeClock() *clocktest.Fake { return clocktest.New(time.Now()) }
 
 // hookRecorder keeps every hook event.
 type hookRecorder struct {
@@ -357,7 +313,7 @@ func TestNextStateTable(t *testing.T) {
 		{protocol.StateEnded, protocol.StateRinging}, {protocol.StateFailed, protocol.StateAccepted},
 		{protocol.StateConfirmed, protocol.StateRinging}, {protocol.StateRinging, protocol.StateConfirmed},
 	} {
-		err := (&calling.ErrIllegalTransition{From: tc.from, To: tc.to}).Error()
+		err := (&calling.IllegalTransitionError{From: tc.from, To: tc.to}).Error()
 		if err == "" {
 			t.Fatal("empty error")
 		}

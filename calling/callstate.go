@@ -15,13 +15,6 @@ var transitions = map[protocol.CallState][]protocol.CallState{
 	protocol.StateConfirmed:  {protocol.StateEnded, protocol.StateFailed},
 }
 
-// ErrIllegalTransition is a state change the call's state does not allow.
-type ErrIllegalTransition struct{ From, To protocol.CallState }
-
-func (e *ErrIllegalTransition) Error() string {
-	return fmt.Sprintf("calling: illegal call transition %s → %s", e.From, e.To)
-}
-
 // nextState checks a transition and its cause: ended and failed need one,
 // other states take none.
 func nextState(from, to protocol.CallState, cause protocol.Cause) error {
@@ -30,7 +23,7 @@ func nextState(from, to protocol.CallState, cause protocol.Cause) error {
 		ok = ok || s == to
 	}
 	if !ok {
-		return &ErrIllegalTransition{From: from, To: to}
+		return &IllegalTransitionError{From: from, To: to}
 	}
 	if (to == protocol.StateEnded || to == protocol.StateFailed) != (cause != "") {
 		return fmt.Errorf("calling: state %s with cause %q", to, cause)

@@ -104,7 +104,7 @@ func TestCalleeInRoomIsBusy(t *testing.T) {
 // active, so a sweep 9 h later keeps it; once everyone has gone it ends.
 func TestLiveSessionIsNotSwept(t *testing.T) {
 	clk := newFakeClock()
-	mgr, err := rooms.NewManager(rooms.Config{Now: clk.Now})
+	mgr, err := rooms.NewManager(rooms.Config{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package calling
 
 import (
 	"encoding/json"
-	"time"
 
 	"github.com/pion/webrtc/v4"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
@@ -39,7 +38,7 @@ func (p *peer) sendData(text string) bool {
 // onData routes a participant's data-channel message (on the loop).
 func (p *peer) onData(msg webrtc.DataChannelMessage) {
 	reply := func(text string) {
-		b, _ := json.Marshal(protocol.DataEnvelope{Type: protocol.DataError, Text: text, Date: time.Now().UTC()})
+		b, _ := json.Marshal(protocol.DataEnvelope{Type: protocol.DataError, Text: text, Date: p.srv.clock.Now().UTC()})
 		p.sendData(string(b))
 	}
 	if !msg.IsString || len(msg.Data) > p.srv.cfg.MaxDataMessageBytes {
@@ -55,7 +54,7 @@ func (p *peer) onData(msg webrtc.DataChannelMessage) {
 		reply("expected {\"type\":\"message\",\"to\"?,\"text\"}")
 		return
 	}
-	out, _ := json.Marshal(protocol.DataEnvelope{Type: protocol.DataMessage, Text: env.Text, From: p.identity, FromParticipant: p.pid, To: env.To, Date: time.Now().UTC()})
+	out, _ := json.Marshal(protocol.DataEnvelope{Type: protocol.DataMessage, Text: env.Text, From: p.identity, FromParticipant: p.pid, To: env.To, Date: p.srv.clock.Now().UTC()})
 	r := p.room
 	if r == nil {
 		return

@@ -10,7 +10,8 @@
 // hold, mute and DTMF work in calls; a callee with no connection is woken
 // through a Waker (package push). Hooks (NewWebhooks posts them, signed in
 // the Standard Webhooks format) tell the host about call states, DTMF and participants. The REST API
-// places calls too (RegisterREST: POST/GET/DELETE /v1/calls).
+// places calls too (CallsHandler: POST/GET/DELETE /v1/calls), and the
+// Server is the rooms.Broadcaster behind POST /v1/sessions/{sid}/broadcast.
 //
 // Media routing follows rooms: when a track appears, a participant joins or
 // leaves, or subscriptions change, rooms emits an event and each affected
@@ -56,7 +57,10 @@
 //	srv, _ := calling.New(calling.Config{Rooms: mgr, Verifier: verifier})
 //	defer srv.Close()
 //	mux.Handle("/v1/signal", srv)
-//	srv.RegisterREST(roomsHandler) // broadcast and /v1/calls
+//	calls := admin(http.StripPrefix("/v1", srv.CallsHandler())) // admin: auth.NewMiddleware
+//	mux.Handle("/v1/calls", calls)
+//	mux.Handle("/v1/calls/", calls)
+//	roomsAPI, _ := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: srv})
 //
 // Package calling/client is a Go participant for tests, bots and load; it
 // imports calling/protocol, never calling.

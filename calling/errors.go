@@ -2,6 +2,8 @@ package calling
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
@@ -10,13 +12,23 @@ import (
 
 // Errors of the package.
 var (
-	// ErrClosed: the Server has been closed.
-	ErrClosed = errors.New("calling: server closed")
-	// ErrNoSuchRoom: Broadcast to a session nobody is connected to.
-	ErrNoSuchRoom = errors.New("calling: no live room for that session")
-	// ErrTextTooLong: a broadcast or data message over the limit.
+	// ErrTextTooLong: a Broadcast text over DefaultMaxBroadcastBytes.
 	ErrTextTooLong = errors.New("calling: text too long")
+
+	// errCallNotFound and errCallOver are the calls API's answers for an
+	// unknown call id (or another account's) and for hanging up a call
+	// that has ended.
+	errCallNotFound = errors.New("calling: no such call")
+	errCallOver     = errors.New("calling: the call has already ended")
 )
+
+// IllegalTransitionError is a state change the call's state does not allow
+// (answering a call that has ended, say).
+type IllegalTransitionError struct{ From, To protocol.CallState }
+
+func (e *IllegalTransitionError) Error() string {
+	return fmt.Sprintf("calling: illegal call transition %s → %s", e.From, e.To)
+}
 
 // protocolError maps an error to a signaling error: a code and a stable
 // reason (docs/protocol.md).
@@ -41,11 +53,33 @@ func protocolError(err error) *protocol.Error {
 	if errors.As(err, &pe) {
 		return pe
 	}
-	var it *ErrIllegalTransition
+	var it *IllegalTransitionError
 	if errors.As(err, &it) {
 		return &protocol.Error{Code: 409, Reason: protocol.ReasonIllegalTransition, Message: it.Error()}
 	}
 	return &protocol.Error{Code: 500, Reason: protocol.ReasonInternal, Message: "internal error"}
+}
+
+// HTTPStatus maps an error of the calls API (CallsHandler) to an HTTP
+// status and the stable code and message of the error body
+// {"code","message"}: 404 call_not_found, 409 call_over, the admin check's
+// refusal as auth.HTTPStatus maps it, and a call PlaceCall refuses as 400
+// with its signaling reason (docs/protocol.md) as the code. Anything else is
+// 500 internal_error.
+func HTTPStatus(err error) (status int, code, message string) {
+	switch {
+	case errors.Is(err, errCallNotFound):
+		return http.StatusNotFound, "call_not_found", "no such call"
+	case errors.Is(err, errCallOver):
+		return http.StatusConflict, "call_over", "the call has already ended"
+	case errors.Is(err, auth.ErrMissingGrant), errors.Is(err, auth.ErrNoCredentials):
+		return auth.HTTPStatus(err)
+	}
+	pe := protocolError(err)
+	if pe.Code == 500 {
+		return http.StatusInternalServerError, "internal_error", "internal error"
+	}
+	return http.StatusBadRequest, pe.Reason, pe.Message
 }
 
 func badMessage(msg string) *protocol.Error {

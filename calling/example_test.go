@@ -23,7 +23,7 @@ import (
 // broadcast to everyone in it over the data channel.
 func ExampleServer() {
 	key, _ := auth.GenerateKey(auth.ES256)
-	keys := auth.NewKeySet(key)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
 	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	mgr, _ := rooms.NewManager(rooms.Config{})
@@ -79,7 +79,7 @@ func ExampleTrackObserverFunc() {
 	})
 
 	key, _ := auth.GenerateKey(auth.ES256)
-	keys := auth.NewKeySet(key)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
 	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	mgr, _ := rooms.NewManager(rooms.Config{})

@@ -37,9 +37,9 @@ func newEnvB(b *testing.B) *env { return newEnv(b, nil) }
 func newEnv(t testing.TB, mod func(*calling.Config)) *env {
 	t.Helper()
 	key, _ := auth.GenerateKey(auth.ES256)
-	keys := auth.NewKeySet(key)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
 	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
-	replay := auth.NewMemoryReplayCache(0, nil)
+	replay := auth.NewMemoryReplayCache(auth.MemoryReplayCacheConfig{})
 	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay})
 	mgr, _ := rooms.NewManager(rooms.Config{})
 	cfg := calling.Config{Rooms: mgr, Verifier: ver, Media: calling.MediaConfig{ICEIPs: []string{"127.0.0.1"}}}
@@ -48,8 +48,8 @@ func newEnv(t testing.TB, mod func(*calling.Config)) *env {
 	}
 	if cfg.Clock != nil && cfg.Verifier == ver {
 		// Tokens are minted and checked on the test's clock too.
-		iss, _ = auth.NewIssuer(auth.IssuerConfig{Keys: keys, Now: cfg.Clock.Now})
-		cfg.Verifier, _ = auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay, Now: cfg.Clock.Now})
+		iss, _ = auth.NewIssuer(auth.IssuerConfig{Keys: keys, Clock: cfg.Clock})
+		cfg.Verifier, _ = auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay, Clock: cfg.Clock})
 	}
 	srv, err := calling.New(cfg)
 	if err != nil {

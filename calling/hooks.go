@@ -91,16 +91,12 @@ type WakerFunc func(ctx context.Context, w Wakeup) error
 // Wake implements Waker.
 func (f WakerFunc) Wake(ctx context.Context, w Wakeup) error { return f(ctx, w) }
 
-// Clock is the time source of calls (ring timeouts). Tests inject one.
+// Clock is the time source of the Server and of Webhooks: ring and media
+// timeouts, rate limits, token expiry, session activity, timestamps and
+// webhook backoff. Nil in a Config means the real clock; tests inject one
+// they move by hand. Implementations must be safe for concurrent use.
 type Clock interface {
 	Now() time.Time
 	// AfterFunc runs f after d; the returned function stops it.
 	AfterFunc(d time.Duration, f func()) (stop func() bool)
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-func (realClock) AfterFunc(d time.Duration, f func()) func() bool {
-	return time.AfterFunc(d, f).Stop
 }

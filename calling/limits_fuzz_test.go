@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/clock"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -56,7 +57,8 @@ func FuzzRemoteCandidate(f *testing.F) {
 func FuzzAnswer(f *testing.F) {
 	mgr, _ := rooms.NewManager(rooms.Config{})
 	key, _ := auth.GenerateKey(auth.ES256)
-	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: auth.NewKeySet(key)})
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	s, err := New(Config{Rooms: mgr, Verifier: ver, Media: MediaConfig{ICEIPs: []string{"127.0.0.1"}}, Limits: Limits{RemoteCandidates: 4}})
 	if err != nil {
 		f.Fatal(err)
@@ -166,7 +168,7 @@ func FuzzDataEnvelope(f *testing.F) {
 		f.Add([]byte(s), true)
 	}
 	f.Add([]byte{0xff, 0xfe}, false)
-	srv := &Server{cfg: Config{MaxDataMessageBytes: 256}}
+	srv := &Server{cfg: Config{MaxDataMessageBytes: 256}, clock: clock.Real{}}
 	f.Fuzz(func(t *testing.T, b []byte, isString bool) {
 		self, other := &captureDC{}, &captureDC{}
 		r := newRoom(roomKey{"a", "s"})

@@ -235,7 +235,8 @@ func TestLimitsConfig(t *testing.T) {
 	cfg := calling.Config{Rooms: e.rooms, Verifier: nil}
 	cfg.Limits.CandidateNetworks = []string{"10.0.0.0/33"}
 	key, _ := auth.GenerateKey(auth.ES256)
-	cfg.Verifier, _ = auth.NewVerifier(auth.VerifierConfig{Keys: auth.NewKeySet(key)})
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	cfg.Verifier, _ = auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	if _, err := calling.New(cfg); err == nil {
 		t.Fatal("New accepted a bad CandidateNetworks entry")
 	}

@@ -10,7 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,7 +120,7 @@ func (o *FileOutbox) load() error {
 			firsts = append(firsts, f)
 		}
 	}
-	sort.Slice(firsts, func(i, j int) bool { return firsts[i] < firsts[j] })
+	slices.Sort(firsts)
 	for i, first := range firsts {
 		seg, err := o.loadSegment(first, acked, i == len(firsts)-1)
 		if err != nil {

@@ -136,7 +136,8 @@ func TestHookQueueLimit(t *testing.T) {
 	}
 	mgr, _ := rooms.NewManager(rooms.Config{})
 	key, _ := auth.GenerateKey(auth.ES256)
-	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: auth.NewKeySet(key)})
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	if _, err := calling.New(calling.Config{Rooms: mgr, Verifier: ver, HookQueue: -1}); err == nil {
 		t.Fatal("negative HookQueue accepted")
 	}

@@ -3,6 +3,7 @@ package calling
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -143,7 +144,7 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []protocol
 		Participants: infos, ICEServers: p.srv.cfg.ICEServers, Status: "connecting",
 		Limits: &protocol.ClientLimits{MaxMessageBytes: p.srv.cfg.MaxMessageBytes, MaxDataMessageBytes: p.srv.cfg.MaxDataMessageBytes},
 	})
-	ev := ParticipantEvent{Account: p.claims.Account, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, Joined: true, At: time.Now()}
+	ev := ParticipantEvent{Account: p.claims.Account, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, Joined: true, At: p.srv.clock.Now()}
 	p.srv.hook(func(ctx context.Context, h Hooks) { h.ParticipantChanged(ctx, ev) })
 	p.sync()
 	p.negotiate() // the data channel and the receivers need an offer even with nothing to send
@@ -314,20 +315,10 @@ func (p *peer) reportStreams() {
 	for alias, f := range p.st.published {
 		streams = append(streams, rooms.Stream{Alias: alias, Media: mediaOf(f.Kind())})
 	}
-	slices.SortFunc(streams, func(a, b rooms.Stream) int { return cmpString(a.Alias, b.Alias) })
+	slices.SortFunc(streams, func(a, b rooms.Stream) int { return strings.Compare(a.Alias, b.Alias) })
 	if err := p.srv.cfg.Rooms.SetStreams(p.ctx, p.claims.Account, p.pid, streams); err != nil {
 		p.log.Warn("report streams", "err", err)
 	}
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func mediaOf(k webrtc.RTPCodecType) auth.Media {
@@ -359,7 +350,7 @@ func (p *peer) exitSession() {
 		for _, o := range r.others(p) {
 			o.p.send(&protocol.Message{Type: protocol.TypeParticipantLeft, ParticipantID: p.pid, Identity: p.identity})
 		}
-		ev := ParticipantEvent{Account: acct, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, At: time.Now()}
+		ev := ParticipantEvent{Account: acct, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, At: p.srv.clock.Now()}
 		p.srv.hook(func(ctx context.Context, h Hooks) { h.ParticipantChanged(ctx, ev) })
 	}
 	switch {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
-	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
 // FuzzRESTBodies: any body on calling's REST routes (POST /v1/calls, POST
@@ -16,11 +15,7 @@ import (
 // never a panic or a 5xx.
 func FuzzRESTBodies(f *testing.F) {
 	e := newEnv(f, nil)
-	api, err := rooms.NewHandler(rooms.HandlerConfig{Manager: e.rooms, Issuer: e.issuer})
-	if err != nil {
-		f.Fatal(err)
-	}
-	e.srv.RegisterREST(api)
+	api := e.restAPI()
 	s, err := e.rooms.CreateSession(f.Context(), acct, "fuzz")
 	if err != nil {
 		f.Fatal(err)

@@ -87,7 +87,7 @@ func TestTokenRefusal(t *testing.T) {
 func TestIdentityNotAcceptable(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	hk, _ := auth.NewHMACKey(secret)
-	keys := auth.NewKeySet(hk)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: hk})
 	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	e := newEnv(t, func(c *calling.Config) { c.Verifier = ver })
 	tok := signHS256(t, hk.ID(), secret, map[string]any{"sub": "x y", "jti": "1", "iss": "switchboard", "aud": "switchboard",

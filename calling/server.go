@@ -3,8 +3,6 @@ package calling
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,20 +10,20 @@ import (
 	"net/http"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/clock"
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
 // Defaults of Config.
 const (
-	DefaultMaxBroadcastBytes = 16 << 10
+	DefaultMaxBroadcastBytes = rooms.MaxBroadcastBytes
 	DefaultMessageRate       = 50
 	DefaultMessageBurst      = 100
 	DefaultWriteQueue        = 256
@@ -144,7 +142,10 @@ type Server struct {
 	connected map[identKey]int                // all connections per identity
 }
 
-var _ http.Handler = (*Server)(nil)
+var (
+	_ http.Handler      = (*Server)(nil)
+	_ rooms.Broadcaster = (*Server)(nil)
+)
 
 // New validates cfg and returns a running Server.
 func New(cfg Config) (*Server, error) {
@@ -170,7 +171,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.RingTimeout = cmp.Or(cfg.RingTimeout, 45*time.Second)
 	cfg.MediaTimeout = cmp.Or(cfg.MediaTimeout, 20*time.Second)
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = clock.Real{}
 	}
 	cfg.CallRetention = cmp.Or(cfg.CallRetention, time.Hour)
 	if cfg.Presence == nil {
@@ -377,7 +378,9 @@ func refuse(ctx context.Context, conn *websocket.Conn, pe *protocol.Error) {
 
 // Broadcast sends text to every endpoint of the session that has an open
 // data channel, as a broadcast event {text, date}, and returns how many
-// received it (Infobip's broadcast-webrtc-text).
+// received it (Infobip's broadcast-webrtc-text). It is the rooms.Broadcaster
+// behind POST /v1/sessions/{sid}/broadcast; text over
+// DefaultMaxBroadcastBytes is ErrTextTooLong.
 func (s *Server) Broadcast(_ context.Context, account, sessionID, text string) (int, error) {
 	if len(text) > DefaultMaxBroadcastBytes {
 		return 0, ErrTextTooLong
@@ -386,7 +389,7 @@ func (s *Server) Broadcast(_ context.Context, account, sessionID, text string) (
 	if r == nil {
 		return 0, nil
 	}
-	b, _ := json.Marshal(protocol.DataEnvelope{Type: protocol.DataBroadcast, Text: text, Date: time.Now().UTC()})
+	b, _ := json.Marshal(protocol.DataEnvelope{Type: protocol.DataBroadcast, Text: text, Date: s.clock.Now().UTC()})
 	n := 0
 	for _, p := range r.snapshot() {
 		if p.sendData(string(b)) {
@@ -394,95 +397,4 @@ func (s *Server) Broadcast(_ context.Context, account, sessionID, text string) (
 		}
 	}
 	return n, nil
-}
-
-// BroadcastRequest is the body of POST /v1/sessions/{sid}/broadcast.
-type BroadcastRequest struct {
-	Text string `json:"text" validate:"required"`
-}
-
-// BroadcastResponse tells how many endpoints received the text.
-type BroadcastResponse struct {
-	Received int `json:"received"`
-}
-
-// PlaceCallRequest is the body of POST /v1/calls.
-type PlaceCallRequest struct {
-	// From is shown to the callee: a display identity or an application name.
-	From    string                `json:"from" validate:"required,max=64"`
-	To      string                `json:"to" validate:"required,max=80"`
-	Options *protocol.CallOptions `json:"options,omitempty"`
-}
-
-// RegisterREST adds to the rooms REST handler (same authentication and
-// account scoping): POST {prefix}/sessions/{sessionId}/broadcast, and
-// POST {prefix}/calls, GET and DELETE {prefix}/calls/{callId}.
-func (s *Server) RegisterREST(h *rooms.Handler) {
-	h.Handle("POST "+h.Prefix()+"/calls", func(w http.ResponseWriter, r *http.Request, account string) error {
-		var req PlaceCallRequest
-		if err := httpx.DecodeJSON(w, r, 8<<10, &req); err != nil {
-			return err
-		}
-		opts := protocol.CallOptions{Audio: true}
-		if req.Options != nil {
-			opts = *req.Options
-		}
-		c, err := s.PlaceCall(r.Context(), account, req.From, req.To, opts)
-		if err != nil {
-			pe := protocolError(err)
-			status := http.StatusBadRequest
-			if pe.Code == 500 {
-				status = http.StatusInternalServerError
-			}
-			return httpx.Errorf(status, pe.Reason, "%s", pe.Message)
-		}
-		httpx.WriteJSON(w, http.StatusCreated, c.Info())
-		return nil
-	})
-	h.Handle("GET "+h.Prefix()+"/calls/{id}", func(w http.ResponseWriter, r *http.Request, account string) error {
-		c, ok := s.Call(account, r.PathValue("id"))
-		if !ok {
-			return httpx.Errorf(http.StatusNotFound, "call_not_found", "no such call")
-		}
-		httpx.WriteJSON(w, http.StatusOK, c.Info())
-		return nil
-	})
-	h.Handle("DELETE "+h.Prefix()+"/calls/{id}", func(w http.ResponseWriter, r *http.Request, account string) error {
-		c, ok := s.Call(account, r.PathValue("id"))
-		if !ok {
-			return httpx.Errorf(http.StatusNotFound, "call_not_found", "no such call")
-		}
-		if err := c.Hangup(); err != nil {
-			return httpx.Errorf(http.StatusConflict, "call_over", "the call has already ended")
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
-	h.Handle("POST "+h.Prefix()+"/sessions/{sid}/broadcast", func(w http.ResponseWriter, r *http.Request, account string) error {
-		var req BroadcastRequest
-		if err := httpx.DecodeJSON(w, r, DefaultMaxBroadcastBytes+1024, &req); err != nil {
-			return err
-		}
-		if !utf8.ValidString(req.Text) {
-			return httpx.Errorf(http.StatusBadRequest, "invalid_text", "text is not valid UTF-8")
-		}
-		if len(req.Text) > DefaultMaxBroadcastBytes {
-			return httpx.Errorf(http.StatusBadRequest, "text_too_long", "text is over %d bytes", DefaultMaxBroadcastBytes)
-		}
-		if _, err := s.cfg.Rooms.Session(r.Context(), account, r.PathValue("sid")); err != nil {
-			return err
-		}
-		n, err := s.Broadcast(r.Context(), account, r.PathValue("sid"), req.Text)
-		if err != nil {
-			return err
-		}
-		httpx.WriteJSON(w, http.StatusOK, BroadcastResponse{Received: n})
-		return nil
-	})
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/pion/webrtc/v4"
 
@@ -106,10 +107,10 @@ func (p *peer) sync() {
 		}
 	}
 	slices.SortFunc(keys, func(a, b trackKey) int { // a stable m-line order
-		if c := cmpString(a.participant, b.participant); c != 0 {
+		if c := strings.Compare(a.participant, b.participant); c != 0 {
 			return c
 		}
-		return cmpString(a.alias, b.alias)
+		return strings.Compare(a.alias, b.alias)
 	})
 	for _, k := range keys {
 		t := want[k]
@@ -226,7 +227,7 @@ func (p *peer) offeredTracks() []protocol.TrackInfo {
 		if errA == nil && errB == nil {
 			return x - y
 		}
-		return cmpString(a.Mid, b.Mid)
+		return strings.Compare(a.Mid, b.Mid)
 	})
 	return out
 }

@@ -84,7 +84,7 @@ func TestNACKRecoversLossFromSharedCache(t *testing.T) {
 	defer func() { _ = router.Stop() }()
 
 	key, _ := auth.GenerateKey(auth.ES256)
-	keys := auth.NewKeySet(key)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
 	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	mgr, _ := rooms.NewManager(rooms.Config{})

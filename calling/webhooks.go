@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"encoding/json"
+	"github.com/switchboard-rtc/switchboard/internal/clock"
 )
 
 // Webhook defaults (WebhookConfig).
@@ -132,7 +134,7 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 	cfg.Backoff = cmp.Or(cfg.Backoff, DefaultWebhookBackoff)
 	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, max(DefaultWebhookMaxBackoff, cfg.Backoff))
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -208,7 +210,7 @@ func (w *Webhooks) post(ctx context.Context, event, key string, v any) {
 		w.log.Error("webhook event not encoded", "event", event, "err", err)
 		return
 	}
-	id := "msg_" + randomHex(16)
+	id := "msg_" + rand.Text()
 	if _, err := w.box.Append(context.WithoutCancel(ctx), OutboxEvent{ID: id, Key: key, Type: event, Body: body}); err != nil {
 		w.lost.Add(1)
 		w.log.Error("webhook event not stored; lost", "event", event, "id", id, "err", err)

@@ -11,15 +11,21 @@
 //   - Manager holds the rules and the limits over a Store (in memory by
 //     default; adapters/redis for a shared one). It is safe for concurrent
 //     use and emits Events to subscribers without ever waiting for them.
-//   - Handler is the REST API (docs/openapi.yaml), mounted by the host
-//     behind auth middleware; records are scoped to the caller's account.
+//   - Handler is the REST API (docs/openapi.yaml): an http.Handler whose
+//     paths are relative to the API root (/sessions..., /participants...),
+//     for callers that auth.AdminAccount admits; records are scoped to the
+//     caller's account. A Broadcaster (calling.Server) adds
+//     POST /sessions/{sid}/broadcast.
 //
 // Compose it:
 //
 //	mgr, _ := rooms.NewManager(rooms.Config{})          // 20 per session, 9 h idle expiry, ...
 //	go mgr.Run(ctx)                                     // sweeps idle sessions and empty rooms
-//	api, _ := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer})
-//	mux.Handle("/v1/", auth.NewMiddleware(auth.MiddlewareConfig{
+//	api, _ := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: sfu})
+//	admin := auth.NewMiddleware(auth.MiddlewareConfig{
 //		Verifier: verifier, Credentials: creds, Require: []auth.Grant{auth.GrantAdmin},
-//	})(api))
+//	})
+//	for _, p := range []string{"/v1/sessions", "/v1/sessions/", "/v1/participants", "/v1/participants/"} {
+//		mux.Handle(p, admin(http.StripPrefix("/v1", api)))
+//	}
 package rooms

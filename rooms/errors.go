@@ -4,11 +4,12 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
 )
 
 // Errors of the package. Manager methods wrap them; test with errors.Is and
-// map to the wire with HTTPError.
+// map to the wire with HTTPStatus.
 var (
 	// ErrNotFound: a store has no such record (or it belongs to another account).
 	ErrNotFound = errors.New("rooms: not found")
@@ -71,32 +72,30 @@ func checkText(field, s string) error {
 	return nil
 }
 
-// HTTPError maps an error of this package to the REST error body with its
-// status and stable code.
-func HTTPError(err error) *httpx.Error {
+// HTTPStatus maps an error of the REST handler to an HTTP status and the
+// stable code and message of the error body {"code","message"}: this
+// package's errors by their meaning, auth's (the admin check, minting) as
+// auth.HTTPStatus maps them, anything else as 500 internal_error.
+func HTTPStatus(err error) (status int, code, message string) {
 	var ie *invalidError
 	var te *textError
 	switch {
 	case errors.As(err, &te):
-		return httpx.Errorf(http.StatusBadRequest, "invalid_characters", "%s must not hold control characters or bidirectional overrides", te.field)
+		return http.StatusBadRequest, "invalid_characters", te.field + " must not hold control characters or bidirectional overrides"
 	case errors.Is(err, ErrSessionNotFound):
-		return httpx.Errorf(http.StatusNotFound, "session_not_found", "no such session")
+		return http.StatusNotFound, "session_not_found", "no such session"
 	case errors.Is(err, ErrParticipantNotFound):
-		return httpx.Errorf(http.StatusNotFound, "participant_not_found", "no such participant")
+		return http.StatusNotFound, "participant_not_found", "no such participant"
 	case errors.Is(err, ErrNotMember):
-		return httpx.Errorf(http.StatusNotFound, "not_a_member", "the participant is not in this session")
+		return http.StatusNotFound, "not_a_member", "the participant is not in this session"
 	case errors.Is(err, ErrSessionFull):
-		return httpx.Errorf(http.StatusConflict, "session_full", "the session has reached its participant limit")
+		return http.StatusConflict, "session_full", "the session has reached its participant limit"
 	case errors.Is(err, ErrTooManySessions):
-		return httpx.Errorf(http.StatusConflict, "too_many_sessions", "the participant is already in as many sessions as allowed")
+		return http.StatusConflict, "too_many_sessions", "the participant is already in as many sessions as allowed"
 	case errors.As(err, &ie):
-		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", ie.msg)
+		return http.StatusBadRequest, "invalid_request", ie.msg
 	case errors.Is(err, ErrPublishNotPermitted):
-		return httpx.Errorf(http.StatusForbidden, "publish_not_permitted", "the participant may not publish that media type")
+		return http.StatusForbidden, "publish_not_permitted", "the participant may not publish that media type"
 	}
-	var he *httpx.Error
-	if errors.As(err, &he) {
-		return he
-	}
-	return httpx.Errorf(http.StatusInternalServerError, "internal_error", "internal error")
+	return auth.HTTPStatus(err)
 }

@@ -9,7 +9,7 @@ import (
 // Touch records activity in a session (calling does so while media flows),
 // postponing its idle expiry.
 func (m *Manager) Touch(ctx context.Context, account, sid string) error {
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	_, err := m.tables.sessions.Update(ctx, account, sid, func(s *Session) error { s.LastActivity = now; return nil })
 	return notFound(err, ErrSessionNotFound)
 }
@@ -43,7 +43,7 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 // expired reports whether s has been idle for IdleTimeout, or is a room
 // empty for DepartureTimeout.
 func (m *Manager) expired(s *Session) bool {
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	idle := now.Sub(s.LastActivity) >= m.cfg.IdleTimeout
 	emptyRoom := s.Room != "" && len(s.Members) == 0 && !s.EmptySince.IsZero() && now.Sub(s.EmptySince) >= m.cfg.DepartureTimeout
 	return idle || emptyRoom

@@ -17,7 +17,8 @@ import (
 // panic or a 5xx; what is created has safe tags and an ASCII identity.
 func FuzzHandlerBodies(f *testing.F) {
 	key, _ := auth.GenerateKey(auth.ES256)
-	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: auth.NewKeySet(key)})
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	m, _ := rooms.NewManager(rooms.Config{})
 	h, err := rooms.NewHandler(rooms.HandlerConfig{Manager: m, Issuer: iss})
 	if err != nil {

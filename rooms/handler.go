@@ -1,10 +1,12 @@
 package rooms
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
@@ -13,105 +15,78 @@ import (
 // DefaultMaxBody is the largest request body the REST handler reads (413 past it).
 const DefaultMaxBody = 64 << 10
 
+// MaxBroadcastBytes is the longest text POST /sessions/{sid}/broadcast
+// takes, in bytes of UTF-8 (400 text_too_long past it).
+const MaxBroadcastBytes = 16 << 10
+
+// Broadcaster sends text to every endpoint connected to a session and
+// returns how many received it. *calling.Server implements it.
+// Implementations must be safe for concurrent use.
+type Broadcaster interface {
+	Broadcast(ctx context.Context, account, sessionID, text string) (received int, err error)
+}
+
 // HandlerConfig configures NewHandler.
 type HandlerConfig struct {
 	// Manager holds the state (required).
 	Manager *Manager
 	// Issuer mints the token POST /participants returns (required).
 	Issuer *auth.Issuer
-	// Prefix the host mounts the handler at. Default "/v1".
-	Prefix string
-	// TokenTTL of participant tokens. Default: the issuer's default.
+	// Broadcaster serves POST /sessions/{sid}/broadcast. Nil: that route is
+	// not served (404 route_not_found).
+	Broadcaster Broadcaster
+	// TokenTTL of participant tokens, at most the issuer's MaxTTL. Default:
+	// the issuer's default.
 	TokenTTL time.Duration
 	// MaxBody in bytes. Default 64 KiB.
 	MaxBody int64
 }
 
-// Handler serves the REST API of sessions, participants and subscriptions
-// (docs/rest.md and docs/openapi.yaml, modelled on Bandwidth's WebRTC API). Every route
-// needs an authenticated caller with the admin grant in the request context
-// (wrap it in auth.Middleware); records are scoped to the caller's account,
-// and another account's ids are 404. Safe for concurrent use.
+// Handler serves the REST API of sessions and participants (docs/rest.md
+// and docs/openapi.yaml, modelled on Bandwidth's WebRTC API) at paths
+// relative to the API root: /participants..., /sessions... The host mounts
+// it with http.StripPrefix("/v1", h) at /v1/participants and /v1/sessions
+// (each with its subtree). Every route needs a caller with the admin grant
+// in the request context (auth.AdminAccount; put auth.Middleware in front);
+// records are scoped to the caller's account, and another account's ids
+// are 404. Safe for concurrent use.
 type Handler struct {
-	cfg HandlerConfig
-	mux *http.ServeMux
+	cfg    HandlerConfig
+	router *httpx.Router
 }
 
-// NewHandler returns the REST handler.
+var _ http.Handler = (*Handler)(nil)
+
+// NewHandler validates cfg and returns the REST handler.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if cfg.Manager == nil || cfg.Issuer == nil {
 		return nil, errors.New("rooms: HandlerConfig needs Manager and Issuer")
 	}
-	if cfg.Prefix == "" {
-		cfg.Prefix = "/v1"
+	if cfg.TokenTTL < 0 || cfg.TokenTTL > cfg.Issuer.MaxTTL() {
+		return nil, errors.New("rooms: HandlerConfig.TokenTTL must be in [0, the issuer's MaxTTL]")
 	}
-	cfg.Prefix = strings.TrimSuffix(cfg.Prefix, "/")
-	if cfg.MaxBody == 0 {
-		cfg.MaxBody = DefaultMaxBody
+	cfg.MaxBody = cmp.Or(cfg.MaxBody, DefaultMaxBody)
+	h := &Handler{cfg: cfg, router: httpx.NewRouter(auth.AdminAccount, HTTPStatus)}
+	rt := h.router
+	rt.Handle("POST /participants", h.createParticipant)
+	rt.Handle("GET /participants/{pid}", h.getParticipant)
+	rt.Handle("DELETE /participants/{pid}", h.deleteParticipant)
+	rt.Handle("POST /sessions", h.createSession)
+	rt.Handle("GET /sessions/{sid}", h.getSession)
+	rt.Handle("DELETE /sessions/{sid}", h.deleteSession)
+	rt.Handle("GET /sessions/{sid}/participants", h.listSessionParticipants)
+	rt.Handle("PUT /sessions/{sid}/participants/{pid}", h.addParticipant)
+	rt.Handle("DELETE /sessions/{sid}/participants/{pid}", h.removeParticipant)
+	rt.Handle("GET /sessions/{sid}/participants/{pid}/subscriptions", h.getSubscriptions)
+	rt.Handle("PUT /sessions/{sid}/participants/{pid}/subscriptions", h.putSubscriptions)
+	if cfg.Broadcaster != nil {
+		rt.Handle("POST /sessions/{sid}/broadcast", h.broadcast)
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
-	p := cfg.Prefix
-	h.route("POST "+p+"/participants", h.createParticipant)
-	h.route("GET "+p+"/participants/{pid}", h.getParticipant)
-	h.route("DELETE "+p+"/participants/{pid}", h.deleteParticipant)
-	h.route("POST "+p+"/sessions", h.createSession)
-	h.route("GET "+p+"/sessions/{sid}", h.getSession)
-	h.route("DELETE "+p+"/sessions/{sid}", h.deleteSession)
-	h.route("GET "+p+"/sessions/{sid}/participants", h.listSessionParticipants)
-	h.route("PUT "+p+"/sessions/{sid}/participants/{pid}", h.addParticipant)
-	h.route("DELETE "+p+"/sessions/{sid}/participants/{pid}", h.removeParticipant)
-	h.route("GET "+p+"/sessions/{sid}/participants/{pid}/subscriptions", h.getSubscriptions)
-	h.route("PUT "+p+"/sessions/{sid}/participants/{pid}/subscriptions", h.putSubscriptions)
 	return h, nil
 }
 
-// Handle lets another package add a route under the same prefix and the
-// same account scoping (calling adds POST /sessions/{sid}/broadcast).
-func (h *Handler) Handle(pattern string, fn func(w http.ResponseWriter, r *http.Request, account string) error) {
-	h.route(pattern, fn)
-}
-
-// Prefix returns the prefix the routes live under.
-func (h *Handler) Prefix() string { return h.cfg.Prefix }
-
-func (h *Handler) route(pattern string, fn func(w http.ResponseWriter, r *http.Request, account string) error) {
-	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		c, ok := auth.FromContext(r.Context())
-		if !ok || !c.Grants.Admin {
-			httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "forbidden", "admin credentials are required"))
-			return
-		}
-		if err := fn(w, r, c.Account); err != nil {
-			httpx.WriteError(w, HTTPError(err))
-		}
-	})
-}
-
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// A pattern miss gets the API's JSON error body, not net/http's text.
-	if _, pattern := h.mux.Handler(r); pattern == "" {
-		rec := &statusProbe{header: http.Header{}}
-		h.mux.ServeHTTP(rec, r)
-		if rec.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", rec.header.Get("Allow"))
-			httpx.WriteError(w, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this path"))
-			return
-		}
-		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "route_not_found", "no such route"))
-		return
-	}
-	h.mux.ServeHTTP(w, r)
-}
-
-// statusProbe captures what the mux would answer for an unmatched request.
-type statusProbe struct {
-	header http.Header
-	status int
-}
-
-func (s *statusProbe) Header() http.Header         { return s.header }
-func (s *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (s *statusProbe) WriteHeader(code int)        { s.status = code }
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
 
 type createParticipantRequest struct {
 	Tag                string       `json:"tag,omitempty"`
@@ -267,5 +242,42 @@ func (h *Handler) putSubscriptions(w http.ResponseWriter, r *http.Request, accou
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// BroadcastRequest is the body of POST /sessions/{sid}/broadcast.
+type BroadcastRequest struct {
+	Text string `json:"text" validate:"required"`
+}
+
+// BroadcastResponse tells how many endpoints received the text.
+type BroadcastResponse struct {
+	Received int `json:"received"`
+}
+
+// broadcast sends a text to the session's endpoints (Infobip's
+// broadcast-webrtc-text): 400 invalid_text for text that is not UTF-8,
+// 400 text_too_long past MaxBroadcastBytes, 404 for a session of another
+// account or none.
+func (h *Handler) broadcast(w http.ResponseWriter, r *http.Request, account string) error {
+	var req BroadcastRequest
+	if err := httpx.DecodeJSON(w, r, MaxBroadcastBytes+1024, &req); err != nil {
+		return err
+	}
+	if !utf8.ValidString(req.Text) {
+		return httpx.Errorf(http.StatusBadRequest, "invalid_text", "text is not valid UTF-8")
+	}
+	if len(req.Text) > MaxBroadcastBytes {
+		return httpx.Errorf(http.StatusBadRequest, "text_too_long", "text is over %d bytes", MaxBroadcastBytes)
+	}
+	sid := r.PathValue("sid")
+	if _, err := h.cfg.Manager.Session(r.Context(), account, sid); err != nil {
+		return err
+	}
+	n, err := h.cfg.Broadcaster.Broadcast(r.Context(), account, sid, req.Text)
+	if err != nil {
+		return err
+	}
+	httpx.WriteJSON(w, http.StatusOK, BroadcastResponse{Received: n})
 	return nil
 }

@@ -3,27 +3,31 @@ package rooms_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
-func newTestHandler(t *testing.T) (*rooms.Handler, *auth.Verifier) {
+// newTestHandler returns the handler as a host mounts it: under /v1, with
+// the prefix stripped.
+func newTestHandler(t *testing.T, b rooms.Broadcaster) (http.Handler, *rooms.Manager, *auth.Verifier) {
 	t.Helper()
 	key, _ := auth.GenerateKey(auth.ES256)
-	keys := auth.NewKeySet(key)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
 	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	m, _ := rooms.NewManager(rooms.Config{})
-	h, err := rooms.NewHandler(rooms.HandlerConfig{Manager: m, Issuer: iss})
+	h, err := rooms.NewHandler(rooms.HandlerConfig{Manager: m, Issuer: iss, Broadcaster: b})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h, ver
+	return http.StripPrefix("/v1", h), m, ver
 }
 
 func call(h http.Handler, claims *auth.Claims, method, path, body string) *httptest.ResponseRecorder {
@@ -37,7 +41,7 @@ func call(h http.Handler, claims *auth.Claims, method, path, body string) *httpt
 }
 
 func TestHandlerScopingAndErrors(t *testing.T) {
-	h, ver := newTestHandler(t)
+	h, _, ver := newTestHandler(t, nil)
 	mine := &auth.Claims{Subject: "mine", Account: "A", Grants: auth.Grants{Admin: true}}
 	theirs := &auth.Claims{Subject: "theirs", Account: "B", Grants: auth.Grants{Admin: true}}
 	user := &auth.Claims{Subject: "alice", Account: "A"}
@@ -69,6 +73,8 @@ func TestHandlerScopingAndErrors(t *testing.T) {
 		{theirs, "GET", "/v1/participants/" + pid, "", 404, "participant_not_found"},
 		{theirs, "DELETE", "/v1/participants/" + pid, "", 404, "participant_not_found"},
 		{user, "GET", "/v1/participants/" + pid, "", 403, "forbidden"},
+		{user, "POST", "/v1/participants", `{}`, 403, "forbidden"},
+		{user, "POST", "/v1/sessions", `{}`, 403, "forbidden"},
 		{nil, "GET", "/v1/participants/" + pid, "", 403, "forbidden"},
 		{mine, "GET", "/v1/nothing-here", "", 404, "route_not_found"},
 		{mine, "PATCH", "/v1/participants/" + pid, "", 405, "method_not_allowed"},
@@ -77,6 +83,7 @@ func TestHandlerScopingAndErrors(t *testing.T) {
 		{mine, "POST", "/v1/participants", `[1,2]`, 400, "invalid_json"},
 		{mine, "POST", "/v1/participants", `{} {}`, 400, "invalid_json"},
 		{mine, "PUT", "/v1/sessions/s-none/participants/" + pid, "", 404, "session_not_found"},
+		{mine, "POST", "/v1/sessions/s-none/broadcast", `{"text":"x"}`, 404, "route_not_found"}, // no Broadcaster
 	} {
 		w := call(h, tc.who, tc.method, tc.path, tc.body)
 		if w.Code != tc.status || !strings.Contains(w.Body.String(), `"code":"`+tc.code+`"`) {
@@ -93,5 +100,61 @@ func TestHandlerScopingAndErrors(t *testing.T) {
 	}
 	if w := call(h, mine, "POST", "/v1/participants", pad(rooms.DefaultMaxBody+1)); w.Code != 413 {
 		t.Errorf("body one past the limit: %d %s", w.Code, w.Body)
+	}
+}
+
+// broadcaster records what it was asked to send.
+type broadcaster struct {
+	account, session, text string
+}
+
+func (b *broadcaster) Broadcast(_ context.Context, account, sessionID, text string) (int, error) {
+	b.account, b.session, b.text = account, sessionID, text
+	return 3, nil
+}
+
+// POST /sessions/{sid}/broadcast hands valid UTF-8 text of at most
+// MaxBroadcastBytes to the Broadcaster for a session of the caller's
+// account; anything else is refused before it.
+func TestHandlerBroadcast(t *testing.T) {
+	b := &broadcaster{}
+	h, m, _ := newTestHandler(t, b)
+	s, err := m.CreateSession(context.Background(), "A", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := &auth.Claims{Subject: "mine", Account: "A", Grants: auth.Grants{Admin: true}}
+	theirs := &auth.Claims{Subject: "theirs", Account: "B", Grants: auth.Grants{Admin: true}}
+	user := &auth.Claims{Subject: "alice", Account: "A"}
+	path := "/v1/sessions/" + s.ID + "/broadcast"
+	text := func(n int) string { return `{"text":"` + strings.Repeat("x", n) + `"}` }
+	for _, tc := range []struct {
+		who          *auth.Claims
+		path, body   string
+		status       int
+		code, answer string
+	}{
+		{mine, path, `{"text":"all hands in 5"}`, 200, "", `{"received":3}`},
+		{mine, path, text(rooms.MaxBroadcastBytes), 200, "", `{"received":3}`},
+		{mine, path, text(rooms.MaxBroadcastBytes + 1), 400, "text_too_long", ""},
+		// Decoding replaces a lone surrogate or a byte that is not UTF-8 with
+		// U+FFFD: the Broadcaster only ever sees valid UTF-8.
+		{mine, path, `{"text":"\ud800"}`, 200, "", ""},
+		{mine, path, "{\"text\":\"\xff\"}", 200, "", ""},
+		{mine, path, `{"text":""}`, 400, "validation_failed", ""},
+		{mine, "/v1/sessions/s-none/broadcast", `{"text":"x"}`, 404, "session_not_found", ""},
+		{theirs, path, `{"text":"x"}`, 404, "session_not_found", ""},
+		{user, path, `{"text":"x"}`, 403, "forbidden", ""},
+		{mine, path[:len(path)-len("/broadcast")] + "/broadcast/x", `{"text":"x"}`, 404, "route_not_found", ""},
+	} {
+		*b = broadcaster{}
+		w := call(h, tc.who, "POST", tc.path, tc.body)
+		name := fmt.Sprintf("%s as %s with %.40s", tc.path, tc.who.Subject, tc.body)
+		if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.code) || !strings.Contains(w.Body.String(), tc.answer) {
+			t.Errorf("%s: %d %s, want %d %s%s", name, w.Code, w.Body, tc.status, tc.code, tc.answer)
+		}
+		if sent := b.text != ""; sent != (tc.status == 200) || (sent && (b.account != "A" || b.session != s.ID || !utf8.ValidString(b.text))) {
+			t.Errorf("%s: the broadcaster got %+v", name, *b)
+		}
 	}
 }

@@ -1,9 +1,9 @@
 package rooms
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/internal/clock"
 )
 
 // Defaults of Config.
@@ -53,10 +54,17 @@ type Config struct {
 	EventBuffer int
 	// SweepInterval is how often Run calls Sweep. Default 10 s.
 	SweepInterval time.Duration
-	// Now is the clock. Default time.Now.
-	Now func() time.Time
+	// Clock dates records and events and decides expiry. Default: the real clock.
+	Clock Clock
 	// Logger. Default: discard.
 	Logger *slog.Logger
+}
+
+// Clock is the time source of a Manager. Nil in Config means the real
+// clock; tests inject one they move by hand. Implementations must be safe
+// for concurrent use.
+type Clock interface {
+	Now() time.Time
 }
 
 // Manager holds the rules of sessions, participants and subscriptions over a
@@ -76,30 +84,20 @@ func NewManager(cfg Config) (*Manager, error) {
 	if cfg.Store == nil {
 		cfg.Store = NewMemoryStore()
 	}
-	def := func(v *int, d int) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	def(&cfg.MaxParticipantsPerSession, DefaultMaxParticipants)
-	def(&cfg.MaxSessionsPerParticipant, DefaultMaxSessions)
-	def(&cfg.MaxTagLength, DefaultMaxTagLength)
-	def(&cfg.MaxStreams, DefaultMaxStreams)
-	def(&cfg.EventBuffer, DefaultEventBuffer)
-	defd := func(v *time.Duration, d time.Duration) {
-		if *v == 0 {
-			*v = d
-		}
-	}
-	defd(&cfg.IdleTimeout, DefaultIdleTimeout)
-	defd(&cfg.DepartureTimeout, DefaultDepartureTimeout)
-	defd(&cfg.SweepInterval, DefaultSweepInterval)
+	cfg.MaxParticipantsPerSession = cmp.Or(cfg.MaxParticipantsPerSession, DefaultMaxParticipants)
+	cfg.MaxSessionsPerParticipant = cmp.Or(cfg.MaxSessionsPerParticipant, DefaultMaxSessions)
+	cfg.MaxTagLength = cmp.Or(cfg.MaxTagLength, DefaultMaxTagLength)
+	cfg.MaxStreams = cmp.Or(cfg.MaxStreams, DefaultMaxStreams)
+	cfg.EventBuffer = cmp.Or(cfg.EventBuffer, DefaultEventBuffer)
+	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, DefaultIdleTimeout)
+	cfg.DepartureTimeout = cmp.Or(cfg.DepartureTimeout, DefaultDepartureTimeout)
+	cfg.SweepInterval = cmp.Or(cfg.SweepInterval, DefaultSweepInterval)
 	if cfg.MaxParticipantsPerSession < 2 || cfg.MaxSessionsPerParticipant < 1 || cfg.MaxTagLength < 0 ||
 		cfg.MaxStreams < 1 || cfg.EventBuffer < 1 || cfg.IdleTimeout < 0 || cfg.DepartureTimeout < 0 || cfg.SweepInterval < 0 {
 		return nil, errors.New("rooms: Config has a negative or too small limit")
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -125,17 +123,13 @@ func (m *Manager) Subscribe(ctx context.Context) *Events {
 // emit publishes an event; a Bus that fails is logged: the change it
 // reports has been made, and subscribers resynchronise from the Store.
 func (m *Manager) emit(ctx context.Context, t EventType, account, sid, pid string) {
-	e := Event{Type: t, Account: account, SessionID: sid, ParticipantID: pid, At: m.cfg.Now()}
+	e := Event{Type: t, Account: account, SessionID: sid, ParticipantID: pid, At: m.cfg.Clock.Now()}
 	if err := m.cfg.Bus.Publish(ctx, e); err != nil {
 		m.cfg.Logger.ErrorContext(ctx, "publishing a room event", "type", t, "session", sid, "err", err)
 	}
 }
 
-func newID(prefix string) string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	return prefix + hex.EncodeToString(b)
-}
+func newID(prefix string) string { return prefix + rand.Text() }
 
 func (m *Manager) checkTag(tag string) error {
 	if utf8.RuneCountInString(tag) > m.cfg.MaxTagLength {
@@ -176,7 +170,7 @@ func (m *Manager) CreateParticipant(ctx context.Context, account string, spec Pa
 		}
 	}
 	p := &Participant{ID: newID("p-"), Account: account, Tag: spec.Tag, Identity: spec.Identity,
-		PublishPermissions: perms, Sessions: []string{}, Streams: []Stream{}, CreatedAt: m.cfg.Now()}
+		PublishPermissions: perms, Sessions: []string{}, Streams: []Stream{}, CreatedAt: m.cfg.Clock.Now()}
 	if err := m.tables.participants.Create(ctx, p); err != nil {
 		return nil, err
 	}
@@ -208,7 +202,7 @@ func (m *Manager) CreateSession(ctx context.Context, account, tag string) (*Sess
 	if err := m.checkTag(tag); err != nil {
 		return nil, err
 	}
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	s := &Session{ID: newID("s-"), Account: account, Tag: tag, Members: map[string]*Member{}, CreatedAt: now, LastActivity: now, EmptySince: now}
 	if err := m.tables.sessions.Create(ctx, s); err != nil {
 		return nil, err

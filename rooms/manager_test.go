@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -24,18 +24,6 @@ func mustParticipant(t testing.TB, m *rooms.Manager, acct string) *rooms.Partici
 	p, err := m.CreateParticipant(context.Background(), acct, rooms.ParticipantSpec{PublishPermissions: []auth.Media{auth.MediaAudio, auth.MediaVideo}})
 	must(t, err)
 	return p
-}
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 func TestLimits(t *testing.T) {
@@ -115,8 +103,8 @@ func TestLimits(t *testing.T) {
 
 func TestSessionExpiry(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{t: time.Unix(1_800_000_000, 0)}
-	m, _ := rooms.NewManager(rooms.Config{Now: c.Now})
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
+	m, _ := rooms.NewManager(rooms.Config{Clock: c})
 	s, _ := m.CreateSession(ctx, "a", "")
 	p := mustParticipant(t, m, "a")
 	must(t, m.AddParticipant(ctx, "a", s.ID, p.ID, nil))
@@ -143,8 +131,8 @@ func TestSessionExpiry(t *testing.T) {
 
 func TestRoomsByName(t *testing.T) {
 	ctx := context.Background()
-	c := &clock{t: time.Unix(1_800_000_000, 0)}
-	m, _ := rooms.NewManager(rooms.Config{Now: c.Now, DepartureTimeout: 20 * time.Second})
+	c := clocktest.New(time.Unix(1_800_000_000, 0))
+	m, _ := rooms.NewManager(rooms.Config{Clock: c, DepartureTimeout: 20 * time.Second})
 	a, b := mustParticipant(t, m, "acct"), mustParticipant(t, m, "acct")
 	s1, err := m.JoinRoom(ctx, "acct", "standup", a.ID)
 	must(t, err)

@@ -45,7 +45,7 @@ func (m *Manager) AddParticipant(ctx context.Context, account, sid, pid string, 
 	if err := m.checkSubscriptions(sid, subs); err != nil {
 		return err
 	}
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	joined := false
 	err := m.store.UpdateMembership(ctx, account, sid, pid, func(s *Session, p *Participant) error {
 		if mem, ok := s.Members[pid]; ok {
@@ -81,7 +81,7 @@ func (m *Manager) AddParticipant(ctx context.Context, account, sid, pid string, 
 // subscriptions naming pid stay (they apply again if pid rejoins). A
 // participant record already deleted is not an error: the session is left.
 func (m *Manager) RemoveParticipant(ctx context.Context, account, sid, pid string) error {
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	leave := func(s *Session) error {
 		if _, ok := s.Members[pid]; !ok {
 			return ErrNotMember
@@ -132,7 +132,7 @@ func (m *Manager) SetSubscriptions(ctx context.Context, account, sid, pid string
 	if err := m.checkSubscriptions(sid, subs); err != nil {
 		return err
 	}
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	_, err := m.tables.sessions.Update(ctx, account, sid, func(s *Session) error {
 		mem, ok := s.Members[pid]
 		if !ok {
@@ -164,7 +164,7 @@ func (m *Manager) JoinRoom(ctx context.Context, account, room, pid string) (*Ses
 		return nil, err
 	}
 	sid := RoomSessionID(room)
-	now := m.cfg.Now()
+	now := m.cfg.Clock.Now()
 	err := m.tables.sessions.Create(ctx, &Session{ID: sid, Account: account, Room: room, Members: map[string]*Member{}, CreatedAt: now, LastActivity: now, EmptySince: now})
 	switch {
 	case err == nil:

@@ -69,7 +69,10 @@ func newHost(iceIP string) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	keys := auth.NewKeySet(key)
+	keys, err := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	if err != nil {
+		return nil, nil, err
+	}
 	issuer, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	if err != nil {
 		return nil, nil, err
@@ -82,10 +85,6 @@ func newHost(iceIP string) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	api, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Prefix: "/rtc/v1"})
-	if err != nil {
-		return nil, nil, err
-	}
 	media := calling.MediaConfig{}
 	if iceIP != "" {
 		media.ICEIPs = []string{iceIP}
@@ -94,7 +93,11 @@ func newHost(iceIP string) (http.Handler, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	sfu.RegisterREST(api)
+	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: sfu})
+	if err != nil {
+		_ = sfu.Close()
+		return nil, nil, err
+	}
 
 	mux := http.NewServeMux()
 	// The host's own routes.
@@ -124,8 +127,19 @@ func newHost(iceIP string) (http.Handler, func(), error) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"token": tok, "expiresAt": c.Expiry, "signal": "/rtc/signal"})
 	})
 	mux.Handle("/rtc/signal", sfu)
-	// The REST API for the host's admins: here, any logged-in user named "admin".
-	mux.Handle("/rtc/v1/", adminOnly(cookieKey, api))
+	// The REST API for the host's admins (here, any logged-in user named
+	// "admin"): each handler on the subtrees it owns, with /rtc/v1 stripped,
+	// since its paths are relative to the API root.
+	for name, h := range map[string]http.Handler{"sessions": roomsAPI, "participants": roomsAPI, "calls": sfu.CallsHandler()} {
+		h = adminOnly(cookieKey, http.StripPrefix("/rtc/v1", h))
+		mux.Handle("/rtc/v1/"+name, h)
+		mux.Handle("/rtc/v1/"+name+"/", h)
+	}
+	mux.Handle("/rtc/v1/", adminOnly(cookieKey, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"code":"route_not_found","message":"no such route"}` + "\n"))
+	})))
 	return mux, func() { _ = sfu.Close() }, nil
 }
 

@@ -74,4 +74,25 @@ func TestEmbeddedBehindHostLogin(t *testing.T) {
 	if len(sess.Participants) != 1 || sess.Participants[0] != joined.ParticipantID {
 		t.Fatalf("session members %v, want [%s]", sess.Participants, joined.ParticipantID)
 	}
+	// The calls API and the broadcast are mounted too; other paths are JSON 404s.
+	res, err = admin.Post(srv.URL+"/rtc/v1/calls", "application/json", strings.NewReader(`{"from":"front-desk","to":"nobody-home"}`))
+	if err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("admin POST /rtc/v1/calls: %v %v", err, res)
+	}
+	res.Body.Close()
+	res, err = admin.Post(srv.URL+"/rtc/v1/sessions/"+joined.SessionID+"/broadcast", "application/json", strings.NewReader(`{"text":"hello"}`))
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("admin broadcast: %v %v", err, res)
+	}
+	res.Body.Close()
+	res, err = admin.Get(srv.URL + "/rtc/v1/nothing-here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var miss struct{ Code string }
+	_ = json.NewDecoder(res.Body).Decode(&miss)
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound || miss.Code != "route_not_found" {
+		t.Fatalf("a miss under /rtc/v1: %d %q", res.StatusCode, miss.Code)
+	}
 }

@@ -28,12 +28,16 @@ func serve(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-	keys := auth.NewKeySet(key)
+	keys, err := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	if err != nil {
+		return err
+	}
 	issuer, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	if err != nil {
 		return err
 	}
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: auth.NewMemoryReplayCache(0, nil)})
+	replay := auth.NewMemoryReplayCache(auth.MemoryReplayCacheConfig{}) // revoked and single-use token ids
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay})
 	if err != nil {
 		return err
 	}
@@ -49,11 +53,11 @@ func serve(ctx context.Context, addr string) error {
 	admin := auth.NewMiddleware(auth.MiddlewareConfig{
 		Verifier: verifier, Credentials: creds, Require: []auth.Grant{auth.GrantAdmin},
 	})
-	mgr, err := rooms.NewManager(rooms.Config{})
+	tokensAPI, err := auth.NewTokensAPI(auth.TokensAPIConfig{Issuer: issuer, Replay: replay})
 	if err != nil {
 		return err
 	}
-	api, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer})
+	mgr, err := rooms.NewManager(rooms.Config{})
 	if err != nil {
 		return err
 	}
@@ -61,15 +65,24 @@ func serve(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-	defer sfu.Close()     // ends calls and signaling connections, after the server stops
-	sfu.RegisterREST(api) // POST /v1/sessions/{id}/broadcast, /v1/calls
+	defer sfu.Close() // ends calls and signaling connections, after the server stops
+	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: sfu})
+	if err != nil {
+		return err
+	}
 
 	mux := http.NewServeMux() // your mux, next to your own routes
 	mux.Handle("/oauth2/token", tokens)
 	mux.Handle("/.well-known/jwks.json", keys.JWKSHandler())
-	mux.Handle("/v1/tokens", admin(auth.TokensHandler(issuer)))
 	mux.Handle("/v1/signal", sfu) // WebSocket signaling + media
-	mux.Handle("/v1/", admin(api))
+	// The REST API: each handler's paths are relative to /v1, so it is
+	// mounted, /v1 stripped, on the subtrees it owns.
+	for path, api := range map[string]http.Handler{
+		"/v1/tokens": tokensAPI, "/v1/sessions": roomsAPI, "/v1/participants": roomsAPI, "/v1/calls": sfu.CallsHandler(),
+	} {
+		mux.Handle(path, admin(http.StripPrefix("/v1", api)))
+		mux.Handle(path+"/", admin(http.StripPrefix("/v1", api)))
+	}
 
 	srv := &http.Server{
 		Addr:              addr,

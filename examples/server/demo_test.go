@@ -97,7 +97,7 @@ func TestDemoRefusesNonLoopbackClients(t *testing.T) {
 // Demo identities get the demo- prefix, in the demo account.
 func TestDemoTokenIdentities(t *testing.T) {
 	key, _ := auth.GenerateKey(auth.ES256)
-	keys := auth.NewKeySet(key)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
 	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
 	d := newDemo(demoConfig{on: true, perMinute: 100}, iss, time.Now)
@@ -138,7 +138,8 @@ func TestDemoTokenIdentities(t *testing.T) {
 // and the next window allows again.
 func TestDemoTokenRateLimit(t *testing.T) {
 	key, _ := auth.GenerateKey(auth.ES256)
-	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: auth.NewKeySet(key)})
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	const limit = 3
 	d := newDemo(demoConfig{on: true, perMinute: limit}, iss, func() time.Time { return now })

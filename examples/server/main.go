@@ -244,12 +244,15 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := auth.NewKeySet(key)
+	keys, err := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	if err != nil {
+		return nil, err
+	}
 	issuer, err := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
 	if err != nil {
 		return nil, err
 	}
-	replay := auth.NewMemoryReplayCache(0, nil)
+	replay := auth.NewMemoryReplayCache(auth.MemoryReplayCacheConfig{})
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay})
 	if err != nil {
 		return nil, err
@@ -271,12 +274,12 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	admin := auth.NewMiddleware(auth.MiddlewareConfig{Verifier: verifier, Credentials: creds, Require: []auth.Grant{auth.GrantAdmin}})
-
-	mgr, err := rooms.NewManager(rooms.Config{Logger: logger})
+	tokensAPI, err := auth.NewTokensAPI(auth.TokensAPIConfig{Issuer: issuer, Replay: replay})
 	if err != nil {
 		return nil, err
 	}
-	restAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer})
+
+	mgr, err := rooms.NewManager(rooms.Config{Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +311,11 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	signal.RegisterREST(restAPI)
+	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: signal})
+	if err != nil {
+		_ = signal.Close()
+		return nil, err
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	sweepDone := make(chan struct{})
@@ -321,10 +328,15 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	})
 	mux.Handle("/oauth2/token", tokens)
 	mux.Handle("/.well-known/jwks.json", keys.JWKSHandler())
-	mux.Handle("/v1/tokens", admin(auth.TokensHandler(issuer)))
-	mux.Handle("DELETE /v1/tokens/{id}", admin(auth.RevokeHandler(replay, issuer.MaxTTL(), nil)))
 	mux.Handle("/v1/signal", signal)
-	mux.Handle("/v1/", admin(restAPI))
+	// The REST API: each package's handler on the subtrees it owns, its
+	// paths relative to /v1; any other /v1 path is a JSON 404.
+	mountAPI(mux, admin(tokensAPI), "tokens")
+	mountAPI(mux, admin(roomsAPI), "sessions", "participants")
+	mountAPI(mux, admin(signal.CallsHandler()), "calls")
+	mux.Handle("/v1/", admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "route_not_found", "no such route")
+	})))
 	if cfg.demo.on {
 		d := newDemo(cfg.demo, issuer, time.Now)
 		mux.Handle("POST /demo/token", d.guard(http.HandlerFunc(d.tokens)))
@@ -337,6 +349,16 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		_ = signal.Close()
 		closeHooks()
 	}}, nil
+}
+
+// mountAPI serves h, a REST handler whose paths are relative to the API
+// root, at /v1/<name> and below for each name.
+func mountAPI(mux *http.ServeMux, h http.Handler, names ...string) {
+	h = http.StripPrefix("/v1", h)
+	for _, name := range names {
+		mux.Handle("/v1/"+name, h)
+		mux.Handle("/v1/"+name+"/", h)
+	}
 }
 
 // The demo's tokens live in their own account, for identities that start

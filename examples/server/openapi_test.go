@@ -217,3 +217,42 @@ func TestEveryDocumentedRouteExists(t *testing.T) {
 		}
 	}
 }
+
+// A /v1 path no handler serves is a JSON 404 route_not_found for an API
+// client (401 without credentials, like every /v1 route), and a method a
+// path does not take is a JSON 405 with Allow, whichever package serves it.
+func TestAPIMisses(t *testing.T) {
+	c := newAPIClient(t)
+	for _, tc := range []struct {
+		method, path string
+		creds        bool
+		status       int
+		code, allow  string
+	}{
+		{"GET", "/v1/nothing-here", true, 404, "route_not_found", ""},
+		{"GET", "/v1/", true, 404, "route_not_found", ""},
+		{"GET", "/v1/nothing-here", false, 401, "unauthorized", ""},
+		{"GET", "/v1/tokens", true, 405, "method_not_allowed", "POST"},
+		{"GET", "/v1/calls", true, 405, "method_not_allowed", "POST"},
+		{"PATCH", "/v1/sessions/s-x", true, 405, "method_not_allowed", "DELETE, GET, HEAD"},
+		{"GET", "/v1/sessions/s-x/nothing", true, 404, "route_not_found", ""},
+		{"GET", "/v1/calls/c-x/nothing", true, 404, "route_not_found", ""},
+	} {
+		req, _ := http.NewRequest(tc.method, c.base+tc.path, nil)
+		if tc.creds {
+			req.SetBasicAuth(c.user, c.secret)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		var e struct{ Code, Message string }
+		if err := json.Unmarshal(body, &e); err != nil || res.StatusCode != tc.status || e.Code != tc.code || e.Message == "" ||
+			res.Header.Get("Allow") != tc.allow || res.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s: %d %s (Allow %q, %s), want %d %s", tc.method, tc.path, res.StatusCode, body,
+				res.Header.Get("Allow"), res.Header.Get("Content-Type"), tc.status, tc.code)
+		}
+	}
+}
