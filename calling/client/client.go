@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -144,14 +145,29 @@ func (c *Client) request(ctx context.Context, m protocol.Message) (*protocol.Mes
 	select {
 	case r := <-ch:
 		if r.Type == protocol.TypeError {
+			if r.Error == nil { // a malformed error message: still an error
+				return nil, &protocol.Error{Code: 500, Reason: protocol.ReasonInternal, Message: "error message without an error"}
+			}
 			return nil, r.Error
 		}
 		return &r, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-c.ctx.Done():
-		return nil, c.Err()
+		return nil, c.closedErr()
 	}
+}
+
+// ErrClosed is returned by requests made on (or pending when) a connection
+// that was closed without an error of its own, by Close say.
+var ErrClosed = errors.New("client: connection closed")
+
+// closedErr is why the connection ended, never nil.
+func (c *Client) closedErr() error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
 }
 
 // Done is closed when the connection has ended.
