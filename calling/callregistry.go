@@ -3,8 +3,9 @@ package calling
 import (
 	"context"
 	"crypto/rand"
-	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"slices"
+
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // PlaceCall has the server call identity to on behalf of from (a display
@@ -16,29 +17,6 @@ func (s *Server) PlaceCall(ctx context.Context, account, from, to string, opts p
 		return nil, err
 	}
 	return s.placeCall(ctx, account, from, from, to, opts, nil, nil, "")
-}
-
-// hook hands an event to Config.Hooks without waiting for it: the event is
-// stored before hook returns (in a Webhooks' own outbox, or in the server's
-// hook queue for other hooks) and delivered in order per call or session.
-func (s *Server) hook(fn func(context.Context, Hooks)) {
-	switch h := s.cfg.Hooks.(type) {
-	case NopHooks:
-		return
-	case *Webhooks:
-		fn(s.ctx, h) // stores in its outbox and returns
-		return
-	}
-	var k hookKey
-	fn(s.ctx, &k)
-	_, _ = s.hooks.box.Append(s.ctx, OutboxEvent{Key: k.key, Type: k.typ, local: fn})
-	s.hooks.relay.notify()
-}
-
-// runHooks delivers the hook queue until the server closes.
-func (s *Server) runHooks() {
-	defer s.wg.Done()
-	s.hooks.relay.run(s.ctx)
 }
 
 // goOnline registers a connection that may receive calls and reports

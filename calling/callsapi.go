@@ -2,8 +2,9 @@ package calling
 
 import (
 	"fmt"
-	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"net/http"
+
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/internal/httpx"

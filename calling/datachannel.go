@@ -1,6 +1,7 @@
 package calling
 
 import (
+	"context"
 	"encoding/json"
 
 	"github.com/pion/webrtc/v4"
@@ -64,4 +65,27 @@ func (p *peer) onData(msg webrtc.DataChannelMessage) {
 			o.p.sendData(string(out))
 		}
 	}
+}
+
+// Broadcast sends text to every endpoint of the session that has an open
+// data channel, as a broadcast event {text, date}, and returns how many
+// received it (Infobip's broadcast-webrtc-text). It is the rooms.Broadcaster
+// behind POST /v1/sessions/{sid}/broadcast; text over
+// DefaultMaxBroadcastBytes is ErrTextTooLong.
+func (s *Server) Broadcast(_ context.Context, account, sessionID, text string) (int, error) {
+	if len(text) > DefaultMaxBroadcastBytes {
+		return 0, ErrTextTooLong
+	}
+	r := s.lookupRoom(roomKey{account, sessionID})
+	if r == nil {
+		return 0, nil
+	}
+	b, _ := json.Marshal(protocol.DataEnvelope{Type: protocol.DataBroadcast, Text: text, Date: s.clock.Now().UTC()})
+	n := 0
+	for _, p := range r.snapshot() {
+		if p.sendData(string(b)) {
+			n++
+		}
+	}
+	return n, nil
 }

@@ -2,8 +2,9 @@ package calling
 
 import (
 	"context"
-	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // CallEvent is one state change of a call, for the host.
@@ -90,13 +91,3 @@ type WakerFunc func(ctx context.Context, w Wakeup) error
 
 // Wake implements Waker.
 func (f WakerFunc) Wake(ctx context.Context, w Wakeup) error { return f(ctx, w) }
-
-// Clock is the time source of the Server and of Webhooks: ring and media
-// timeouts, rate limits, token expiry, session activity, timestamps and
-// webhook backoff. Nil in a Config means the real clock; tests inject one
-// they move by hand. Implementations must be safe for concurrent use.
-type Clock interface {
-	Now() time.Time
-	// AfterFunc runs f after d; the returned function stops it.
-	AfterFunc(d time.Duration, f func()) (stop func() bool)
-}

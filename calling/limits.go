@@ -246,28 +246,6 @@ func (p *peer) admitJoin() error {
 	return nil
 }
 
-// newPeerConnection makes the PeerConnection of a session within the
-// server's PeerConnections and Rooms limits. closePeerConnection releases it.
-func (p *peer) newPeerConnection(sid string) (*webrtc.PeerConnection, error) {
-	if err := p.srv.lim.acquirePC(p, roomKey{p.claims.Account, sid}); err != nil {
-		return nil, err
-	}
-	pc, err := p.srv.api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		p.srv.lim.releasePC(p)
-		return nil, err
-	}
-	return pc, nil
-}
-
-// closePeerConnection closes pc (if any) and releases the peer's slot.
-func (p *peer) closePeerConnection(pc *webrtc.PeerConnection) {
-	if pc != nil {
-		_ = pc.Close()
-	}
-	p.srv.lim.releasePC(p)
-}
-
 // floodGuard is a connection's message bucket: the first message over it
 // gets a warning, the next FloodMessages are dropped, one more closes the
 // connection. A bucket that refills forgives the past. Reader goroutine only.

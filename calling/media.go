@@ -143,3 +143,25 @@ func RegisterMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
 type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
+
+// newPeerConnection makes the PeerConnection of a session within the
+// server's PeerConnections and Rooms limits. closePeerConnection releases it.
+func (p *peer) newPeerConnection(sid string) (*webrtc.PeerConnection, error) {
+	if err := p.srv.lim.acquirePC(p, roomKey{p.claims.Account, sid}); err != nil {
+		return nil, err
+	}
+	pc, err := p.srv.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		p.srv.lim.releasePC(p)
+		return nil, err
+	}
+	return pc, nil
+}
+
+// closePeerConnection closes pc (if any) and releases the peer's slot.
+func (p *peer) closePeerConnection(pc *webrtc.PeerConnection) {
+	if pc != nil {
+		_ = pc.Close()
+	}
+	p.srv.lim.releasePC(p)
+}

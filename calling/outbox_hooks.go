@@ -57,3 +57,26 @@ func (k *hookKey) DTMFReceived(_ context.Context, e DTMFEvent) {
 func (k *hookKey) ParticipantChanged(_ context.Context, e ParticipantEvent) {
 	k.key, k.typ = "s:"+e.SessionID, "participant"
 }
+
+// hook hands an event to Config.Hooks without waiting for it: the event is
+// stored before hook returns (in a Webhooks' own outbox, or in the server's
+// hook queue for other hooks) and delivered in order per call or session.
+func (s *Server) hook(fn func(context.Context, Hooks)) {
+	switch h := s.cfg.Hooks.(type) {
+	case NopHooks:
+		return
+	case *Webhooks:
+		fn(s.ctx, h) // stores in its outbox and returns
+		return
+	}
+	var k hookKey
+	fn(s.ctx, &k)
+	_, _ = s.hooks.box.Append(s.ctx, OutboxEvent{Key: k.key, Type: k.typ, local: fn})
+	s.hooks.relay.notify()
+}
+
+// runHooks delivers the hook queue until the server closes.
+func (s *Server) runHooks() {
+	defer s.wg.Done()
+	s.hooks.relay.run(s.ctx)
+}

@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
 type roomKey struct{ account, session string }
@@ -135,4 +137,86 @@ func (r *room) markCall() {
 	r.mu.Lock()
 	r.call = true
 	r.mu.Unlock()
+}
+
+// dispatch routes room events to the live rooms until the server closes.
+func (s *Server) dispatch(events *rooms.Events) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case e, ok := <-events.C:
+			if !ok {
+				if s.ctx.Err() != nil {
+					return
+				}
+				// Dropped as a slow consumer: resubscribe and resync everyone.
+				s.log.Warn("room events dropped; resynchronising", "err", events.Err())
+				events = s.cfg.Rooms.Subscribe(s.ctx)
+				for _, r := range s.liveRooms() {
+					r.pokeAll()
+				}
+				continue
+			}
+			r := s.lookupRoom(roomKey{e.Account, e.SessionID})
+			if r == nil {
+				continue
+			}
+			switch e.Type {
+			case rooms.SessionEnded:
+				if !r.isCall() {
+					r.closeAll(protocol.CloseSessionEnded, "session ended")
+				}
+			default:
+				r.pokeAll()
+			}
+		}
+	}
+}
+
+func (s *Server) liveRooms() []*room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+func (s *Server) lookupRoom(k roomKey) *room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rooms[k]
+}
+
+// attach puts p into the room of k (creating the live room), replacing an
+// older connection of the same participant.
+func (s *Server) attach(k roomKey, p *peer) (*room, *peer) {
+	// Added under s.mu, so a detach of the last member cannot drop the
+	// room between the lookup and the add (lock order: s.mu, then r.mu).
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.rooms[k]
+	if !ok {
+		r = newRoom(k)
+		s.rooms[k] = r
+	}
+	return r, r.add(p)
+}
+
+// detach removes p from its room, drops the room when nobody is left, and
+// reports whether p was still its participant's connection (false: a newer
+// connection replaced it and holds the participant now).
+func (s *Server) detach(r *room, p *peer) (current bool) {
+	current, empty := r.remove(p)
+	if empty {
+		s.mu.Lock()
+		if r.isEmpty() && s.rooms[r.key] == r {
+			delete(s.rooms, r.key)
+		}
+		s.mu.Unlock()
+	}
+	return current
 }

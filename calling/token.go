@@ -2,8 +2,9 @@ package calling
 
 import (
 	"context"
-	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // DefaultTokenCheckInterval is how often open connections look up whether
