@@ -58,7 +58,7 @@ func (h *Handler) route(pattern string, fn func(w http.ResponseWriter, r *http.R
 		case !ok:
 			httpx.WriteError(w, httpx.Errorf(http.StatusUnauthorized, "unauthorized", "a user token is required"))
 			return
-		case c.IsAdmin() || !auth.ValidIdentity(c.Subject):
+		case c.IsAdmin() || c.Account == "" || !auth.ValidIdentity(c.Subject):
 			httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "forbidden", "devices belong to users: use the user's token"))
 			return
 		}

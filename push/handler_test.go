@@ -153,6 +153,8 @@ func TestHandlerAuthorization(t *testing.T) {
 	a.expect(noIncoming, "GET", "/devices", "", 200, "")
 	badIdentity := &auth.Claims{Subject: "a b", Account: "a", Grants: auth.Grants{Incoming: true}}
 	a.expect(badIdentity, "POST", "/devices", body, 403, "forbidden")
+	noAccount := &auth.Claims{Subject: "alice", Grants: auth.Grants{Incoming: true}}
+	a.expect(noAccount, "POST", "/devices", body, 403, "forbidden")
 	a.expect(user("a", "alice"), "GET", "/nothing", "", 404, "route_not_found")
 	a.expect(user("a", "alice"), "PUT", "/devices", "", 405, "method_not_allowed")
 }
