@@ -78,7 +78,7 @@ func TestVerifyAttacks(t *testing.T) {
 	tampered := parts[0] + "." + b64(payload) + "." + parts[2]
 
 	revokedTok, revokedClaims, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "alice"})
-	if err := f.replay.Revoke(ctx, revokedClaims.ID, revokedClaims.Expiry); err != nil {
+	if err := f.replay.Revoke(ctx, auth.RevocationKey(revokedClaims.Account, revokedClaims.ID), revokedClaims.Expiry); err != nil {
 		t.Fatal(err)
 	}
 	onceTok, _, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "alice", SingleUse: true})

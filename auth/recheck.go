@@ -14,7 +14,7 @@ func (v *Verifier) Revoked(ctx context.Context, c *Claims) (bool, error) {
 	if v.cfg.Replay == nil || c == nil {
 		return false, nil
 	}
-	revoked, err := v.cfg.Replay.Revoked(ctx, c.ID)
+	revoked, err := v.cfg.Replay.Revoked(ctx, RevocationKey(c.Account, c.ID))
 	if err != nil {
 		return false, fmt.Errorf("auth: replay cache: %w", err)
 	}

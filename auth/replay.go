@@ -11,16 +11,24 @@ import (
 // already presented. Entries are kept until the token they name expires.
 // Implementations must be safe for concurrent use; adapters/redis provides
 // one shared by every node.
+//
+// Revocations are kept under RevocationKey(account, jti), so that an admin
+// of one account can revoke only that account's tokens; single-use marks
+// under the bare jti.
 type ReplayCache interface {
-	// Revoke refuses the token id from now until it expires.
-	Revoke(ctx context.Context, jti string, until time.Time) error
-	// Revoked reports whether jti has been revoked.
-	Revoked(ctx context.Context, jti string) (bool, error)
+	// Revoke refuses key (RevocationKey) from now until it expires.
+	Revoke(ctx context.Context, key string, until time.Time) error
+	// Revoked reports whether key (RevocationKey) has been revoked.
+	Revoked(ctx context.Context, key string) (bool, error)
 	// Use records a use of jti and reports whether it is the first.
 	Use(ctx context.Context, jti string, until time.Time) (first bool, err error)
 }
 
 var _ ReplayCache = (*MemoryReplayCache)(nil)
+
+// RevocationKey is the key under which a ReplayCache keeps the revocation
+// of token jti of account.
+func RevocationKey(account, jti string) string { return account + "\x00" + jti }
 
 // DefaultReplayEntries is MemoryReplayCache's default bound.
 const DefaultReplayEntries = 100_000

@@ -375,7 +375,7 @@ func (v *Verifier) checkReplay(ctx context.Context, c *Claims) error {
 		}
 		return nil
 	}
-	revoked, err := v.cfg.Replay.Revoked(ctx, c.ID)
+	revoked, err := v.cfg.Replay.Revoked(ctx, RevocationKey(c.Account, c.ID))
 	if err != nil {
 		return fmt.Errorf("auth: replay cache: %w", err)
 	}

@@ -95,12 +95,12 @@ func (a *TokensAPI) mint(w http.ResponseWriter, r *http.Request, account string)
 	return nil
 }
 
-func (a *TokensAPI) revoke(w http.ResponseWriter, r *http.Request, _ string) error {
+func (a *TokensAPI) revoke(w http.ResponseWriter, r *http.Request, account string) error {
 	id := r.PathValue("id")
 	if id == "" || len(id) > 128 {
 		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "a token id (jti) is required")
 	}
-	if err := a.cfg.Replay.Revoke(r.Context(), id, a.cfg.Clock.Now().Add(a.cfg.Issuer.MaxTTL())); err != nil {
+	if err := a.cfg.Replay.Revoke(r.Context(), RevocationKey(account, id), a.cfg.Clock.Now().Add(a.cfg.Issuer.MaxTTL())); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

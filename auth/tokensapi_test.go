@@ -88,7 +88,8 @@ func TestTokensAPI(t *testing.T) {
 func TestTokensAPIRevoke(t *testing.T) {
 	f := newFixture(t, auth.ES256)
 	ctx := context.Background()
-	tok, c, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "alice"})
+	tok, c, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "alice", Account: "acct-1"})
+	other, oc, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "alice", Account: "acct-2"})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/tokens/", auth.NewMiddleware(auth.MiddlewareConfig{Verifier: f.verify, Credentials: f.store})(http.StripPrefix("/v1", f.tokensAPI(t))))
 	do := func(authz, id string) int {
@@ -106,6 +107,14 @@ func TestTokensAPIRevoke(t *testing.T) {
 	}
 	if _, err := f.verify.Verify(ctx, tok); !errors.Is(err, auth.ErrRevoked) {
 		t.Fatalf("after revocation: %v", err)
+	}
+	// An admin of acct-1 cannot revoke acct-2's token, even knowing its id:
+	// the answer is the same 204 as for any unknown id, and nothing changes.
+	if code := do("Basic "+basic(testClientID, testSecret), oc.ID); code != 204 {
+		t.Fatalf("revoke another account's id: %d", code)
+	}
+	if _, err := f.verify.Verify(ctx, other); err != nil {
+		t.Fatalf("another account's token was revoked: %v", err)
 	}
 }
 
@@ -165,7 +174,7 @@ func TestTokensAPIMountedAnywhere(t *testing.T) {
 		})
 	}
 	// The revocation outlives the token: kept until MaxTTL from now.
-	_, c, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "alice", TTL: time.Minute})
+	_, c, _ := f.issuer.Mint(ctx, auth.TokenRequest{Identity: "alice", Account: "acct-1", TTL: time.Minute})
 	r := httptest.NewRequest("DELETE", "/tokens/"+c.ID, nil)
 	r = r.WithContext(auth.NewContext(r.Context(), &auth.Claims{Subject: testClientID, Account: "acct-1", Grants: auth.Grants{Admin: true}}))
 	w := httptest.NewRecorder()
@@ -174,11 +183,11 @@ func TestTokensAPIMountedAnywhere(t *testing.T) {
 		t.Fatalf("revoke: %d %s", w.Code, w.Body)
 	}
 	f.clock.Advance(f.issuer.MaxTTL() - time.Second)
-	if revoked, _ := f.replay.Revoked(ctx, c.ID); !revoked {
+	if revoked, _ := f.replay.Revoked(ctx, auth.RevocationKey("acct-1", c.ID)); !revoked {
 		t.Fatal("the revocation was forgotten before MaxTTL")
 	}
 	f.clock.Advance(time.Second)
-	if revoked, _ := f.replay.Revoked(ctx, c.ID); revoked {
+	if revoked, _ := f.replay.Revoked(ctx, auth.RevocationKey("acct-1", c.ID)); revoked {
 		t.Fatal("the revocation outlived MaxTTL")
 	}
 }

@@ -83,7 +83,7 @@ func TestTokenRevocationClosesOpenConnection(t *testing.T) {
 	other := rawDialOK(t, e, e.token("bob", roomGrants))
 	c := rawDialOK(t, e, tok)
 	pingPong(t, c, "before")
-	if err := e.replay.Revoke(context.Background(), claims.ID, claims.Expiry); err != nil {
+	if err := e.replay.Revoke(context.Background(), auth.RevocationKey(claims.Account, claims.ID), claims.Expiry); err != nil {
 		t.Fatal(err)
 	}
 	revokedAt := time.Now()
