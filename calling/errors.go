@@ -85,3 +85,27 @@ func HTTPStatus(err error) (status int, code, message string) {
 func badMessage(msg string) *protocol.Error {
 	return &protocol.Error{Code: 400, Reason: protocol.ReasonBadMessage, Message: msg}
 }
+
+// Errors of outboxes.
+var (
+	// ErrOutboxClosed: Append, Next or Ack on a closed outbox.
+	ErrOutboxClosed = errors.New("calling: outbox closed")
+	// ErrOutboxCorrupt: a FileOutbox found a record it cannot read that is
+	// not a torn write at the end of its log.
+	ErrOutboxCorrupt = errors.New("calling: outbox log corrupt")
+)
+
+// Errors of webhook signing and verification.
+var (
+	// ErrWebhookSecret: a secret that is neither raw bytes nor a valid
+	// "whsec_<base64>", or too short.
+	ErrWebhookSecret = errors.New("calling: invalid webhook secret")
+	// ErrWebhookHeaders: webhook-id, webhook-timestamp or webhook-signature
+	// missing or malformed.
+	ErrWebhookHeaders = errors.New("calling: webhook headers missing or malformed")
+	// ErrWebhookTimestamp: the timestamp is outside the tolerance (a replay,
+	// or a clock far off).
+	ErrWebhookTimestamp = errors.New("calling: webhook timestamp outside the tolerance")
+	// ErrWebhookSignature: no signature matches.
+	ErrWebhookSignature = errors.New("calling: webhook signature mismatch")
+)

@@ -13,15 +13,6 @@ import (
 // a FileOutbox holds before it drops the oldest one.
 const DefaultOutboxLimit = 10_000
 
-// Errors of outboxes.
-var (
-	// ErrOutboxClosed: Append, Next or Ack on a closed outbox.
-	ErrOutboxClosed = errors.New("calling: outbox closed")
-	// ErrOutboxCorrupt: a FileOutbox found a record it cannot read that is
-	// not a torn write at the end of its log.
-	ErrOutboxCorrupt = errors.New("calling: outbox log corrupt")
-)
-
 // OutboxEvent is one event waiting for delivery.
 type OutboxEvent struct {
 	// Seq is set by Append: increasing, unique within one outbox.

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,21 +16,6 @@ const (
 	HeaderWebhookID        = "webhook-id"
 	HeaderWebhookTimestamp = "webhook-timestamp"
 	HeaderWebhookSignature = "webhook-signature"
-)
-
-// Errors of webhook signing and verification.
-var (
-	// ErrWebhookSecret: a secret that is neither raw bytes nor a valid
-	// "whsec_<base64>", or too short.
-	ErrWebhookSecret = errors.New("calling: invalid webhook secret")
-	// ErrWebhookHeaders: webhook-id, webhook-timestamp or webhook-signature
-	// missing or malformed.
-	ErrWebhookHeaders = errors.New("calling: webhook headers missing or malformed")
-	// ErrWebhookTimestamp: the timestamp is outside the tolerance (a replay,
-	// or a clock far off).
-	ErrWebhookTimestamp = errors.New("calling: webhook timestamp outside the tolerance")
-	// ErrWebhookSignature: no signature matches.
-	ErrWebhookSignature = errors.New("calling: webhook signature mismatch")
 )
 
 const whsecPrefix = "whsec_"
