@@ -300,3 +300,46 @@ func TestEstimatorAddAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per Add", n)
 	}
 }
+
+// Detection times with the defaults, one sample a second: a clean path
+// that starts losing 10 % reads GOOD after 1 s, FAIR after 3 s, POOR after
+// 5 s; when the loss stops it is back to EXCELLENT after 5 s on a perfect
+// path, and after 8 s on a 40 ms one (MOS 4.38, inside the margin of
+// EXCELLENT's threshold: the hold decides).
+func TestEstimatorStepTimes(t *testing.T) {
+	for _, tc := range []struct {
+		rtt, jitter float64
+		recover     int
+	}{{0, 0, 5}, {40, 5, 8}} {
+		e := newEstimator(t, EstimatorConfig{})
+		sample := func(i int, loss float64) Sample {
+			s := at(i, loss)
+			s.RTTMs, s.JitterMs = tc.rtt, tc.jitter
+			return s
+		}
+		for i := range 10 {
+			e.Add(sample(i, 0))
+		}
+		if e.Level() != LevelExcellent {
+			t.Fatalf("rtt %v: clean path %v", tc.rtt, e.Level())
+		}
+		first := map[Level]int{}
+		for k := 1; k <= 10; k++ {
+			if e.Add(sample(9+k, 10)) {
+				first[e.Level()] = k
+			}
+		}
+		if first[LevelGood] != 1 || first[LevelFair] != 3 || first[LevelPoor] != 5 || e.Level() != LevelPoor {
+			t.Fatalf("rtt %v: degraded after %v s, now %v", tc.rtt, first, e.Level())
+		}
+		back := 0
+		for k := 1; k <= 12 && back == 0; k++ {
+			if e.Add(sample(19+k, 0)) && e.Level() == LevelExcellent {
+				back = k
+			}
+		}
+		if back != tc.recover {
+			t.Fatalf("rtt %v: EXCELLENT again after %d s, want %d", tc.rtt, back, tc.recover)
+		}
+	}
+}

@@ -265,9 +265,12 @@ func (m *Monitor) Tick(at time.Time) {
 
 // deliver hands m.changes to OnChange; the caller holds m.emit.
 func (m *Monitor) deliver() {
+	debug := m.log.Enabled(context.Background(), slog.LevelDebug)
 	for i, c := range m.changes {
-		m.log.Debug("network quality", "participant", c.ParticipantID, "direction", c.Direction.String(),
-			"level", c.Of(c.Direction).Level.String(), "previous", c.Previous.String(), "overall", c.Level.String())
+		if debug {
+			m.log.Debug("network quality", "participant", c.ParticipantID, "direction", c.Direction.String(),
+				"level", c.Of(c.Direction).Level.String(), "previous", c.Previous.String(), "overall", c.Level.String())
+		}
 		if m.cfg.OnChange != nil {
 			m.cfg.OnChange(c)
 		}

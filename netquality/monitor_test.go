@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -399,4 +401,21 @@ func TestMonitorConcurrent(t *testing.T) {
 		t.Errorf("a change for %v after Remove", k)
 		return true
 	})
+}
+
+// Changes are logged at debug level, with no identity or figures beyond
+// the levels.
+func TestMonitorLogs(t *testing.T) {
+	var buf strings.Builder
+	m, err := New(Config{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Join("p-1", "alice")
+	s := active(0, 0)
+	s.At = sec(0)
+	_ = m.Observe("p-1", Uplink, s)
+	if got := buf.String(); !strings.Contains(got, "participant=p-1 direction=uplink level=EXCELLENT previous=UNKNOWN overall=EXCELLENT") {
+		t.Fatalf("log %q", got)
+	}
 }
