@@ -20,7 +20,9 @@ type EstimatorConfig struct {
 	Window time.Duration
 	// Margin is how far past a level's threshold, in MOS, the windowed
 	// score must go to change the level at once. Default 0.05; negative
-	// means none (every crossing counts).
+	// means none (every crossing counts); 0.15 or more is an error (the
+	// GOOD band is 0.31 wide, so a wider margin would make levels
+	// unreachable by it).
 	Margin float64
 	// Hold is how long the windowed score must stay past a threshold, by
 	// less than Margin, before the level follows it anyway. Default 3 s;
