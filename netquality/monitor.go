@@ -10,7 +10,9 @@ import (
 )
 
 // Source is where a Monitor takes a direction's sample each tick.
-// RTPStats (uplink) and ReportStats (downlink) are Sources.
+// RTPStats (uplink) and ReportStats (downlink) are Sources. Tick calls
+// Snapshot with the Monitor's lock held: it must return quickly and must
+// not call the Monitor.
 type Source interface {
 	Snapshot(at time.Time) Sample
 }
@@ -245,13 +247,14 @@ func (m *Monitor) Tick(at time.Time) {
 			}
 			m.scratch = m.scratch[:0]
 			for _, a := range srcs {
-				m.scratch = append(m.scratch, a.src.Snapshot(at))
+				s := a.src.Snapshot(at)
+				if s.RTTMs > 0 { // a round trip is news even from an inactive direction
+					p.rttMs = s.RTTMs
+				}
+				m.scratch = append(m.scratch, s)
 			}
 			samples[i], have[i] = Merge(m.scratch...), true
 			samples[i].At = at
-			if samples[i].RTTMs > 0 {
-				p.rttMs = samples[i].RTTMs
-			}
 		}
 		for i, ok := range have {
 			if ok {
