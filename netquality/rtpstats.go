@@ -53,7 +53,7 @@ type RTPStats struct {
 	expBefore uint32 // packets expected in runs before a restart
 	received  uint32
 	jitterNs  float64
-	ref       bool // lastArrival and lastTS hold a media packet
+	ref       bool // lastAt and lastTS hold a media packet
 	lastTS    uint32
 	lastAt    time.Duration // since base
 
