@@ -19,6 +19,9 @@ var (
 	// ErrUnsupportedCodec: a track whose codec is not recorded (H.264 video,
 	// or audio other than Opus). The recording notes it in Unsupported.
 	ErrUnsupportedCodec = errors.New("recording: codec not recorded")
+	// ErrNotRecorded: a track the recording's type leaves out (video in an
+	// AUDIO recording).
+	ErrNotRecorded = errors.New("recording: this kind of track is not recorded")
 	// ErrNotPermitted: the policy does not allow the requested recording.
 	ErrNotPermitted = errors.New("recording: not permitted by the recording policy")
 	// ErrAlreadyRecording: the call or room is already being recorded.
