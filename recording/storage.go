@@ -51,8 +51,6 @@ type Filter struct {
 	Status     Status
 	// From and To bound StartedAt: From <= StartedAt < To.
 	From, To time.Time
-	// EndedBefore selects recordings that ended before it (the sweeper's filter).
-	EndedBefore time.Time
 	// After continues a listing: only recordings that come after this one
 	// in the order of List (older, or as old with a smaller ID).
 	After *Position
@@ -86,7 +84,6 @@ func (f *Filter) Match(r *Recording) bool {
 		f.Status != "" && r.Status != f.Status,
 		!f.From.IsZero() && r.StartedAt.Before(f.From),
 		!f.To.IsZero() && !r.StartedAt.Before(f.To),
-		!f.EndedBefore.IsZero() && (r.EndedAt == nil || !r.EndedAt.Before(f.EndedBefore)),
 		f.After != nil && !f.After.before(r):
 		return false
 	}
