@@ -3,6 +3,7 @@ module github.com/switchboard-rtc/switchboard
 go 1.26.8
 
 require (
+	github.com/at-wat/ebml-go v0.19.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/coder/websocket v1.8.15
 	github.com/getkin/kin-openapi v0.152.0

@@ -91,8 +91,8 @@ type Gap struct {
 	// Packets missing; DurationMs when the track's timestamps tell it.
 	Packets    int64 `json:"packets"`
 	DurationMs int64 `json:"durationMs,omitempty"`
-	// Reason is "packet_loss" or "queue_overflow" (the recorder fell behind
-	// and dropped packets rather than slow forwarding down).
+	// Reason is "packet_loss", "queue_overflow" (the recorder fell behind
+	// and dropped packets rather than slow forwarding down) or "late".
 	Reason string `json:"reason"`
 }
 
@@ -100,6 +100,10 @@ type Gap struct {
 const (
 	GapPacketLoss    = "packet_loss"
 	GapQueueOverflow = "queue_overflow"
+	// GapLate: a WebM frame that reached the writer after the file had
+	// moved past its time (its track's writer stalled for more than half a
+	// second); it is dropped.
+	GapLate = "late"
 )
 
 // clone returns a deep copy.

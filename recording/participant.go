@@ -9,13 +9,16 @@ import (
 
 // container is a media file being written: Ogg Opus or WebM.
 type container interface {
-	// writeAudio adds an Opus packet at pos (48 kHz samples from the start).
-	writeAudio(pos int64, payload []byte) error
+	// writeAudio adds an Opus packet at pos (48 kHz samples from the
+	// start) that arrived at arrival (Unix ns).
+	writeAudio(pos int64, payload []byte, arrival int64) error
 	// writeVideo adds a VP8 frame at ms (milliseconds from the start).
-	writeVideo(ms int64, frame []byte, key bool) error
-	// flush puts everything written so far on complete pages or blocks in
-	// the file (the caller syncs).
-	flush() error
+	writeVideo(ms int64, frame []byte, key bool, arrival int64) error
+	// flush puts what is written on complete pages or blocks in the file
+	// (the caller syncs); now is the time (Unix ns).
+	flush(now int64) error
+	// active says whether a track (0 audio, 1 video) is attached.
+	active(track int, on bool)
 	// close finishes the file.
 	close() error
 	durationMs() int64
@@ -24,11 +27,12 @@ type container interface {
 // oggContainer is an audio-only recording.
 type oggContainer struct{ w *OggWriter }
 
-func (c *oggContainer) writeAudio(pos int64, p []byte) error { return c.w.WritePacket(pos, p) }
-func (c *oggContainer) writeVideo(int64, []byte, bool) error { return ErrUnsupportedCodec }
-func (c *oggContainer) flush() error                         { return c.w.Flush() }
-func (c *oggContainer) close() error                         { return c.w.Close() }
-func (c *oggContainer) durationMs() int64                    { return c.w.Position() * 1000 / opusRate }
+func (c *oggContainer) writeAudio(pos int64, p []byte, _ int64) error { return c.w.WritePacket(pos, p) }
+func (c *oggContainer) writeVideo(int64, []byte, bool, int64) error   { return ErrUnsupportedCodec }
+func (c *oggContainer) flush(int64) error                             { return c.w.Flush() }
+func (c *oggContainer) active(int, bool)                              {}
+func (c *oggContainer) close() error                                  { return c.w.Close() }
+func (c *oggContainer) durationMs() int64                             { return c.w.Position() * 1000 / opusRate }
 
 // Track kinds, as TrackInfo.Kind and Gap.Track name them.
 const (
@@ -71,6 +75,9 @@ func (pf *participantFile) attach(tr *TrackRecorder) bool {
 		return false
 	}
 	pf.slots[s] = tr
+	if pf.c != nil {
+		pf.c.active(s, true)
+	}
 	return true
 }
 
@@ -80,6 +87,9 @@ func (pf *participantFile) detach(tr *TrackRecorder) bool {
 	defer pf.mu.Unlock()
 	if s := slot(tr.kind); pf.slots[s] == tr {
 		pf.slots[s] = nil
+		if pf.c != nil {
+			pf.c.active(s, false)
+		}
 	}
 	return pf.slots[0] == nil && pf.slots[1] == nil
 }
@@ -103,7 +113,7 @@ func (pf *participantFile) begin(arrival int64) bool {
 	}
 	pf.file = f
 	if pf.rec.Format == FormatWebM {
-		pf.c, err = newWebMContainer(f, pf.rec.StartedAt, r.cfg.Logger)
+		pf.c, err = newWebMContainer(f, pf.rec.StartedAt, pf.lateLocked)
 	} else {
 		var w *OggWriter
 		w, err = NewOggWriter(f, OggOptions{})
@@ -115,6 +125,9 @@ func (pf *participantFile) begin(arrival int64) bool {
 		return false
 	}
 	pf.lastFlush = arrival
+	for i, t := range pf.slots {
+		pf.c.active(i, t != nil)
+	}
 	return true
 }
 
@@ -160,7 +173,7 @@ func (pf *participantFile) flush(now int64, interval time.Duration) {
 		return
 	}
 	pf.lastFlush = now
-	err := pf.c.flush()
+	err := pf.c.flush(now)
 	if err == nil {
 		err = pf.file.Sync()
 	}
@@ -177,6 +190,15 @@ func (pf *participantFile) gap(g Gap, lost, dropped int64) {
 	pf.rec.DroppedPackets += dropped
 	if len(pf.rec.Gaps) < MaxGaps {
 		pf.rec.Gaps = append(pf.rec.Gaps, g)
+	}
+}
+
+// lateLocked records a frame the WebM container dropped because the file
+// had moved past its time. Called with mu held.
+func (pf *participantFile) lateLocked(track string, ms int64) {
+	pf.rec.DroppedPackets++
+	if len(pf.rec.Gaps) < MaxGaps {
+		pf.rec.Gaps = append(pf.rec.Gaps, Gap{Track: track, AtMs: ms, Packets: 1, Reason: GapLate})
 	}
 }
 

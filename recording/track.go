@@ -141,7 +141,7 @@ func (t *TrackRecorder) write(p *packet, lost int) {
 	}
 	switch t.kind {
 	case KindAudio:
-		pf.write(p.arrival, func(c container) error { return c.writeAudio(pos, p.data) })
+		pf.write(p.arrival, func(c container) error { return c.writeAudio(pos, p.data, p.arrival) })
 		if n := opusSamples(p.data); n > 0 {
 			t.lastEnd = pos + int64(n)
 		}
@@ -152,7 +152,7 @@ func (t *TrackRecorder) write(p *packet, lost int) {
 		}
 		if ok {
 			ms := pos * 1000 / rate
-			pf.write(p.arrival, func(c container) error { return c.writeVideo(ms, f.data, f.key) })
+			pf.write(p.arrival, func(c container) error { return c.writeVideo(ms, f.data, f.key, p.arrival) })
 		}
 		t.lastEnd = pos
 	}
