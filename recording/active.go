@@ -50,7 +50,7 @@ type Active struct {
 	cancel      context.CancelFunc
 
 	mu       sync.Mutex
-	files    map[string][]*participantFile // by participant
+	files    map[string][]*participantFile // by participant id and identity
 	order    []*participantFile            // every file, in creation order
 	tracks   map[*TrackRecorder]struct{}
 	stopped  bool
@@ -125,7 +125,7 @@ func (a *Active) StartTrack(ctx context.Context, info TrackInfo) (*TrackRecorder
 // fileFor returns the participant's latest file, or a new one. Called
 // with a.mu held.
 func (a *Active) fileFor(info TrackInfo) *participantFile {
-	if fs := a.files[info.ParticipantID]; len(fs) > 0 {
+	if fs := a.files[info.ParticipantID+"\x00"+info.Identity]; len(fs) > 0 {
 		if pf := fs[len(fs)-1]; !pf.isFinished() {
 			return pf
 		}
@@ -143,7 +143,8 @@ func (a *Active) newFile(info TrackInfo) *participantFile {
 		rec.Format = FormatWebM
 	}
 	pf := &participantFile{a: a, rec: rec}
-	a.files[info.ParticipantID] = append(a.files[info.ParticipantID], pf)
+	key := info.ParticipantID + "\x00" + info.Identity
+	a.files[key] = append(a.files[key], pf)
 	a.order = append(a.order, pf)
 	return pf
 }
@@ -151,7 +152,7 @@ func (a *Active) newFile(info TrackInfo) *participantFile {
 func (pf *participantFile) isFinished() bool {
 	pf.mu.Lock()
 	defer pf.mu.Unlock()
-	return pf.finished
+	return pf.finished || pf.closing
 }
 
 // trackDone is called by a track's writer goroutine as it ends.

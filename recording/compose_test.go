@@ -2,6 +2,10 @@ package recording
 
 import (
 	"context"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -61,4 +65,71 @@ func TestComposition(t *testing.T) {
 		t.Fatalf("440 Hz just before 2 s %.3f, just after %.3f", before, after)
 	}
 	t.Logf("1 kHz share: %.2f alone, %.2f mixed; 440 Hz share %.2f", goertzel(first, 1000), g1, g4)
+}
+
+// silkTone returns n 20 ms packets of a tone encoded by libopus (through
+// ffmpeg) at a voice bitrate, where it codes SILK.
+func silkTone(t *testing.T, n int, freq int) [][]byte {
+	t.Helper()
+	requireFFmpeg(t)
+	path := filepath.Join(t.TempDir(), "silk.ogg")
+	out, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=frequency="+strconv.Itoa(freq)+":sample_rate=48000",
+		"-t", strconv.FormatFloat(float64(n)*0.02, 'f', 2, 64), "-ac", "1", "-c:a", "libopus", "-application", "voip", "-b:a", "12k", "-frame_duration", "20", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg: %v %s", err, out)
+	}
+	var pkts [][]byte
+	for _, p := range readOggFile(t, path)[2:] {
+		pkts = append(pkts, p.packets...)
+	}
+	silk := 0
+	for _, p := range pkts {
+		if p[0]>>3 < 12 {
+			silk++
+		}
+	}
+	if silk < len(pkts)/2 {
+		t.Fatalf("%d of %d packets are SILK", silk, len(pkts))
+	}
+	return pkts
+}
+
+// A party whose browser codes SILK (voice bitrates) is mixed as well.
+func TestCompositionDecodesSILK(t *testing.T) {
+	rec, st := newTestRecorder(t, Config{})
+	ctx := context.Background()
+	a, _ := rec.Start(ctx, Target{Account: "acct", CallID: "c"}, Decision{Type: TypeAudio, Composition: true})
+	tr, _ := a.StartTrack(ctx, TrackInfo{ParticipantID: "a", Kind: KindAudio, Codec: opusCodec})
+	pkts := silkTone(t, 150, 1000)
+	sendAudio(t, tr, pkts, 0, 0, nil)
+	recs, err := a.Stop(ctx)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("%+v %v", recs, err)
+	}
+	for _, r := range recs {
+		checkPlayable(t, mediaPath(st, r))
+	}
+	pcm := decodeWithFFmpeg(t, mediaPath(st, recs[1]))
+	if g := goertzel(pcm[24000:120000], 1000); g < 0.5 {
+		t.Fatalf("1 kHz share in the mix of a SILK party: %.3f", g)
+	}
+}
+
+// Everything a recording starts ends with it.
+func TestNoGoroutineLeft(t *testing.T) {
+	before := runtime.NumGoroutine()
+	st, _ := NewFileStorage(t.TempDir())
+	rec, _ := New(Config{Storage: st})
+	ctx := context.Background()
+	a, _ := rec.Start(ctx, Target{Account: "acct", CallID: "c"}, Decision{Type: TypeAudioAndVideo, Composition: true})
+	at, _ := a.StartTrack(ctx, TrackInfo{ParticipantID: "a", Kind: KindAudio, Codec: opusCodec})
+	_, _ = a.StartTrack(ctx, TrackInfo{ParticipantID: "a", Kind: KindVideo, Codec: vp8Codec})
+	bt, _ := a.StartTrack(ctx, TrackInfo{ParticipantID: "b", Kind: KindAudio, Codec: opusCodec})
+	sendAudio(t, at, tone(t, 20, 440), 0, 0, nil)
+	sendAudio(t, bt, tone(t, 20, 440), 0, 0, nil)
+	if recs, err := a.Stop(ctx); err != nil || len(recs) != 3 {
+		t.Fatalf("%+v %v", recs, err)
+	}
+	_ = rec.Close(ctx)
+	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }

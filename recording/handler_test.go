@@ -2,6 +2,7 @@ package recording
 
 import (
 	"cmp"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -45,6 +47,34 @@ func expect(t *testing.T, w *httptest.ResponseRecorder, status int, code string)
 	if w.Code != status || code != "" && !strings.Contains(w.Body.String(), `"code":"`+code+`"`) {
 		t.Fatalf("%d %s, want %d %s", w.Code, w.Body, status, code)
 	}
+}
+
+// seedMedia stores a finished recording in st with a real file of its format.
+func seedMedia(t *testing.T, st *FileStorage, r *Recording) *Recording {
+	t.Helper()
+	var buf bytes.Buffer
+	if r.Format == FormatWebM {
+		path := filepath.Join(t.TempDir(), "m.webm")
+		f, _ := os.Create(path)
+		c, err := newWebMContainer(f, time.Now(), func(string, int64) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range tone(t, 10, 440) {
+			_ = c.writeAudio(int64(i*960), p, 0)
+		}
+		_ = c.close()
+		f.Close()
+		b, _ := os.ReadFile(path)
+		buf.Write(b)
+	} else {
+		w, _ := NewOggWriter(&buf, OggOptions{})
+		for i, p := range tone(t, 10, 440) {
+			_ = w.WritePacket(int64(i*960), p)
+		}
+		_ = w.Close()
+	}
+	return seed(t, st, r, buf.String())
 }
 
 // seed stores a finished recording with content in st.
@@ -101,9 +131,9 @@ func TestHandlerListFilterPaginate(t *testing.T) {
 		} else {
 			r.CallID = "c-1"
 		}
-		mine = append(mine, seed(t, st, r, "x"))
+		mine = append(mine, seedMedia(t, st, r))
 	}
-	seed(t, st, &Recording{Account: "B", SessionID: "s-1", StartedAt: t0}, "y")
+	seedMedia(t, st, &Recording{Account: "B", SessionID: "s-1", StartedAt: t0})
 
 	list := func(q string) listBody {
 		t.Helper()
@@ -174,16 +204,19 @@ func TestHandlerListFilterPaginate(t *testing.T) {
 func TestHandlerGetMediaDelete(t *testing.T) {
 	st, _ := NewFileStorage(t.TempDir())
 	h, _ := NewHandler(HandlerConfig{Storage: st})
-	content := strings.Repeat("0123456789", 100)
-	a := seed(t, st, &Recording{Account: "A", CallID: "c", StartedAt: time.Now()}, content)
-	v := seed(t, st, &Recording{Account: "A", CallID: "c", StartedAt: time.Now(), Format: FormatWebM, Type: TypeAudioAndVideo}, "webm")
-	live := seed(t, st, &Recording{Account: "A", CallID: "c", StartedAt: time.Now(), Status: StatusRecording}, "live")
+	a := seedMedia(t, st, &Recording{Account: "A", CallID: "c", StartedAt: time.Now()})
+	v := seedMedia(t, st, &Recording{Account: "A", CallID: "c", StartedAt: time.Now(), Format: FormatWebM, Type: TypeAudioAndVideo})
+	live := seedMedia(t, st, &Recording{Account: "A", CallID: "c", StartedAt: time.Now(), Status: StatusRecording})
+	content := fileContent(t, st.mediaPath(a))
+	for _, r := range []*Recording{a, v} {
+		checkPlayable(t, st.mediaPath(r))
+	}
 
 	w := do(h, adminA, "GET", "/recordings/"+a.ID, "")
 	expect(t, w, 200, "")
 	var got Recording
 	_ = json.Unmarshal(w.Body.Bytes(), &got)
-	if got.ID != a.ID || got.Bytes != 1000 || got.Status != StatusCompleted || got.Format != FormatOgg {
+	if got.ID != a.ID || got.Bytes != int64(len(content)) || got.Status != StatusCompleted || got.Format != FormatOgg {
 		t.Fatalf("%+v", got)
 	}
 	expect(t, do(h, adminB, "GET", "/recordings/"+a.ID, ""), 404, "recording_not_found")
@@ -196,7 +229,7 @@ func TestHandlerGetMediaDelete(t *testing.T) {
 		t.Fatalf("media: %s %d bytes", w.Header().Get("Content-Type"), w.Body.Len())
 	}
 	w = do(h, adminA, "GET", "/recordings/"+a.ID+"/media", "", "Range", "bytes=10-19")
-	if w.Code != 206 || w.Body.String() != content[10:20] || w.Header().Get("Content-Range") != "bytes 10-19/1000" {
+	if w.Code != 206 || w.Body.String() != content[10:20] || w.Header().Get("Content-Range") != fmt.Sprintf("bytes 10-19/%d", len(content)) {
 		t.Fatalf("range: %d %q %s", w.Code, w.Body, w.Header().Get("Content-Range"))
 	}
 	w = do(h, adminA, "GET", "/recordings/"+v.ID+"/media", "")
@@ -282,11 +315,11 @@ func TestSweeper(t *testing.T) {
 	clk := newFakeClock()
 	now := clk.Now()
 	ended := func(d time.Duration) *time.Time { e := now.Add(-d); return &e }
-	old := seed(t, st, &Recording{Account: "A", CallID: "c", StartedAt: now.Add(-31 * 24 * time.Hour), EndedAt: ended(30*24*time.Hour + time.Second)}, "o")
-	atLimit := seed(t, st, &Recording{Account: "B", CallID: "c", StartedAt: now.Add(-31 * 24 * time.Hour), EndedAt: ended(30 * 24 * time.Hour)}, "l")
-	young := seed(t, st, &Recording{Account: "A", CallID: "c", StartedAt: now.Add(-time.Hour), EndedAt: ended(time.Minute)}, "y")
-	live := seed(t, st, &Recording{Account: "A", CallID: "c", StartedAt: now.Add(-40 * 24 * time.Hour), Status: StatusRecording}, "l")
-	failed := seed(t, st, &Recording{Account: "A", CallID: "c", StartedAt: now.Add(-40 * 24 * time.Hour), Status: StatusFailed}, "f")
+	old := seedMedia(t, st, &Recording{Account: "A", CallID: "c", StartedAt: now.Add(-31 * 24 * time.Hour), EndedAt: ended(30*24*time.Hour + time.Second)})
+	atLimit := seedMedia(t, st, &Recording{Account: "B", CallID: "c", StartedAt: now.Add(-31 * 24 * time.Hour), EndedAt: ended(30 * 24 * time.Hour)})
+	young := seedMedia(t, st, &Recording{Account: "A", CallID: "c", StartedAt: now.Add(-time.Hour), EndedAt: ended(time.Minute)})
+	live := seedMedia(t, st, &Recording{Account: "A", CallID: "c", StartedAt: now.Add(-40 * 24 * time.Hour), Status: StatusRecording})
+	failed := seedMedia(t, st, &Recording{Account: "A", CallID: "c", StartedAt: now.Add(-40 * 24 * time.Hour), Status: StatusFailed})
 	s, err := NewSweeper(SweeperConfig{Storage: st, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
@@ -323,4 +356,13 @@ func TestSweeper(t *testing.T) {
 	if _, err := NewSweeper(SweeperConfig{}); err == nil {
 		t.Fatal("no storage")
 	}
+}
+
+func fileContent(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

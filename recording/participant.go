@@ -55,6 +55,7 @@ type participantFile struct {
 	// slots hold the audio and the video track writing into the file.
 	slots     [2]*TrackRecorder
 	finished  bool
+	closing   bool // the last track left: finish is on its way
 	failed    bool
 	lastFlush int64
 }
@@ -71,7 +72,7 @@ func (pf *participantFile) attach(tr *TrackRecorder) bool {
 	pf.mu.Lock()
 	defer pf.mu.Unlock()
 	s := slot(tr.kind)
-	if pf.finished || pf.slots[s] != nil {
+	if pf.finished || pf.closing || pf.slots[s] != nil {
 		return false
 	}
 	pf.slots[s] = tr
@@ -91,7 +92,8 @@ func (pf *participantFile) detach(tr *TrackRecorder) bool {
 			pf.c.active(s, false)
 		}
 	}
-	return pf.slots[0] == nil && pf.slots[1] == nil
+	pf.closing = pf.slots[0] == nil && pf.slots[1] == nil
+	return pf.closing
 }
 
 // begin creates the file at the first packet; it reports false when the

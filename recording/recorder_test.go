@@ -269,3 +269,22 @@ func TestTrackEndsWithItsContext(t *testing.T) {
 		checkPlayable(t, mediaPath(st, r))
 	}
 }
+
+// The two parties of a 1:1 call (identities, no participant ids) get a
+// file each; one party's second track before the first ends shares the file.
+func TestFilePerParty(t *testing.T) {
+	rec, _ := newTestRecorder(t, Config{})
+	ctx := context.Background()
+	a, _ := rec.Start(ctx, Target{Account: "acct", CallID: "c"}, audioDecision)
+	ta, _ := a.StartTrack(ctx, TrackInfo{Identity: "alice", Kind: KindAudio, Codec: opusCodec})
+	tb, _ := a.StartTrack(ctx, TrackInfo{Identity: "bob", Kind: KindAudio, Codec: opusCodec})
+	sendAudio(t, ta, tone(t, 5, 440), 0, 0, nil)
+	sendAudio(t, tb, tone(t, 5, 440), 0, 0, nil)
+	if ta.RecordingID() == tb.RecordingID() {
+		t.Fatal("alice and bob share a file")
+	}
+	recs, _ := a.Stop(ctx)
+	if len(recs) != 2 || recs[0].Identity == recs[1].Identity {
+		t.Fatalf("%+v", recs)
+	}
+}
