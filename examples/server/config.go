@@ -22,6 +22,10 @@ type config struct {
 	secret   string
 	demo     demoConfig
 	http     httpLimits
+	// ringTimeout is how long an unanswered call rings (-ring-timeout);
+	// 0 is calling's default.
+	ringTimeout time.Duration
+	push        pushConfig
 }
 
 // demoConfig is the browser demo's setting (-demo*, SWITCHBOARD_DEMO_API_SECRET).
@@ -90,6 +94,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.BoolVar(&c.demo.public, "demo-insecure-public", false, "INSECURE: serve the demo and its open token endpoint to every address, not only loopback")
 	fs.IntVar(&c.demo.perMinute, "demo-tokens-per-minute", 20, "demo tokens one client address gets per minute")
 	fs.DurationVar(&c.demo.ttl, "demo-token-ttl", time.Minute, "lifetime of a demo token (the demo page refreshes its token in band before it expires)")
+	fs.DurationVar(&c.ringTimeout, "ring-timeout", 45*time.Second, "how long an unanswered call rings before it ends no_answer (a push wake-up is valid as long)")
 	c.http = defaultHTTPLimits
 	fs.DurationVar(&c.http.readHeader, "http-read-header-timeout", c.http.readHeader, "time to read a request's headers")
 	fs.DurationVar(&c.http.read, "http-read-timeout", c.http.read, "time to read a whole request, body included (not the signaling WebSocket once upgraded)")
@@ -98,6 +103,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.http.maxHeaderBytes, "http-max-header-bytes", c.http.maxHeaderBytes, "largest request header block, in bytes")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.ringTimeout <= 0 {
+		return c, fmt.Errorf("-ring-timeout must be positive")
 	}
 	if c.demo.perMinute < 1 {
 		return c, fmt.Errorf("-demo-tokens-per-minute must be at least 1")
@@ -110,6 +118,10 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	c.whSecret = getenv("SWITCHBOARD_WEBHOOK_SECRET")
 	if c.webhook != "" && len(c.whSecret) < 16 {
 		return c, fmt.Errorf("-webhook-url needs SWITCHBOARD_WEBHOOK_SECRET of at least 16 bytes")
+	}
+	var err error
+	if c.push, err = pushFromEnv(getenv); err != nil {
+		return c, err
 	}
 	return c, nil
 }

@@ -84,6 +84,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 			fmt.Fprintf(out, "demo account API credentials: user %s (secret from SWITCHBOARD_DEMO_API_SECRET)\n", demoAPIUser)
 		}
 	}
+	fmt.Fprintf(out, "push wake-ups: %s\n", cfg.push)
 
 	srv := newHTTPServer(app.handler, cfg.http, logger)
 	errc := make(chan error, 1)
@@ -195,16 +196,28 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if len(cfg.stun) > 0 {
 		iceServers = []protocol.ICEServer{{URLs: cfg.stun}}
 	}
-	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers,
-		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort}, Logger: logger})
+	pushes, err := newPushing(cfg.push, logger)
 	if err != nil {
+		closeHooks()
+		return nil, err
+	}
+	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers,
+		Waker: pushes.waker, RingTimeout: cfg.ringTimeout, Logger: logger,
+		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort}})
+	if err != nil {
+		pushes.close()
+		closeHooks()
 		return nil, err
 	}
 	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: signal})
 	if err != nil {
 		_ = signal.Close()
+		pushes.close()
+		closeHooks()
 		return nil, err
 	}
+	// The devices API takes a user's own token, not API credentials.
+	user := auth.NewMiddleware(auth.MiddlewareConfig{Verifier: verifier})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	sweepDone := make(chan struct{})
@@ -223,6 +236,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	mountAPI(mux, admin(tokensAPI), "tokens")
 	mountAPI(mux, admin(roomsAPI), "sessions", "participants")
 	mountAPI(mux, admin(signal.CallsHandler()), "calls")
+	mountAPI(mux, user(pushes.devices), "devices")
 	mux.Handle("/v1/", admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "route_not_found", "no such route")
 	})))
@@ -235,7 +249,8 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	return &app{handler: mux, close: func() {
 		cancel()
 		<-sweepDone
-		_ = signal.Close()
+		_ = signal.Close() // ends the wake-ups in flight first
+		pushes.close()
 		closeHooks()
 	}}, nil
 }
