@@ -314,13 +314,17 @@ func (e *pushEnv) registerAndSleep(calleeToken string) (pushToken, deviceID stri
 	return pushToken, dev.ID
 }
 
-// waitPush waits for the fake APNs to receive a push, at most within.
-func (e *pushEnv) waitPush(within time.Duration) apnsPush {
+// waitPush waits for the fake APNs to receive a push at most within
+// after start.
+func (e *pushEnv) waitPush(start time.Time, within time.Duration) apnsPush {
 	e.t.Helper()
 	select {
 	case p := <-e.apns.pushes:
+		if took := p.at.Sub(start); took > within {
+			e.t.Fatalf("the push arrived %v after the call was placed, more than %v", took, within)
+		}
 		return p
-	case <-time.After(within):
+	case <-time.After(time.Until(start.Add(within))):
 		e.t.Fatalf("no push within %v", within)
 	}
 	return apnsPush{}
@@ -362,7 +366,7 @@ func TestPushWakesCalleeWhoAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := e.waitPush(time.Second)
+	p := e.waitPush(start, time.Second)
 	t.Logf("push received %v after the call was placed", p.at.Sub(start).Round(time.Millisecond))
 	checkPush(t, p, pushToken, id, false, ring, start.Add(ring))
 	if got := callStates(t, alice, id, protocol.StateRinging); strings.Join(got, " ") != "connecting ringing" {
@@ -407,7 +411,7 @@ func TestPushCalleeNeverWakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkPush(t, e.waitPush(time.Second), pushToken, id, true, ring, start.Add(ring))
+	checkPush(t, e.waitPush(start, time.Second), pushToken, id, true, ring, start.Add(ring))
 	got := callStates(t, alice, id, protocol.StateEnded, protocol.StateFailed)
 	took := time.Since(start)
 	if strings.Join(got, " ") != "connecting ringing ended(no_answer)" || took < ring {
