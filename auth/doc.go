@@ -43,7 +43,8 @@
 // calling.Server.CallsHandler) is an http.Handler whose paths are relative
 // to the API root: the host mounts it with http.StripPrefix on the subtrees
 // it owns, behind the authentication it chooses. Each admits only callers
-// that AdminAccount accepts, and answers errors as {"code","message"}
+// that AdminAccount accepts (push's devices API: users, by UserAccount),
+// and answers errors as {"code","message"}
 // (HTTPStatus maps this package's errors). Config fields named Clock take
 // the time source (nil: the real clock).
 //

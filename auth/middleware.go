@@ -123,6 +123,26 @@ func AdminAccount(r *http.Request) (account string, err error) {
 	return c.Account, nil
 }
 
+// UserAccount returns the account of a request's caller when the caller is
+// a user: the Claims in the request context name an account and a valid
+// identity and carry no admin grant. A request without Claims is an error
+// wrapping ErrNoCredentials (401 unauthorized through HTTPStatus); admin
+// tokens and API credentials, which name no user, and claims without an
+// account or a valid identity are an error wrapping ErrMissingGrant (403
+// forbidden). It is the admission check of the REST routes a user calls
+// with its own token (push's devices API); the identity is the Claims'
+// Subject.
+func UserAccount(r *http.Request) (account string, err error) {
+	c, ok := FromContext(r.Context())
+	switch {
+	case !ok:
+		return "", fmt.Errorf("%w: a user token is required", ErrNoCredentials)
+	case c.IsAdmin() || c.Account == "" || !ValidIdentity(c.Subject):
+		return "", fmt.Errorf("%w: a user token (not admin or API credentials)", ErrMissingGrant)
+	}
+	return c.Account, nil
+}
+
 func writeAuthError(w http.ResponseWriter, err error) {
 	var rl *rateLimitedError
 	if errors.As(err, &rl) {

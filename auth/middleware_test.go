@@ -109,3 +109,41 @@ func TestMiddlewareBasicLimit(t *testing.T) {
 		t.Fatalf("after the window: %d", w.Code)
 	}
 }
+
+// UserAccount admits users and refuses everyone else with the codes of
+// HTTPStatus: no claims 401, admin tokens, API credentials and claims
+// that name no user 403.
+func TestUserAccount(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		claims  *auth.Claims
+		account string
+		status  int
+		code    string
+	}{
+		{"user", &auth.Claims{Subject: "alice", Account: "acct-1"}, "acct-1", 0, ""},
+		{"user without grants", &auth.Claims{Subject: "bob", Account: "acct-2", Grants: auth.Grants{Outgoing: true}}, "acct-2", 0, ""},
+		{"no claims", nil, "", 401, "unauthorized"},
+		{"admin token", &auth.Claims{Subject: "ops-1", Account: "acct-1", Grants: auth.Grants{Admin: true}}, "", 403, "forbidden"},
+		{"no account", &auth.Claims{Subject: "alice"}, "", 403, "forbidden"},
+		{"invalid identity", &auth.Claims{Subject: "a b", Account: "acct-1"}, "", 403, "forbidden"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			if tc.claims != nil {
+				r = r.WithContext(auth.NewContext(r.Context(), tc.claims))
+			}
+			account, err := auth.UserAccount(r)
+			if tc.status == 0 {
+				if err != nil || account != tc.account {
+					t.Fatalf("got %q %v, want %q", account, err, tc.account)
+				}
+				return
+			}
+			status, code, _ := auth.HTTPStatus(err)
+			if account != "" || status != tc.status || code != tc.code {
+				t.Fatalf("got %q %d %s (%v), want %d %s", account, status, code, err, tc.status, tc.code)
+			}
+		})
+	}
+}

@@ -40,7 +40,9 @@ type Call struct {
 	ready     map[*peer]bool   // media connected and publishing
 	pids      map[*peer]string // each party's participant in the call's session
 	stopTimer func() bool
-	woken     bool
+	woken     bool               // the Waker was asked: a lost callee connection leaves the call ringing
+	waking    bool               // Wake is running: a callee connection that arrives rings at once
+	stopWake  context.CancelFunc // ends Wake's ctx; nil when nobody was woken
 }
 
 type identKey struct{ account, identity string }
@@ -107,6 +109,9 @@ func (c *Call) setState(to protocol.CallState, cause protocol.Cause) error {
 func (c *Call) finish() {
 	if c.stopTimer != nil {
 		c.stopTimer()
+	}
+	if c.stopWake != nil {
+		c.stopWake()
 	}
 	s := c.srv
 	s.callsMu.Lock()
@@ -197,20 +202,22 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 		_ = c.setState(protocol.StateFailed, protocol.CauseCalleeOffline)
 		return c, nil
 	case len(ring) == 0:
-		w := Wakeup{Account: account, Identity: to, CallID: c.ID, From: from, DisplayName: displayName, ExpiresAt: s.clock.Now().Add(s.cfg.RingTimeout)}
-		if err := s.cfg.Waker.Wake(ctx, w); err != nil {
-			s.log.Warn("wake callee", "call", c.ID, "err", err)
-			_ = c.setState(protocol.StateFailed, protocol.CauseUnreachable)
-			return c, nil
-		}
-		c.woken = true
+		c.wake(Wakeup{Account: account, Identity: to, CallID: c.ID, From: from, DisplayName: displayName,
+			HasVideo: opts.Video, ExpiresAt: s.clock.Now().Add(s.cfg.RingTimeout)})
+		return c, nil
 	}
 	for _, p := range ring {
 		c.ring(p)
 	}
-	// The ring timeout starts before anyone hears "ringing" (c.mu is held,
-	// so it cannot fire first).
-	c.stopTimer = s.clock.AfterFunc(s.cfg.RingTimeout, func() {
+	c.startRinging()
+	return c, nil
+}
+
+// startRinging starts the ring timeout and makes the call ringing; c.mu
+// held. The timer starts before anyone hears "ringing" (c.mu is held, so
+// it cannot fire first).
+func (c *Call) startRinging() {
+	c.stopTimer = c.srv.clock.AfterFunc(c.srv.cfg.RingTimeout, func() {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if c.state == protocol.StateRinging {
@@ -218,7 +225,40 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 		}
 	})
 	_ = c.setState(protocol.StateRinging, "")
-	return c, nil
+}
+
+// wake asks the Waker to wake the callee on a goroutine of its own, so
+// that the call's lock is free while a provider is slow: the call stays
+// connecting, the caller can hang up (finish ends Wake's ctx), and a
+// connection the callee opens meanwhile rings (calleeConnected). When Wake
+// returns on a call still connecting, the call rings, or fails unreachable
+// if Wake failed. c.mu held.
+func (c *Call) wake(w Wakeup) {
+	s := c.srv
+	if s.ctx.Err() != nil {
+		_ = c.setState(protocol.StateFailed, protocol.CauseServerShutdown)
+		return
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	c.woken, c.waking, c.stopWake = true, true, cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		err := s.cfg.Waker.Wake(ctx, w)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.waking = false
+		if c.state != protocol.StateConnecting {
+			return // ended meanwhile, or already ringing on a connection the callee opened
+		}
+		if err != nil {
+			s.log.Warn("wake callee", "call", c.ID, "err", err)
+			_ = c.setState(protocol.StateFailed, protocol.CauseUnreachable)
+			return
+		}
+		c.startRinging()
+	}()
 }
 
 // ring sends incoming to a callee connection; c.mu held.
@@ -233,9 +273,15 @@ func (c *Call) ring(p *peer) {
 func (c *Call) calleeConnected(p *peer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == protocol.StateRinging && !slices.Contains(c.rung, p) {
+	switch {
+	case c.state == protocol.StateRinging && !slices.Contains(c.rung, p):
 		c.ring(p)
 		p.send(&protocol.Message{Type: protocol.TypeCallState, CallID: c.ID, State: protocol.StateRinging})
+	case c.state == protocol.StateConnecting && c.waking:
+		// Woken before the provider's answer reached Wake: ring now (every
+		// party, p included, hears "ringing").
+		c.ring(p)
+		c.startRinging()
 	}
 }
 

@@ -58,8 +58,9 @@ type Config struct {
 	// on a goroutine of its own, never on the signaling or media paths.
 	// Default nil: none.
 	TrackObserver TrackObserver
-	// Waker wakes callees who have no live connection (package push). Nil:
-	// such calls fail with callee_offline.
+	// Waker wakes callees who have no live connection (package push), on
+	// a goroutine of its own per call (see Waker). Nil: such calls fail
+	// with callee_offline.
 	Waker Waker
 	// RingTimeout ends an unanswered call with no_answer. Default 45 s.
 	RingTimeout time.Duration

@@ -8,16 +8,24 @@ import (
 // Wakeup asks the host to wake a callee who has no live connection: an
 // APNs VoIP push or an FCM high-priority message (package push).
 type Wakeup struct {
-	Account     string    `json:"account"`
-	Identity    string    `json:"identity"`
-	CallID      string    `json:"callId"`
-	From        string    `json:"from"`
-	DisplayName string    `json:"displayName,omitempty"`
-	ExpiresAt   time.Time `json:"expiresAt"`
+	Account     string `json:"account"`
+	Identity    string `json:"identity"`
+	CallID      string `json:"callId"`
+	From        string `json:"from"`
+	DisplayName string `json:"displayName,omitempty"`
+	// HasVideo says the caller asked for video (the call's options).
+	HasVideo  bool      `json:"hasVideo"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
-// Waker wakes a callee's devices. After a successful Wake the call keeps
-// ringing until the callee connects and answers or the ring timeout passes.
+// Waker wakes a callee's devices. Wake runs on a goroutine of its own,
+// never under the call's lock, while the call is connecting: the caller
+// can hang up meanwhile (the call ends canceled at once). ctx ends when the
+// call ends (hung up, the caller's connection lost, the server closed);
+// Wake must return soon after. A nil error makes the call ring until the
+// callee connects and answers or the ring timeout passes; an error fails
+// it unreachable. A connection the callee opens while Wake runs rings at
+// once, and the call is ringing from then on whatever Wake returns.
 // Implementations must be safe for concurrent use.
 type Waker interface {
 	Wake(ctx context.Context, w Wakeup) error

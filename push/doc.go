@@ -34,7 +34,8 @@
 //	server, _ := calling.New(calling.Config{
 //		Waker: calling.WakerFunc(func(ctx context.Context, w calling.Wakeup) error {
 //			return waker.Wake(ctx, push.Wakeup{Account: w.Account, Identity: w.Identity,
-//				CallID: w.CallID, From: w.From, DisplayName: w.DisplayName, ExpiresAt: w.ExpiresAt})
+//				CallID: w.CallID, From: w.From, DisplayName: w.DisplayName, HasVideo: w.HasVideo,
+//				ExpiresAt: w.ExpiresAt})
 //		}),
 //		// ...
 //	})

@@ -7,11 +7,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
 )
 
 // Sentinel errors. Functions of this package wrap them, so callers test
-// them with errors.Is; HTTPError maps them for the REST API.
+// them with errors.Is; HTTPStatus maps them for the REST API.
 var (
 	// ErrDeviceNotFound is a device id that does not exist for the caller
 	// (another identity's or another account's devices are not found either).
@@ -125,26 +126,28 @@ func (e *SendError) Is(target error) bool {
 	return false
 }
 
-// HTTPError maps an error of this package to the REST API's error body.
-// Anything it does not know becomes 500 internal_error without details.
-func HTTPError(err error) *httpx.Error {
+// HTTPStatus maps an error of this package to an HTTP status and the
+// stable code and message of the REST error body {"code","message"}; the
+// errors of package auth (the admission refusals) as auth.HTTPStatus does.
+// Anything else is 500 internal_error without details.
+func HTTPStatus(err error) (status int, code, message string) {
 	switch {
 	case errors.Is(err, ErrDeviceNotFound):
-		return httpx.Errorf(http.StatusNotFound, "device_not_found", "no such device")
+		return http.StatusNotFound, "device_not_found", "no such device"
 	case errors.Is(err, ErrTooManyDevices):
-		return httpx.Errorf(http.StatusConflict, "too_many_devices", "this identity has as many devices as allowed; delete one first")
+		return http.StatusConflict, "too_many_devices", "this identity has as many devices as allowed; delete one first"
 	case errors.Is(err, ErrRegistryFull):
-		return httpx.Errorf(http.StatusServiceUnavailable, "registry_full", "the device registry is full")
+		return http.StatusServiceUnavailable, "registry_full", "the device registry is full"
 	case errors.Is(err, ErrInvalidPlatform):
-		return httpx.Errorf(http.StatusBadRequest, "validation_failed", "platform: oneof=apns fcm")
+		return http.StatusBadRequest, "validation_failed", "platform: oneof=apns fcm"
 	case errors.Is(err, ErrInvalidPushToken):
-		return httpx.Errorf(http.StatusBadRequest, "invalid_push_token", "%s", strings.TrimPrefix(err.Error(), "push: "))
+		return http.StatusBadRequest, "invalid_push_token", strings.TrimPrefix(err.Error(), "push: ")
 	case errors.Is(err, ErrInvalidApp):
-		return httpx.Errorf(http.StatusBadRequest, "invalid_app", "app must be 1 to 255 of ASCII letters, digits and . _ -")
+		return http.StatusBadRequest, "invalid_app", "app must be 1 to 255 of ASCII letters, digits and . _ -"
 	}
 	var he *httpx.Error
 	if errors.As(err, &he) {
-		return he
+		return he.Status, he.Code, he.Message
 	}
-	return httpx.Errorf(http.StatusInternalServerError, "internal_error", "internal error")
+	return auth.HTTPStatus(err)
 }

@@ -29,14 +29,17 @@ type HandlerConfig struct {
 //	DELETE /devices/{id}  → 204; another identity's device is 404
 //
 // Every route needs a user token in the request context (auth.NewMiddleware
-// with the user's Bearer token): the device belongs to the token's account
-// and identity (sub). API credentials and admin tokens are refused (403
-// forbidden): they name no user. Registering needs the incoming grant.
-// Safe for concurrent use.
+// with the user's Bearer token), admitted by auth.UserAccount: the device
+// belongs to the token's account and identity (sub). No claims is 401;
+// API credentials and admin tokens are refused (403 forbidden): they name
+// no user. Registering needs the incoming grant. Errors are mapped by
+// HTTPStatus. Safe for concurrent use.
 type Handler struct {
-	cfg HandlerConfig
-	mux *http.ServeMux
+	cfg    HandlerConfig
+	router *httpx.Router
 }
+
+var _ http.Handler = (*Handler)(nil)
 
 // NewHandler returns the devices API.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
@@ -44,56 +47,22 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 		return nil, errors.New("push: HandlerConfig needs a Registry")
 	}
 	cfg.MaxBody = cmp.Or(cfg.MaxBody, DefaultMaxBody)
-	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
-	h.route("POST /devices", h.register)
-	h.route("GET /devices", h.list)
-	h.route("DELETE /devices/{id}", h.remove)
+	h := &Handler{cfg: cfg, router: httpx.NewRouter(auth.UserAccount, HTTPStatus)}
+	h.router.Handle("POST /devices", h.register)
+	h.router.Handle("GET /devices", h.list)
+	h.router.Handle("DELETE /devices/{id}", h.remove)
 	return h, nil
-}
-
-func (h *Handler) route(pattern string, fn func(w http.ResponseWriter, r *http.Request, c *auth.Claims) error) {
-	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		c, ok := auth.FromContext(r.Context())
-		switch {
-		case !ok:
-			httpx.WriteError(w, httpx.Errorf(http.StatusUnauthorized, "unauthorized", "a user token is required"))
-			return
-		case c.IsAdmin() || c.Account == "" || !auth.ValidIdentity(c.Subject):
-			httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "forbidden", "devices belong to users: use the user's token"))
-			return
-		}
-		if err := fn(w, r, c); err != nil {
-			httpx.WriteError(w, HTTPError(err))
-		}
-	})
 }
 
 // ServeHTTP implements http.Handler; a request no route matches gets the
 // API's JSON error (404 route_not_found or 405 method_not_allowed).
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := h.mux.Handler(r); pattern == "" {
-		probe := &statusProbe{header: http.Header{}}
-		h.mux.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", probe.header.Get("Allow"))
-			httpx.WriteError(w, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this path"))
-			return
-		}
-		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "route_not_found", "no such route"))
-		return
-	}
-	h.mux.ServeHTTP(w, r)
-}
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
 
-// statusProbe captures what the mux would answer for an unmatched request.
-type statusProbe struct {
-	header http.Header
-	status int
+// user returns the claims auth.UserAccount admitted.
+func user(r *http.Request) *auth.Claims {
+	c, _ := auth.FromContext(r.Context())
+	return c
 }
-
-func (s *statusProbe) Header() http.Header         { return s.header }
-func (s *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (s *statusProbe) WriteHeader(code int)        { s.status = code }
 
 // RegisterRequest is the body of POST /devices.
 type RegisterRequest struct {
@@ -103,7 +72,8 @@ type RegisterRequest struct {
 	Sandbox  bool     `json:"sandbox,omitempty"`
 }
 
-func (h *Handler) register(w http.ResponseWriter, r *http.Request, c *auth.Claims) error {
+func (h *Handler) register(w http.ResponseWriter, r *http.Request, account string) error {
+	c := user(r)
 	if !c.CanReceiveCalls() {
 		return httpx.Errorf(http.StatusForbidden, "forbidden", "registering a device needs the incoming grant")
 	}
@@ -112,7 +82,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, c *auth.Claim
 		return err
 	}
 	d, err := h.cfg.Registry.Register(r.Context(), Device{
-		Account: c.Account, Identity: c.Subject,
+		Account: account, Identity: c.Subject,
 		Platform: req.Platform, Token: req.Token, App: req.App, Sandbox: req.Sandbox,
 	})
 	if err != nil {
@@ -122,8 +92,8 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request, c *auth.Claim
 	return nil
 }
 
-func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *auth.Claims) error {
-	ds, err := h.cfg.Registry.Devices(r.Context(), c.Account, c.Subject)
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, account string) error {
+	ds, err := h.cfg.Registry.Devices(r.Context(), account, user(r).Subject)
 	if err != nil {
 		return err
 	}
@@ -131,8 +101,8 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, c *auth.Claims) e
 	return nil
 }
 
-func (h *Handler) remove(w http.ResponseWriter, r *http.Request, c *auth.Claims) error {
-	if err := h.cfg.Registry.Remove(r.Context(), c.Account, c.Subject, r.PathValue("id")); err != nil {
+func (h *Handler) remove(w http.ResponseWriter, r *http.Request, account string) error {
+	if err := h.cfg.Registry.Remove(r.Context(), account, user(r).Subject, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

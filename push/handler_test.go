@@ -2,6 +2,8 @@ package push_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -202,5 +204,30 @@ func TestHandlerBehindAuthMiddleware(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != 401 {
 		t.Fatalf("without a token: %d", res.StatusCode)
+	}
+}
+
+// HTTPStatus maps this package's errors, the admission refusals of auth,
+// and says nothing about anything else.
+func TestHTTPStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{fmt.Errorf("remove: %w", push.ErrDeviceNotFound), 404, "device_not_found"},
+		{push.ErrTooManyDevices, 409, "too_many_devices"},
+		{push.ErrRegistryFull, 503, "registry_full"},
+		{push.ErrInvalidPushToken, 400, "invalid_push_token"},
+		{push.ErrInvalidApp, 400, "invalid_app"},
+		{push.ErrInvalidPlatform, 400, "validation_failed"},
+		{auth.ErrNoCredentials, 401, "unauthorized"},
+		{auth.ErrMissingGrant, 403, "forbidden"},
+		{errors.New("disk on fire at /secret/path"), 500, "internal_error"},
+	} {
+		status, code, msg := push.HTTPStatus(tc.err)
+		if status != tc.status || code != tc.code || strings.Contains(msg, "secret") {
+			t.Errorf("%v: %d %s %q, want %d %s", tc.err, status, code, msg, tc.status, tc.code)
+		}
 	}
 }

@@ -50,14 +50,25 @@ func newAPIClient(t *testing.T) *apiClient {
 	return &apiClient{t: t, base: srv.URL, user: "demo-user", secret: "demo-secret-0123456789", router: router}
 }
 
-// do sends the request and validates request and response against the document.
+// do sends the request with the API credentials and validates request and
+// response against the document.
 func (c *apiClient) do(method, path, body string) (int, []byte) {
+	c.t.Helper()
+	return c.doAs("", method, path, body)
+}
+
+// doAs is do with a Bearer token ("": the API credentials).
+func (c *apiClient) doAs(token, method, path, body string) (int, []byte) {
 	c.t.Helper()
 	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.SetBasicAuth(c.user, c.secret)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	} else {
+		req.SetBasicAuth(c.user, c.secret)
+	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -83,7 +94,12 @@ func (c *apiClient) do(method, path, body string) (int, []byte) {
 
 func (c *apiClient) expect(method, path, body string, status int) []byte {
 	c.t.Helper()
-	got, b := c.do(method, path, body)
+	return c.expectAs("", method, path, body, status)
+}
+
+func (c *apiClient) expectAs(token, method, path, body string, status int) []byte {
+	c.t.Helper()
+	got, b := c.doAs(token, method, path, body)
 	if got != status {
 		c.t.Fatalf("%s %s: %d %s, want %d", method, path, got, b, status)
 	}
@@ -159,6 +175,21 @@ func TestRESTFlowMatchesOpenAPI(t *testing.T) {
 	_ = json.Unmarshal(c.expect("POST", "/v1/tokens", `{"identity":"alice","grants":{"outgoing":true}}`, 201), &minted)
 	c.expect("DELETE", "/v1/tokens/"+minted.TokenID, "", 204)
 
+	// Devices: a user registers, lists and deletes its own with its token;
+	// API credentials are refused.
+	var user struct{ Token string }
+	_ = json.Unmarshal(c.expect("POST", "/v1/tokens", `{"identity":"alice","grants":{"incoming":true}}`, 201), &user)
+	var dev struct{ ID string }
+	_ = json.Unmarshal(c.expectAs(user.Token, "POST", "/v1/devices", `{"platform":"apns","token":"`+strings.Repeat("ab", 32)+`","app":"com.example.phone"}`, 201), &dev)
+	if got := c.expectAs(user.Token, "GET", "/v1/devices", "", 200); !strings.Contains(string(got), dev.ID) {
+		t.Fatalf("devices: %s", got)
+	}
+	c.expectAs(user.Token, "POST", "/v1/devices", `{"platform":"apns","token":"xyz"}`, 400)
+	c.expect("GET", "/v1/devices", "", 401)                 // Basic is not a user token
+	c.expectAs(minted.Token, "GET", "/v1/devices", "", 401) // revoked above
+	c.expectAs(user.Token, "DELETE", "/v1/devices/"+dev.ID, "", 204)
+	c.expectAs(user.Token, "DELETE", "/v1/devices/"+dev.ID, "", 404)
+
 	// A server-placed call to an identity nobody is connected as fails at once.
 	var call struct{ ID, State, Cause string }
 	_ = json.Unmarshal(c.expect("POST", "/v1/calls", `{"from":"support-line","to":"client:nobody-home","options":{"audio":true}}`, 201), &call)
@@ -183,7 +214,7 @@ func TestEveryDocumentedRouteExists(t *testing.T) {
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
 			documented = append(documented, method+" "+path)
-			concrete := strings.NewReplacer("{sessionId}", "s-x", "{participantId}", "p-x", "{callId}", "c-x", "{tokenId}", "t-x").Replace(path)
+			concrete := strings.NewReplacer("{sessionId}", "s-x", "{participantId}", "p-x", "{callId}", "c-x", "{tokenId}", "t-x", "{deviceId}", "d-x").Replace(path)
 			req, _ := http.NewRequest(method, c.base+concrete, nil)
 			req.SetBasicAuth(c.user, c.secret)
 			res, err := http.DefaultClient.Do(req)
@@ -206,6 +237,7 @@ func TestEveryDocumentedRouteExists(t *testing.T) {
 		"POST /v1/calls", "GET /v1/calls/{callId}", "DELETE /v1/calls/{callId}",
 		"PUT /v1/sessions/{sessionId}/participants/{participantId}", "DELETE /v1/sessions/{sessionId}/participants/{participantId}",
 		"GET /v1/sessions/{sessionId}/participants/{participantId}/subscriptions", "PUT /v1/sessions/{sessionId}/participants/{participantId}/subscriptions",
+		"POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{deviceId}",
 	}
 	for _, s := range served {
 		found := false
