@@ -196,6 +196,14 @@ func (w *Webhooks) ParticipantChanged(ctx context.Context, e ParticipantEvent) {
 	w.post(ctx, "participant", e.SessionID, e)
 }
 
+// Post stores an event the host defines (push outcomes, say) for delivery
+// like the hooks' own: signed, at least once, in order per key (use the
+// call or session id), without waiting for the receiver. event names it in
+// the body's "event" field; data is its "data". Safe for concurrent use.
+func (w *Webhooks) Post(ctx context.Context, event, key string, data any) {
+	w.post(ctx, event, key, data)
+}
+
 // webhookBody is the JSON body of every request.
 type webhookBody struct {
 	Event string `json:"event"`

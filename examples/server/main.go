@@ -174,6 +174,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	var hooks calling.Hooks
+	var webhooks *calling.Webhooks
 	closeHooks := func() {}
 	if cfg.webhook != "" {
 		whc := calling.WebhookConfig{URL: cfg.webhook, Secret: []byte(cfg.whSecret), Logger: logger}
@@ -190,13 +191,13 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 			return nil, err
 		}
 		closeBox := closeHooks
-		hooks, closeHooks = wh, func() { _ = wh.Close(); closeBox() }
+		hooks, webhooks, closeHooks = wh, wh, func() { _ = wh.Close(); closeBox() }
 	}
 	var iceServers []protocol.ICEServer
 	if len(cfg.stun) > 0 {
 		iceServers = []protocol.ICEServer{{URLs: cfg.stun}}
 	}
-	pushes, err := newPushing(cfg.push, logger)
+	pushes, err := newPushing(cfg.push, logger, webhooks)
 	if err != nil {
 		closeHooks()
 		return nil, err

@@ -69,7 +69,10 @@ type pushing struct {
 	close func()
 }
 
-func newPushing(cfg pushConfig, logger *slog.Logger) (*pushing, error) {
+// newPushing builds the devices API and, when a provider is configured, the
+// Waker; outcomes go to the log and, when webhooks is not nil, to the
+// webhook receiver as "push.outcome" events.
+func newPushing(cfg pushConfig, logger *slog.Logger, webhooks *calling.Webhooks) (*pushing, error) {
 	registry := push.NewMemoryRegistry(push.MemoryRegistryConfig{})
 	devices, err := push.NewHandler(push.HandlerConfig{Registry: registry})
 	if err != nil {
@@ -102,9 +105,15 @@ func newPushing(cfg pushConfig, logger *slog.Logger) (*pushing, error) {
 		return p, nil
 	}
 	// Outcomes go to the log through OnOutcome (push's own Logger would
-	// repeat the failures). calling.Hooks has no event for them, so they do
-	// not reach the webhooks.
-	w, err := push.New(push.Config{Registry: registry, Notifiers: notifiers, OnOutcome: logOutcome(logger)})
+	// repeat the failures), and to the webhooks, ordered per call.
+	logged := logOutcome(logger)
+	onOutcome := func(o push.Outcome) {
+		logged(o)
+		if webhooks != nil {
+			webhooks.Post(context.Background(), "push.outcome", o.CallID, o)
+		}
+	}
+	w, err := push.New(push.Config{Registry: registry, Notifiers: notifiers, OnOutcome: onOutcome})
 	if err != nil {
 		closeAll()
 		return nil, err

@@ -28,6 +28,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/calling/client"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/push"
 )
 
 const (
@@ -135,6 +136,8 @@ type pushEnv struct {
 	// signalEnded receives once per signaling connection the server has
 	// finished with (the callee is offline from then on).
 	signalEnded chan struct{}
+	// hooks receives the bodies the webhook receiver got.
+	hooks chan []byte
 }
 
 func newPushEnv(t *testing.T, ringTimeout time.Duration) *pushEnv {
@@ -149,10 +152,20 @@ func newPushEnv(t *testing.T, ringTimeout time.Duration) *pushEnv {
 		t.Fatal(err)
 	}
 	fake := newFakeAPNs(t, &k.PublicKey)
+	hooks := make(chan []byte, 64)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case hooks <- b:
+		default:
+		}
+	}))
+	t.Cleanup(receiver.Close)
 	env := map[string]string{"SWITCHBOARD_API_USER": apiUser, "SWITCHBOARD_API_SECRET": apiSecret,
-		"SWITCHBOARD_APNS_TEAM_ID": apnsTeam, "SWITCHBOARD_APNS_KEY_ID": apnsKeyID,
+		"SWITCHBOARD_WEBHOOK_SECRET": "a-webhook-secret-of-some-length",
+		"SWITCHBOARD_APNS_TEAM_ID":   apnsTeam, "SWITCHBOARD_APNS_KEY_ID": apnsKeyID,
 		"SWITCHBOARD_APNS_KEY_FILE": keyFile, "SWITCHBOARD_APNS_BUNDLE_ID": apnsBundle}
-	cfg, err := parseFlags([]string{"-ice-ip", "127.0.0.1", "-demo=false", "-ring-timeout", ringTimeout.String()}, func(k string) string { return env[k] })
+	cfg, err := parseFlags([]string{"-ice-ip", "127.0.0.1", "-demo=false", "-ring-timeout", ringTimeout.String(), "-webhook-url", receiver.URL}, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +180,7 @@ func newPushEnv(t *testing.T, ringTimeout time.Duration) *pushEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &pushEnv{t: t, apns: fake, logs: logs, signalEnded: make(chan struct{}, 16)}
+	e := &pushEnv{t: t, apns: fake, logs: logs, signalEnded: make(chan struct{}, 16), hooks: hooks}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.handler.ServeHTTP(w, r)
 		if r.URL.Path == "/v1/signal" {
@@ -393,6 +406,26 @@ func TestPushWakesCalleeWhoAnswers(t *testing.T) {
 	logs := e.logs.String()
 	if !strings.Contains(logs, "outcome=delivered call="+id+" device="+deviceID) || strings.Contains(logs, pushToken) {
 		t.Fatalf("log (want the delivery by device id, never the push token):\n%s", logs)
+	}
+	// The outcome reaches the webhook receiver too, by device id.
+	for {
+		select {
+		case b := <-e.hooks:
+			var ev struct {
+				Event string       `json:"event"`
+				Data  push.Outcome `json:"data"`
+			}
+			_ = json.Unmarshal(b, &ev)
+			if ev.Event != "push.outcome" {
+				continue
+			}
+			if ev.Data.Kind != push.OutcomeDelivered || ev.Data.CallID != id || ev.Data.DeviceID != deviceID || strings.Contains(string(b), pushToken) {
+				t.Fatalf("push.outcome webhook: %s", b)
+			}
+			return
+		case <-ctx.Done():
+			t.Fatal("no push.outcome webhook")
+		}
 	}
 }
 
