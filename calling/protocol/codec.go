@@ -3,6 +3,8 @@ package protocol
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"strings"
 )
 
@@ -54,7 +56,7 @@ func DecodeClientMessage(data []byte) (*Message, error) {
 		}
 		return &Message{ID: probe.ID}, badMessage("not a valid JSON message")
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) { // More would pass a stray "}" or "]"
 		return &Message{ID: m.ID}, badMessage("data after the JSON message")
 	}
 	if len(m.ID) > MaxIDBytes {

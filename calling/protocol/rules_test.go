@@ -77,7 +77,12 @@ func TestDecodeClientMessageID(t *testing.T) {
 	if !isBadMessage(err) || m.ID != "8" || !strings.Contains(err.Error(), "type is required") {
 		t.Fatalf("no type: %+v %v", m, err)
 	}
-	if _, err := DecodeClientMessage([]byte(`{"type":"ping"} {}`)); !isBadMessage(err) {
-		t.Fatalf("trailing data: %v", err)
+	for _, trailing := range []string{`{"type":"ping"} {}`, `{"type":"ping"}}`, `{"type":"ping"}]`, `{"type":"ping"} x`} {
+		if _, err := DecodeClientMessage([]byte(trailing)); !isBadMessage(err) {
+			t.Errorf("trailing data %q: %v", trailing, err)
+		}
+	}
+	if _, err := DecodeClientMessage([]byte("{\"type\":\"ping\"} \r\n")); err != nil {
+		t.Errorf("trailing white space: %v", err)
 	}
 }
