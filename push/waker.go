@@ -342,10 +342,11 @@ func classify(err error, cut bool) *SendError {
 // backoff is the wait after the attempt-th failure: InitialBackoff doubled
 // per attempt, capped at MaxBackoff, less a random part of up to half.
 func (w *Waker) backoff(attempt int) time.Duration {
-	b := w.cfg.MaxBackoff
-	if attempt-1 < 32 {
-		b = min(w.cfg.InitialBackoff<<(attempt-1), w.cfg.MaxBackoff)
+	b := w.cfg.InitialBackoff
+	for i := 1; i < attempt && b < w.cfg.MaxBackoff; i++ {
+		b *= 2 // stops at MaxBackoff: a shift by attempt-1 overflowed into a negative wait
 	}
+	b = min(b, w.cfg.MaxBackoff)
 	if b <= 1 {
 		return b
 	}

@@ -388,3 +388,46 @@ func TestApps(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// sendCounter fails every send with a transient error, and permanently
+// once it has made limit sends (so a retry loop that never waits ends).
+type sendCounter struct {
+	mu    sync.Mutex
+	n     int
+	limit int
+}
+
+func (s *sendCounter) Send(context.Context, push.Device, push.Wakeup) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	if s.n > s.limit {
+		return permanent
+	}
+	return transient
+}
+
+// Many retries with a long InitialBackoff keep waiting at least half of
+// MaxBackoff: the doubling must not overflow into a negative wait (which
+// retried at once, in a loop, until the expiry).
+func TestWakerBackoffNoOverflow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sc := &sendCounter{limit: 1000}
+		wt := newWakerTest(t, push.Config{InitialBackoff: 5 * time.Second, MaxBackoff: 10 * time.Second,
+			Notifiers: map[push.Platform]push.Notifier{push.APNs: sc}})
+		d := wt.device(t, "alice", push.APNs, apnsToken(1))
+		err := wt.w.Wake(ctx, wakeup("alice", 10*time.Minute))
+		if !errors.Is(err, push.ErrExpired) {
+			t.Errorf("Wake: %v, want the expiry", err)
+		}
+		got := wt.outs.of(d.ID)
+		if len(got) < 40 || len(got) > 121 {
+			t.Errorf("%d outcomes over 10 minutes of retries at 5 to 10 s", len(got))
+		}
+		for i, o := range got {
+			if o.Kind == push.OutcomeRetried && (o.RetryIn < 2500*time.Millisecond || o.RetryIn > 10*time.Second) {
+				t.Fatalf("retry %d (attempt %d) waits %v, want 2.5 to 10 s", i, o.Attempt, o.RetryIn)
+			}
+		}
+	})
+}
