@@ -261,7 +261,9 @@ type BroadcastResponse struct {
 // account or none.
 func (h *Handler) broadcast(w http.ResponseWriter, r *http.Request, account string) error {
 	var req BroadcastRequest
-	if err := httpx.DecodeJSON(w, r, MaxBroadcastBytes+1024, &req); err != nil {
+	// A byte of text is up to six of JSON (\u0001): the body limit leaves
+	// room for any text of MaxBroadcastBytes, so the limit is the text's.
+	if err := httpx.DecodeJSON(w, r, 6*MaxBroadcastBytes+1024, &req); err != nil {
 		return err
 	}
 	if !utf8.ValidString(req.Text) {

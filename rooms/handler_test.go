@@ -158,3 +158,31 @@ func TestHandlerBroadcast(t *testing.T) {
 		}
 	}
 }
+
+// The broadcast limit is on the text, not on its JSON spelling: a text of
+// MaxBroadcastBytes is taken however its characters are escaped (a control
+// character is six bytes of JSON, \u0001), and one byte more is
+// text_too_long, not body_too_large.
+func TestHandlerBroadcastEscapedText(t *testing.T) {
+	b := &broadcaster{}
+	h, m, _ := newTestHandler(t, b)
+	s, err := m.CreateSession(context.Background(), "A", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := &auth.Claims{Subject: "mine", Account: "A", Grants: auth.Grants{Admin: true}}
+	path := "/v1/sessions/" + s.ID + "/broadcast"
+	for _, c := range []string{"\x01", `"`, "<"} {
+		for n, want := range map[int]int{rooms.MaxBroadcastBytes: 200, rooms.MaxBroadcastBytes + 1: 400} {
+			body, err := json.Marshal(rooms.BroadcastRequest{Text: strings.Repeat(c, n)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			*b = broadcaster{}
+			w := call(h, mine, "POST", path, string(body))
+			if w.Code != want || want == 200 && len(b.text) != n || want == 400 && !strings.Contains(w.Body.String(), `"text_too_long"`) {
+				t.Errorf("%d of %q (%d bytes of JSON): %d %.80s, want %d", n, c, len(body), w.Code, w.Body, want)
+			}
+		}
+	}
+}
