@@ -215,16 +215,26 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 
 // startRinging starts the ring timeout and makes the call ringing; c.mu
 // held. The timer starts before anyone hears "ringing" (c.mu is held, so
-// it cannot fire first).
+// it cannot fire first). A woken call keeps the timer wake started: it
+// rings until the wake-up's expiry, not a whole ring timeout more.
 func (c *Call) startRinging() {
-	c.stopTimer = c.srv.clock.AfterFunc(c.srv.cfg.RingTimeout, func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.state == protocol.StateRinging {
-			_ = c.setState(protocol.StateEnded, protocol.CauseNoAnswer)
-		}
-	})
+	if !c.woken {
+		c.stopTimer = c.srv.clock.AfterFunc(c.srv.cfg.RingTimeout, c.ringTimedOut)
+	}
 	_ = c.setState(protocol.StateRinging, "")
+}
+
+// ringTimedOut ends a call still ringing with no_answer, and fails one
+// still waking its callee (Wake has not returned) unreachable.
+func (c *Call) ringTimedOut() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.state {
+	case protocol.StateRinging:
+		_ = c.setState(protocol.StateEnded, protocol.CauseNoAnswer)
+	case protocol.StateConnecting:
+		_ = c.setState(protocol.StateFailed, protocol.CauseUnreachable)
+	}
 }
 
 // wake asks the Waker to wake the callee on a goroutine of its own, so
@@ -232,7 +242,9 @@ func (c *Call) startRinging() {
 // connecting, the caller can hang up (finish ends Wake's ctx), and a
 // connection the callee opens meanwhile rings (calleeConnected). When Wake
 // returns on a call still connecting, the call rings, or fails unreachable
-// if Wake failed. c.mu held.
+// if Wake failed. At w.ExpiresAt a call still connecting fails
+// unreachable (ending Wake's ctx) and a ringing one ends no_answer. c.mu
+// held.
 func (c *Call) wake(w Wakeup) {
 	s := c.srv
 	if s.ctx.Err() != nil {
@@ -241,6 +253,9 @@ func (c *Call) wake(w Wakeup) {
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	c.woken, c.waking, c.stopWake = true, true, cancel
+	// The ring timeout counts from now, the wake-up's ExpiresAt: a Wake that
+	// never returns cannot keep the call (and the callee's busy mark).
+	c.stopTimer = s.clock.AfterFunc(w.ExpiresAt.Sub(s.clock.Now()), c.ringTimedOut)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -158,3 +158,101 @@ func TestWakeServerClose(t *testing.T) {
 		t.Fatalf("after Close: %s(%s)", st, cause)
 	}
 }
+
+// waitState polls c until it reaches st.
+func waitState(t *testing.T, c *calling.Call, st protocol.CallState) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, cause := c.State()
+		if got == st {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("state %s(%s), want %s", got, cause, st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A Waker that never returns does not hold the call (and the callee's busy
+// mark) past the ring timeout: the call fails unreachable at the
+// wake-up's expiry, Wake's ctx ends, and the callee can be called again.
+func TestWakeHangingWakerEndsAtExpiry(t *testing.T) {
+	clk := newFakeClock()
+	w := newBlockingWaker()
+	e := newEnv(t, func(c *calling.Config) { c.Clock = clk; c.Waker = w; c.RingTimeout = 30 * time.Second })
+	c, err := e.srv.PlaceCall(ctxT(t, 5*time.Second), acct, "ivr", "bob", protocol.CallOptions{Audio: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wk := w.wakeup(t); !wk.ExpiresAt.Equal(clk.Now().Add(30 * time.Second)) {
+		t.Fatalf("wake-up expires at %v, want 30 s from the call's start", wk.ExpiresAt)
+	}
+	clk.Advance(30*time.Second - time.Millisecond)
+	if st, _ := c.State(); st != protocol.StateConnecting {
+		t.Fatalf("1 ms before the expiry: %s", st)
+	}
+	clk.Advance(time.Millisecond)
+	if st, cause := c.State(); st != protocol.StateFailed || cause != protocol.CauseUnreachable {
+		t.Fatalf("at the expiry: %s(%s), want failed(unreachable)", st, cause)
+	}
+	w.waitWakeEnded(t)
+	again, err := e.srv.PlaceCall(ctxT(t, 5*time.Second), acct, "ivr", "bob", protocol.CallOptions{Audio: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, cause := again.State(); st != protocol.StateConnecting {
+		t.Fatalf("the next call to bob: %s(%s), want connecting (bob is not busy)", st, cause)
+	}
+	w.wakeup(t)
+	_ = again.Hangup()
+	w.waitWakeEnded(t)
+}
+
+// slowWaker's Wake succeeds when the test releases it.
+type slowWaker struct {
+	called  chan calling.Wakeup
+	release chan struct{}
+}
+
+func (s *slowWaker) Wake(ctx context.Context, w calling.Wakeup) error {
+	s.called <- w
+	select {
+	case <-s.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A wake-up that took most of the ring timeout rings only for what is left
+// of it: the call stops ringing at the wake-up's expiry (the instant the
+// push told the phone), not a whole ring timeout after the provider
+// answered.
+func TestWakeSlowProviderRingsUntilExpiry(t *testing.T) {
+	clk := newFakeClock()
+	w := &slowWaker{called: make(chan calling.Wakeup, 1), release: make(chan struct{})}
+	e := newEnv(t, func(c *calling.Config) { c.Clock = clk; c.Waker = w; c.RingTimeout = 30 * time.Second })
+	c, err := e.srv.PlaceCall(ctxT(t, 5*time.Second), acct, "ivr", "bob", protocol.CallOptions{Audio: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wk calling.Wakeup
+	select {
+	case wk = <-w.called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wake was not called")
+	}
+	clk.Advance(25 * time.Second)
+	close(w.release)
+	waitState(t, c, protocol.StateRinging)
+	clk.Set(wk.ExpiresAt.Add(-time.Millisecond))
+	if st, _ := c.State(); st != protocol.StateRinging {
+		t.Fatalf("1 ms before the expiry: %s", st)
+	}
+	clk.Set(wk.ExpiresAt)
+	if st, cause := c.State(); st != protocol.StateEnded || cause != protocol.CauseNoAnswer {
+		t.Fatalf("at the wake-up's expiry: %s(%s), want ended(no_answer)", st, cause)
+	}
+}
