@@ -21,15 +21,23 @@ type binding struct {
 // retransmit answers the subscriber's NACK from the track's cache, writing
 // each cached packet again to this subscriber only. buf and hdr are the
 // caller's scratch (the subscriber's RTCP goroutine owns them). It returns
-// how many packets were sent.
+// how many packets were sent. Each cached packet is sent at most once per
+// NACK, however often the NACK names it, so a NACK costs at most one
+// cache's worth of packets.
 func (b *binding) retransmit(cache *rtxCache, nack *rtcp.TransportLayerNack, buf []byte, hdr *rtp.Header) int {
 	sent := 0
+	var done [rtxCacheSize / 64]uint64 // the cache slots already answered
 	for _, pair := range nack.Nacks {
 		for _, seq := range pair.PacketList() {
+			slot := seq % rtxCacheSize
+			if done[slot/64]&(1<<(slot%64)) != 0 {
+				continue // a slot holds one packet: this one was sent, or seq is not cached
+			}
 			n, ok := cache.get(seq, buf)
 			if !ok {
 				continue
 			}
+			done[slot/64] |= 1 << (slot % 64)
 			off, err := hdr.Unmarshal(buf[:n])
 			if err != nil {
 				continue

@@ -86,3 +86,42 @@ func TestAudioHasNoRetransmissionCache(t *testing.T) {
 		t.Fatal("video track has no retransmission cache")
 	}
 }
+
+// A NACK that names the same packets over and over (a hostile subscriber's
+// amplifier: one RTCP packet of 1,500 bytes holds some 370 pairs) gets
+// each cached packet once, so a NACK costs at most one cache's worth of
+// retransmissions.
+func TestRetransmitOncePerNACK(t *testing.T) {
+	f := vp8Track(t, nil)
+	w := &capturingWriter{}
+	_, _ = f.Bind(vp8Ctx{fakeCtx{id: "1", w: w}})
+	for seq := uint16(0); seq < 2*rtxCacheSize; seq++ {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 100, SequenceNumber: seq, SSRC: 7}, Payload: []byte{byte(seq), 1}}
+		raw, _ := p.Marshal()
+		f.rtx.put(seq, raw)
+	}
+	b := f.bindingBySSRC(1234)
+	var hdr rtp.Header
+	pairs := rtcp.NackPairsFromSequenceNumbers([]uint16{600, 601, 616})
+	var repeated []rtcp.NackPair
+	for range 370 {
+		repeated = append(repeated, pairs...)
+	}
+	if sent := f.retransmit(b, &rtcp.TransportLayerNack{MediaSSRC: 1234, Nacks: repeated}, make([]byte, 1500), &hdr); sent != 3 {
+		t.Fatalf("a NACK naming 3 packets 370 times: %d retransmissions, want 3", sent)
+	}
+	// Every cached packet at once: one cache's worth, each once.
+	var all []uint16
+	for seq := uint16(0); seq < 2*rtxCacheSize; seq++ {
+		all = append(all, seq, seq)
+	}
+	w.hdrs = nil
+	if sent := f.retransmit(b, &rtcp.TransportLayerNack{MediaSSRC: 1234, Nacks: rtcp.NackPairsFromSequenceNumbers(all)}, make([]byte, 1500), &hdr); sent != rtxCacheSize {
+		t.Fatalf("a NACK of every packet twice: %d retransmissions, want %d", sent, rtxCacheSize)
+	}
+	for i, h := range w.hdrs {
+		if want := uint16(rtxCacheSize + i); h.SequenceNumber != want {
+			t.Fatalf("retransmission %d is packet %d, want %d", i, h.SequenceNumber, want)
+		}
+	}
+}
