@@ -256,9 +256,10 @@ type BroadcastResponse struct {
 }
 
 // broadcast sends a text to the session's endpoints (Infobip's
-// broadcast-webrtc-text): 400 invalid_text for text that is not UTF-8,
-// 400 text_too_long past MaxBroadcastBytes, 404 for a session of another
-// account or none.
+// broadcast-webrtc-text): 400 text_too_long past MaxBroadcastBytes, 404
+// for a session of another account or none. JSON decoding has already
+// replaced bytes that are not UTF-8 (and lone surrogates) with U+FFFD, so
+// the invalid_text check is a guard that a request cannot reach.
 func (h *Handler) broadcast(w http.ResponseWriter, r *http.Request, account string) error {
 	var req BroadcastRequest
 	// A byte of text is up to six of JSON (\u0001): the body limit leaves
