@@ -2,6 +2,7 @@ package calling
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -90,4 +91,63 @@ func mustKey(t *testing.T) *auth.Key {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// Limits.Calls bounds the calls a Server holds: at the cap the call that
+// ended first is forgotten early; when every held call is live, a new one
+// is refused with 503 server_full.
+func TestCallsCap(t *testing.T) {
+	mgr, err := rooms.NewManager(rooms.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := auth.NewKeySet(auth.KeySetConfig{Current: mustKey(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waking := make(chan struct{}, 8)
+	hang := WakerFunc(func(ctx context.Context, _ Wakeup) error { // a provider that never answers
+		waking <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	clk := &stepClock{now: time.Unix(1_700_000_000, 0)}
+	s, err := New(Config{Rooms: mgr, Verifier: verifier, Clock: clk, Limits: Limits{Calls: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var ids []string
+	for range 3 { // ended at once (nobody connected, no Waker): each evicts the oldest at the cap
+		c, err := s.PlaceCall(ctx, "acct", "line", "bob", protocol.CallOptions{Audio: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	if _, ok := s.Call("acct", ids[0]); ok {
+		t.Fatal("the first ended call was not forgotten at the cap")
+	}
+	for _, id := range ids[1:] {
+		if _, ok := s.Call("acct", id); !ok {
+			t.Fatalf("call %s forgotten, want it retained", id)
+		}
+	}
+	s.cfg.Waker = hang
+	for _, to := range []string{"carol", "erin"} { // live: connecting while the Waker hangs; each evicts an ended one
+		if _, err := s.PlaceCall(ctx, "acct", "line", to, protocol.CallOptions{Audio: true}); err != nil {
+			t.Fatal(err)
+		}
+		<-waking
+	}
+	_, err = s.PlaceCall(ctx, "acct", "line", "dave", protocol.CallOptions{Audio: true})
+	var pe *protocol.Error
+	if !errors.As(err, &pe) || pe.Code != 503 || pe.Reason != protocol.ReasonServerFull {
+		t.Fatalf("a third live call: %v, want 503 server_full", err)
+	}
 }

@@ -128,3 +128,19 @@ func (s *Server) setIncoming(p *peer, on bool) {
 	}
 	s.online[k][p] = struct{}{}
 }
+
+// evictEndedCall forgets the call that ended first, before its retention
+// is over, to make room under Limits.Calls; it reports whether there was
+// one. callsMu held.
+func (s *Server) evictEndedCall() bool {
+	for len(s.ended) > 0 {
+		c := s.ended[0]
+		s.ended[0] = nil
+		s.ended = s.ended[1:]
+		if s.calls[c.ID] == c {
+			s.forgetCall(c)
+			return true
+		}
+	}
+	return false
+}

@@ -120,10 +120,15 @@ func (c *Call) finish() {
 			s.log.Warn("releasing a busy mark", "call", c.ID, "err", err)
 		}
 	}
+	s.ended = append(s.ended, c)
 	s.callsMu.Unlock()
 	s.clock.AfterFunc(s.cfg.CallRetention, func() {
 		s.callsMu.Lock()
 		s.forgetCall(c)
+		if len(s.ended) > 0 && s.ended[0] == c { // retention ends calls in the order they ended
+			s.ended[0] = nil
+			s.ended = s.ended[1:]
+		}
 		s.callsMu.Unlock()
 	})
 	// Each party leaves the call's session on its own loop; the last one out
@@ -150,6 +155,10 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	c.history = []StateChange{{State: protocol.StateConnecting, At: s.clock.Now()}}
 
 	s.callsMu.Lock()
+	if over(len(s.calls), s.lim.cfg.Calls) && !s.evictEndedCall() {
+		s.callsMu.Unlock()
+		return nil, &protocol.Error{Code: 503, Reason: protocol.ReasonServerFull, Message: "the server holds too many calls; retry later"}
+	}
 	if caller != nil {
 		ok, err := s.cfg.Presence.Claim(ctx, account, from, c.ID)
 		if err != nil {

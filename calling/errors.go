@@ -64,7 +64,9 @@ func protocolError(err error) *protocol.Error {
 // status and the stable code and message of the error body
 // {"code","message"}: 404 call_not_found, 409 call_over, the admin check's
 // refusal as auth.HTTPStatus maps it, and a call PlaceCall refuses as 400
-// with its signaling reason (docs/protocol.md) as the code. Anything else is
+// with its signaling reason (docs/protocol.md) as the code (a limit keeps
+// its 429 or 503: server_full when the server holds Limits.Calls live
+// calls). Anything else is
 // 500 internal_error.
 func HTTPStatus(err error) (status int, code, message string) {
 	switch {
@@ -76,8 +78,11 @@ func HTTPStatus(err error) (status int, code, message string) {
 		return auth.HTTPStatus(err)
 	}
 	pe := protocolError(err)
-	if pe.Code == 500 {
+	switch pe.Code {
+	case 500:
 		return http.StatusInternalServerError, "internal_error", "internal error"
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable: // limits keep their status
+		return pe.Code, pe.Reason, pe.Message
 	}
 	return http.StatusBadRequest, pe.Reason, pe.Message
 }

@@ -25,6 +25,9 @@ const (
 	DefaultJoinBurst              = 40
 	DefaultConnJoinRate           = 1 // joins per second, one connection
 	DefaultConnJoinBurst          = 3
+	DefaultConnCallRate           = 1 // calls placed per second, one connection
+	DefaultConnCallBurst          = 5
+	DefaultMaxCalls               = 10_000
 	DefaultRemoteCandidates       = 64
 	DefaultFloodMessages          = 100
 )
@@ -63,6 +66,17 @@ type Limits struct {
 	// Defaults 1/s and 3.
 	ConnJoinRate  float64
 	ConnJoinBurst int
+	// ConnCallRate and ConnCallBurst: calls placed per second on one
+	// connection (refused ones count), a token bucket. Over it: error 429
+	// call_rate_limited. Defaults 1/s and 5.
+	ConnCallRate  float64
+	ConnCallBurst int
+	// Calls caps the calls a Server holds: live ones and ended ones kept
+	// for Config.CallRetention (GET /v1/calls/{id}). At the cap the call
+	// that ended first is forgotten early; when none has ended, a new call
+	// is refused with error 503 server_full (REST: 503 server_full).
+	// Default 10,000.
+	Calls int
 	// RemoteCandidates caps the ICE candidates a client sends for one
 	// PeerConnection, trickled and in answers together. One more is refused
 	// with error 400 too_many_candidates. Default 64.
@@ -129,12 +143,17 @@ func newLimiter(l Limits, media MediaConfig, clock Clock) (*limiter, error) {
 	def(&l.JoinBurst, DefaultJoinBurst)
 	def(&l.ConnJoinBurst, DefaultConnJoinBurst)
 	def(&l.RemoteCandidates, DefaultRemoteCandidates)
+	def(&l.ConnCallBurst, DefaultConnCallBurst)
+	def(&l.Calls, DefaultMaxCalls)
 	def(&l.FloodMessages, DefaultFloodMessages)
 	if l.JoinRate == 0 {
 		l.JoinRate = DefaultJoinRate
 	}
 	if l.ConnJoinRate == 0 {
 		l.ConnJoinRate = DefaultConnJoinRate
+	}
+	if l.ConnCallRate == 0 {
+		l.ConnCallRate = DefaultConnCallRate
 	}
 	ice, err := newCandidatePolicy(l.CandidateNetworks, media)
 	if err != nil {
@@ -226,6 +245,7 @@ func (l *limiter) releasePCLocked(p *peer) {
 // peerLimits is a connection's own share of the limits (loop only).
 type peerLimits struct {
 	joins  *rate.Limiter          // join attempts; made at the first one
+	calls  *rate.Limiter          // calls placed; made at the first one
 	candPC *webrtc.PeerConnection // the PeerConnection seen counts for
 	seen   map[string]struct{}    // distinct remote candidates of candPC
 }
@@ -242,6 +262,18 @@ func (p *peer) admitJoin() error {
 	}
 	if !l.joins.AllowN(now, 1) {
 		return &protocol.Error{Code: 429, Reason: protocol.ReasonJoinRateLimited, Message: "the server is taking too many joins; retry shortly"}
+	}
+	return nil
+}
+
+// admitCall applies the connection's call rate.
+func (p *peer) admitCall() error {
+	l := p.srv.lim
+	if p.lim.calls == nil {
+		p.lim.calls = bucket(l.cfg.ConnCallRate, l.cfg.ConnCallBurst)
+	}
+	if !p.lim.calls.AllowN(l.clock.Now(), 1) {
+		return &protocol.Error{Code: 429, Reason: protocol.ReasonCallRateLimited, Message: "too many calls placed on this connection; slow down"}
 	}
 	return nil
 }

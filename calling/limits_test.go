@@ -393,3 +393,42 @@ func TestLimitCountersReleasedOnEveryExit(t *testing.T) {
 	_ = refused.Close()
 	waitUsage(t, e, calling.Usage{})
 }
+
+// Call rate per connection: ConnCallBurst calls pass (refused ones would
+// count too), one more is 429 call_rate_limited, and the bucket refills.
+func TestConnectionCallRateLimit(t *testing.T) {
+	clk := newFakeClock()
+	e := newEnv(t, func(c *calling.Config) {
+		c.Clock = clk
+		c.Limits.ConnCallRate, c.Limits.ConnCallBurst = 1, 3
+	})
+	alice := e.phone("alice")
+	ctx := ctxT(t, 10*time.Second)
+	call := func() *protocol.Error {
+		t.Helper()
+		id, err := alice.Call(ctx, "nobody", protocol.CallOptions{Audio: true})
+		if err == nil {
+			states(t, alice, id, protocol.StateFailed) // nobody is offline: the call fails at once
+			return nil
+		}
+		var pe *protocol.Error
+		if !errors.As(err, &pe) {
+			t.Fatalf("call: %v", err)
+		}
+		return pe
+	}
+	for i := range 3 {
+		if pe := call(); pe != nil {
+			t.Fatalf("call %d within the burst: %v", i, pe)
+		}
+	}
+	wantRefusal(t, call(), 429, "call_rate_limited")
+	// Another connection of the same identity has its own bucket.
+	if _, err := e.phone("alice").Call(ctx, "nobody", protocol.CallOptions{Audio: true}); err != nil {
+		t.Fatalf("another connection: %v", err)
+	}
+	clk.Advance(time.Second)
+	if pe := call(); pe != nil {
+		t.Fatalf("after a second: %v", pe)
+	}
+}

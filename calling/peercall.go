@@ -14,6 +14,9 @@ func (p *peer) handleCall(m *protocol.Message) error {
 		if err := p.mayCall(); err != nil {
 			return err
 		}
+		if err := p.admitCall(); err != nil {
+			return err
+		}
 		if err := p.checkCallable(m); err != nil {
 			return err
 		}

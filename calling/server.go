@@ -47,6 +47,7 @@ type Server struct {
 	callsMu   sync.Mutex
 	calls     map[string]*Call
 	callsOf   map[identKey]map[*Call]struct{} // calls by From and To, for goOffline
+	ended     []*Call                         // retained calls in the order they ended
 	peers     map[*peer]struct{}              // every open connection
 	online    map[identKey]map[*peer]struct{} // connections that may ring
 	connected map[identKey]int                // all connections per identity

@@ -45,6 +45,7 @@ const (
 	ReasonNotEstablished        = "not_established"         // 409: hold or dtmf before the call is accepted
 	ReasonRateLimited           = "rate_limited"            // 429: over the message rate
 	ReasonJoinRateLimited       = "join_rate_limited"       // 429: over the join rate
+	ReasonCallRateLimited       = "call_rate_limited"       // 429: over the rate of calls placed
 	ReasonInternal              = "internal"                // 500: a fault of the server
 	ReasonServerFull            = "server_full"             // 503: the server's limits are reached
 )
