@@ -196,6 +196,12 @@ func (w *Webhooks) ParticipantChanged(ctx context.Context, e ParticipantEvent) {
 	w.post(ctx, "participant", e.SessionID, e)
 }
 
+// QualityChanged implements QualityHooks (ordered per session, with the
+// participant events): event participant.quality.
+func (w *Webhooks) QualityChanged(ctx context.Context, e QualityEvent) {
+	w.post(ctx, "participant.quality", e.SessionID, e)
+}
+
 // webhookBody is the JSON body of every request.
 type webhookBody struct {
 	Event string `json:"event"`
