@@ -63,7 +63,9 @@ type qualityView struct {
 	events   int                         // quality messages seen
 }
 
-func newQualityView() *qualityView { return &qualityView{peer: map[string]protocol.Message{}, worstOwn: 9} }
+func newQualityView() *qualityView {
+	return &qualityView{peer: map[string]protocol.Message{}, worstOwn: 9}
+}
 
 func (v *qualityView) see(m protocol.Message) {
 	v.mu.Lock()
