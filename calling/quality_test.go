@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,8 +17,112 @@ import (
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/netquality"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
+
+// qualityChange is the host's glue between netquality and calling: a
+// netquality.Change as the Server takes it.
+func qualityChange(c netquality.Change) calling.QualityChange {
+	link := func(q netquality.Quality) protocol.LinkQuality {
+		return protocol.LinkQuality{Level: q.Level.String(), MOS: q.MOS, Loss: q.LossPercent, JitterMs: q.JitterMs, RTTMs: q.RTTMs}
+	}
+	return calling.QualityChange{ParticipantID: c.ParticipantID, Direction: c.Direction.String(),
+		Level: c.Level.String(), MOS: c.MOS, Uplink: link(c.Uplink), Downlink: link(c.Downlink)}
+}
+
+// withQuality gives cfg a netquality.Monitor wired to the Server as a host
+// wires it; the returned function sets the Server once it exists.
+func withQuality(t testing.TB, cfg *calling.Config) (*netquality.Monitor, func(*calling.Server)) {
+	t.Helper()
+	var srv atomic.Pointer[calling.Server]
+	mon, err := netquality.New(netquality.Config{OnChange: func(c netquality.Change) {
+		if s := srv.Load(); s != nil {
+			s.NetworkQualityChanged(qualityChange(c))
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Quality = mon
+	return mon, func(s *calling.Server) { srv.Store(s) }
+}
+
+// qualityView is what one client has been told about network quality.
+type qualityView struct {
+	mu       sync.Mutex
+	self     protocol.Message            // the latest networkQuality
+	peer     map[string]protocol.Message // direction → the latest participantNetworkQuality
+	worstOwn int                         // the worst own level (rank) since the last reset
+	events   int                         // quality messages seen
+}
+
+func newQualityView() *qualityView {
+	return &qualityView{peer: map[string]protocol.Message{}, worstOwn: 9}
+}
+
+func (v *qualityView) see(m protocol.Message) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	switch m.Type {
+	case protocol.TypeNetworkQuality:
+		v.self = m
+		v.worstOwn = min(v.worstOwn, protocol.QualityRank(m.Level))
+		v.events++
+	case protocol.TypeParticipantNetworkQuality:
+		v.peer[m.Direction] = m
+		v.events++
+	}
+}
+
+// own is the latest overall level and each direction's.
+func (v *qualityView) own() (level, up, down string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.self.Uplink == nil {
+		return v.self.Level, "", ""
+	}
+	return v.self.Level, v.self.Uplink.Level, v.self.Downlink.Level
+}
+
+func (v *qualityView) peerLevel(direction string) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.peer[direction].Level
+}
+
+// resetWorst starts watching the worst own level afresh from the current one.
+func (v *qualityView) resetWorst() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.worstOwn = protocol.QualityRank(v.self.Level)
+}
+
+func (v *qualityView) worst() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.worstOwn
+}
+
+func (v *qualityView) count() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.events
+}
+
+// within polls cond until it holds or d has passed, and returns how long
+// it took.
+func within(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > d {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
 
 // fakeMonitor is a calling.QualityMonitor that records what the Server
 // does with it.
