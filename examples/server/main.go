@@ -306,12 +306,17 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if len(cfg.stun) > 0 {
 		iceServers = []protocol.ICEServer{{URLs: cfg.stun}}
 	}
-	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers,
+	quality, setQualityServer, err := newQuality(logger)
+	if err != nil {
+		return nil, err
+	}
+	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers, Quality: quality,
 		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort}, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
-	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: signal})
+	setQualityServer(signal)
+	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: signal, Quality: signal})
 	if err != nil {
 		_ = signal.Close()
 		return nil, err
