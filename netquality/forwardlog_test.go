@@ -138,6 +138,10 @@ func TestMonitorAttachStreams(t *testing.T) {
 	}
 
 	payload := make([]byte, 40)
+	h := rtp.Header{SequenceNumber: 60000, PayloadType: 111}
+	if a := testing.AllocsPerRun(100, func() { h.SequenceNumber++; _ = write(&h, payload) }); a != 0 {
+		t.Errorf("the uplink write allocates %v times per packet", a)
+	}
 	seq := uint32(0)
 	var lost uint32
 	for sec := 1; sec <= 6; sec++ {
