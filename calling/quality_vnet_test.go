@@ -44,72 +44,14 @@ type qualityCall struct {
 	aliceDelay           *vnet.DelayFilter // alice's inbound side
 }
 
+// vnetSetup serialises making simulated networks: pion's vnet numbers MAC
+// addresses with a global counter it does not synchronise.
+var vnetSetup sync.Mutex
+
 func newQualityCall(t *testing.T) *qualityCall {
 	t.Helper()
 	q := &qualityCall{aliceView: newQualityView(), bobView: newQualityView()}
-	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "1.2.3.0/24", LoggerFactory: logging.NewDefaultLoggerFactory()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var upN, downN atomic.Uint32
-	router.AddChunkFilter(func(c vnet.Chunk) bool {
-		src, dst := c.SourceAddr().String(), c.DestinationAddr().String()
-		up := q.dropUp.Load() && strings.HasPrefix(src, qualityAlice+":") && strings.HasPrefix(dst, qualitySFU+":")
-		down := q.dropDown.Load() && strings.HasPrefix(src, qualitySFU+":") && strings.HasPrefix(dst, qualityAlice+":")
-		if !up && !down {
-			return true
-		}
-		var h rtp.Header
-		if _, err := h.Unmarshal(c.UserData()); err != nil || h.Version != 2 || h.PayloadType != 111 {
-			return true // STUN, DTLS, RTCP
-		}
-		switch {
-		case up && upN.Add(1)%10 == 0:
-			q.upDropped.Add(1)
-			return false
-		case down && downN.Add(1)%10 == 0:
-			q.downDrops.Add(1)
-			return false
-		}
-		return true
-	})
-	api := func(ip string, sfu bool, delay **vnet.DelayFilter) *webrtc.API {
-		nw, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var nic vnet.NIC = nw
-		if delay != nil {
-			df, err := vnet.NewDelayFilter(nw, vnet.WithDelay(0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = df.Close() })
-			*delay, nic = df, df
-		}
-		if err := router.AddNet(nic); err != nil {
-			t.Fatal(err)
-		}
-		se := webrtc.SettingEngine{}
-		se.SetNet(nw)
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-		se.SetICETimeouts(5*time.Second, 10*time.Second, 200*time.Millisecond)
-		me, ir := &webrtc.MediaEngine{}, &interceptor.Registry{}
-		if sfu {
-			err = calling.RegisterMedia(me, ir)
-		} else if err = codecs.Register(me); err == nil {
-			err = webrtc.RegisterDefaultInterceptors(me, ir)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir))
-	}
-	sfuAPI, aliceAPI, bobAPI := api(qualitySFU, true, nil), api(qualityAlice, false, &q.aliceDelay), api(qualityBob, false, nil)
-	if err := router.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = router.Stop() })
+	sfuAPI, aliceAPI, bobAPI := q.network(t)
 
 	key, _ := auth.GenerateKey(auth.ES256)
 	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
@@ -184,6 +126,78 @@ func newQualityCall(t *testing.T) *qualityCall {
 	return q
 }
 
+// network makes the simulated network of the call, with alice's
+// impairments, and the pion API of each party on it.
+func (q *qualityCall) network(t *testing.T) (sfuAPI, aliceAPI, bobAPI *webrtc.API) {
+	t.Helper()
+	vnetSetup.Lock()
+	defer vnetSetup.Unlock()
+	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "1.2.3.0/24", LoggerFactory: logging.NewDefaultLoggerFactory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var upN, downN atomic.Uint32
+	router.AddChunkFilter(func(c vnet.Chunk) bool {
+		src, dst := c.SourceAddr().String(), c.DestinationAddr().String()
+		up := q.dropUp.Load() && strings.HasPrefix(src, qualityAlice+":") && strings.HasPrefix(dst, qualitySFU+":")
+		down := q.dropDown.Load() && strings.HasPrefix(src, qualitySFU+":") && strings.HasPrefix(dst, qualityAlice+":")
+		if !up && !down {
+			return true
+		}
+		var h rtp.Header
+		if _, err := h.Unmarshal(c.UserData()); err != nil || h.Version != 2 || h.PayloadType != 111 {
+			return true // STUN, DTLS, RTCP
+		}
+		switch {
+		case up && upN.Add(1)%10 == 0:
+			q.upDropped.Add(1)
+			return false
+		case down && downN.Add(1)%10 == 0:
+			q.downDrops.Add(1)
+			return false
+		}
+		return true
+	})
+	api := func(ip string, sfu bool, delay **vnet.DelayFilter) *webrtc.API {
+		nw, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nic vnet.NIC = nw
+		if delay != nil {
+			df, err := vnet.NewDelayFilter(nw, vnet.WithDelay(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = df.Close() })
+			*delay, nic = df, df
+		}
+		if err := router.AddNet(nic); err != nil {
+			t.Fatal(err)
+		}
+		se := webrtc.SettingEngine{}
+		se.SetNet(nw)
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+		se.SetICETimeouts(5*time.Second, 10*time.Second, 200*time.Millisecond)
+		me, ir := &webrtc.MediaEngine{}, &interceptor.Registry{}
+		if sfu {
+			err = calling.RegisterMedia(me, ir)
+		} else if err = codecs.Register(me); err == nil {
+			err = webrtc.RegisterDefaultInterceptors(me, ir)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir))
+	}
+	sfuAPI, aliceAPI, bobAPI = api(qualitySFU, true, nil), api(qualityAlice, false, &q.aliceDelay), api(qualityBob, false, nil)
+	if err := router.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = router.Stop() })
+	return sfuAPI, aliceAPI, bobAPI
+}
+
 // clean waits until both parties read EXCELLENT and returns how long it took.
 func (q *qualityCall) clean(t *testing.T, d time.Duration) time.Duration {
 	t.Helper()
@@ -250,7 +264,7 @@ func TestQuality(t *testing.T) {
 		q.clean(t, 6*time.Second)
 		q.bobView.resetWorst()
 		q.dropDown.Store(true)
-		took := within(t, 8*time.Second, "alice's downlink POOR or worse", func() bool {
+		took := within(t, 10*time.Second, "alice's downlink POOR or worse", func() bool {
 			_, _, down := q.aliceView.own()
 			return atMost(down, protocol.QualityPoor)
 		})
@@ -276,7 +290,7 @@ func TestQuality(t *testing.T) {
 		q.clean(t, 6*time.Second)
 		q.bobView.resetWorst()
 		q.aliceDelay.SetDelay(300 * time.Millisecond)
-		took := within(t, 8*time.Second, "alice FAIR or worse", func() bool {
+		took := within(t, 10*time.Second, "alice FAIR or worse", func() bool {
 			level, _, _ := q.aliceView.own()
 			return atMost(level, protocol.QualityFair)
 		})
@@ -318,7 +332,7 @@ func TestQuality(t *testing.T) {
 			}
 		}()
 		defer func() { stop(); <-done }()
-		took := within(t, 8*time.Second, "alice's downlink FAIR or worse", func() bool {
+		took := within(t, 10*time.Second, "alice's downlink FAIR or worse", func() bool {
 			_, _, down := q.aliceView.own()
 			return atMost(down, protocol.QualityFair)
 		})
