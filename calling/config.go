@@ -58,6 +58,17 @@ type Config struct {
 	// on a goroutine of its own, never on the signaling or media paths.
 	// Default nil: none.
 	TrackObserver TrackObserver
+	// Quality measures each participant's network quality, per direction,
+	// from the media the SFU forwards: the Server attaches its uplink
+	// sinks and downlink report readers, ticks it every QualityInterval,
+	// and sends the changes the host hands back to NetworkQualityChanged
+	// as networkQuality and participantNetworkQuality messages. A
+	// *netquality.Monitor is one (docs/netquality.md). Default nil: no
+	// measurement, no events.
+	Quality QualityMonitor
+	// QualityInterval is how often the Server ticks Quality, on Clock.
+	// Default DefaultQualityInterval (1 s).
+	QualityInterval time.Duration
 	// Waker wakes callees who have no live connection (package push), on
 	// a goroutine of its own per call (see Waker). Nil: such calls fail
 	// with callee_offline.

@@ -32,7 +32,13 @@
 // Config.TrackObserver hands the host each published track (with its
 // account, session, participant, call and codec) and a context that ends
 // with it, so a recorder or a quality probe can attach an sfu.Sink to it
-// without reaching into the SFU.
+// without reaching into the SFU. Config.Quality (a *netquality.Monitor, or
+// any QualityMonitor) measures each participant's network per direction:
+// the Server attaches a sink to each published track (its uplink) and
+// hands the subscribers' RTCP reports to it (their downlinks), ticks it on
+// Clock, and sends the level changes the host passes to
+// NetworkQualityChanged as networkQuality and participantNetworkQuality
+// messages and QualityHooks events.
 //
 // Each connection is an actor: a reader, a writer with a bounded queue (a
 // client that lets it fill is disconnected with close code 4008), a pinger

@@ -15,7 +15,9 @@ import (
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/calling/sfu"
+	"github.com/switchboard-rtc/switchboard/netquality"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -112,4 +114,63 @@ func ExampleTrackObserverFunc() {
 	// Output:
 	// recording alice microphone audio audio/opus
 	// ended microphone
+}
+
+// Network quality: a netquality.Monitor as Config.Quality, its level
+// changes handed back to the Server (the host's glue), and the
+// networkQuality message alice gets once her uplink has been scored (she
+// receives nothing, so her downlink is not).
+func ExampleServer_NetworkQualityChanged() {
+	var server atomic.Pointer[calling.Server]
+	link := func(q netquality.Quality) protocol.LinkQuality {
+		return protocol.LinkQuality{Level: q.Level.String(), MOS: q.MOS, Loss: q.LossPercent, JitterMs: q.JitterMs, RTTMs: q.RTTMs}
+	}
+	mon, _ := netquality.New(netquality.Config{OnChange: func(c netquality.Change) {
+		if s := server.Load(); s != nil {
+			s.NetworkQualityChanged(calling.QualityChange{ParticipantID: c.ParticipantID, Direction: c.Direction.String(),
+				Level: c.Level.String(), MOS: c.MOS, Uplink: link(c.Uplink), Downlink: link(c.Downlink)})
+		}
+	}})
+	key, _ := auth.GenerateKey(auth.ES256)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
+	mgr, _ := rooms.NewManager(rooms.Config{})
+	srv, err := calling.New(calling.Config{Rooms: mgr, Verifier: ver, Quality: mon,
+		Media: calling.MediaConfig{ICEIPs: []string{"127.0.0.1"}}})
+	if err != nil {
+		panic(err)
+	}
+	server.Store(srv)
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok, _, _ := iss.Mint(ctx, auth.TokenRequest{Identity: "alice", Account: "acct",
+		Grants: auth.Grants{Rooms: []string{"*"}, Publish: []auth.Media{auth.MediaAudio}}})
+	api, _ := client.NewAPI("127.0.0.1")
+	quality := make(chan protocol.Message, 8)
+	c, err := client.Dial(ctx, client.Config{URL: "ws" + strings.TrimPrefix(hs.URL, "http"), Token: tok, API: api,
+		OnMessage: func(m protocol.Message) {
+			if m.Type == protocol.TypeNetworkQuality {
+				quality <- m
+			}
+		}})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	mic, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "alice")
+	_ = c.Publish(rooms.AliasMicrophone, mic)
+	if _, err := c.Join(ctx, client.JoinRequest{Room: "lobby"}); err != nil {
+		panic(err)
+	}
+	sendCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go sendOpus(sendCtx, mic) // 20 ms Opus frames
+	m := <-quality
+	fmt.Println(m.Type, m.Level, "uplink", m.Uplink.Level, "downlink", m.Downlink.Level)
+	// Output: networkQuality EXCELLENT uplink EXCELLENT downlink UNKNOWN
 }

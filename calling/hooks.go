@@ -65,5 +65,6 @@ type NopHooks struct{}
 func (NopHooks) CallStateChanged(context.Context, CallEvent)          {}
 func (NopHooks) DTMFReceived(context.Context, DTMFEvent)              {}
 func (NopHooks) ParticipantChanged(context.Context, ParticipantEvent) {}
+func (NopHooks) QualityChanged(context.Context, QualityEvent)         {}
 
 var _ Hooks = NopHooks{}

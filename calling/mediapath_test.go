@@ -37,9 +37,16 @@ func (o *observer) see(m protocol.Message) {
 // dialObserved connects identity with o seeing every server message.
 func (e *env) dialObserved(identity string, o func(protocol.Message)) *client.Client {
 	e.t.Helper()
+	return e.dialConfig(client.Config{Token: e.token(identity, roomGrants), OnMessage: o})
+}
+
+// dialConfig connects with cfg, its URL and API set to the env's.
+func (e *env) dialConfig(cfg client.Config) *client.Client {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, client.Config{URL: e.wsURL, Token: e.token(identity, roomGrants), API: e.api, OnMessage: o})
+	cfg.URL, cfg.API = e.wsURL, e.api
+	c, err := client.Dial(ctx, cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -344,7 +351,18 @@ func midOf(c *client.Client, tr *client.RemoteTrack) string {
 func TestReusedMLineSendsReports(t *testing.T) {
 	e := newEnv(t, nil)
 	obs := newObserver()
-	stay := e.dialObserved("stay", obs.see)
+	reports := make(chan uint32, 64) // the SSRCs of the sender reports stay receives
+	stay := e.dialConfig(client.Config{Token: e.token("stay", roomGrants), OnMessage: obs.see,
+		OnRTCP: func(_ *client.RemoteTrack, pkts []rtcp.Packet) {
+			for _, p := range pkts {
+				if sr, ok := p.(*rtcp.SenderReport); ok {
+					select {
+					case reports <- sr.SSRC:
+					default:
+					}
+				}
+			}
+		}})
 	// stay publishes audio too: its receiving audio m-line must not be
 	// taken for a forwarded track.
 	own, _ := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", "stay")
@@ -380,17 +398,15 @@ func TestReusedMLineSendsReports(t *testing.T) {
 	if got := midOf(stay, tr2); got != mid || mid == "" {
 		t.Fatalf("the second track came on mid %q, the first on %q: the m-line was not reused", got, mid)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	_ = tr2.Receiver.SetReadDeadline(deadline)
+	deadline := time.After(5 * time.Second)
 	for {
-		pkts, _, err := tr2.Receiver.ReadRTCP()
-		if err != nil {
-			t.Fatalf("no sender report on the reused m-line: %v", err)
-		}
-		for _, p := range pkts {
-			if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == uint32(tr2.SSRC()) {
+		select {
+		case ssrc := <-reports:
+			if ssrc == uint32(tr2.SSRC()) {
 				return
 			}
+		case <-deadline:
+			t.Fatal("no sender report on the reused m-line")
 		}
 	}
 }

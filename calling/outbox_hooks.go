@@ -57,6 +57,9 @@ func (k *hookKey) DTMFReceived(_ context.Context, e DTMFEvent) {
 func (k *hookKey) ParticipantChanged(_ context.Context, e ParticipantEvent) {
 	k.key, k.typ = "s:"+e.SessionID, "participant"
 }
+func (k *hookKey) QualityChanged(_ context.Context, e QualityEvent) {
+	k.key, k.typ = "s:"+e.SessionID, "participant.quality"
+}
 
 // hook hands an event to Config.Hooks without waiting for it: the event is
 // stored before hook returns (in a Webhooks' own outbox, or in the server's

@@ -40,6 +40,7 @@ func (p *peer) newTrack(pub protocol.Publication, recv *webrtc.RTPReceiver, code
 	p.st.published[pub.Alias] = pt
 	p.room.publish(trackKey{p.pid, pub.Alias}, pt)
 	p.observe(pt)
+	p.measureUplink(pt)
 	return pt
 }
 
@@ -133,6 +134,9 @@ func (p *peer) onTrack(t *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			return
 		}
 		f.SetMuted(old.Muted())
+		if f.Muted() {
+			f.stopUplink(false)
+		}
 		old.close()
 		p.room.pokeAll()
 	}

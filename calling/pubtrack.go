@@ -2,6 +2,7 @@ package calling
 
 import (
 	"context"
+	"sync"
 
 	"github.com/switchboard-rtc/switchboard/calling/sfu"
 )
@@ -16,12 +17,17 @@ type pubTrack struct {
 	alias      string
 	forwarding bool               // Forward runs (loop only)
 	stop       context.CancelFunc // ends the TrackObserver's ctx; nil without an observer
+
+	qmu     sync.Mutex // guards the uplink measurement (Config.Quality)
+	qstop   func()     // detaches it; nil while not measured
+	qclosed bool       // the track has closed: measure no more
 }
 
 // close ends the track (nothing more is forwarded, its sinks are detached)
 // and then its observer's context. Safe to call more than once, from any
 // goroutine.
 func (pt *pubTrack) close() {
+	pt.stopUplink(true)
 	pt.Track.Close()
 	if pt.stop != nil {
 		pt.stop()

@@ -51,6 +51,7 @@ type Server struct {
 	peers     map[*peer]struct{}              // every open connection
 	online    map[identKey]map[*peer]struct{} // connections that may ring
 	connected map[identKey]int                // all connections per identity
+	quality   qualityParts                    // participants Config.Quality scores
 }
 
 var (
@@ -90,12 +91,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	cfg.TokenCheckInterval = cmp.Or(cfg.TokenCheckInterval, DefaultTokenCheckInterval)
 	cfg.SessionTouchInterval = cmp.Or(cfg.SessionTouchInterval, DefaultSessionTouchInterval)
-	if cfg.TokenCheckInterval < 0 || cfg.SessionTouchInterval < 0 {
+	cfg.QualityInterval = cmp.Or(cfg.QualityInterval, DefaultQualityInterval)
+	if cfg.TokenCheckInterval < 0 || cfg.SessionTouchInterval < 0 || cfg.QualityInterval < 0 {
 		return nil, errors.New("calling: intervals must be positive")
 	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
 		clock: cfg.Clock, calls: map[string]*Call{}, callsOf: map[identKey]map[*Call]struct{}{}, peers: map[*peer]struct{}{},
-		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}}
+		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, quality: qualityParts{parts: map[string]*qualityPart{}}}
 	if err := s.initHooks(); err != nil {
 		return nil, err
 	}
@@ -120,6 +122,10 @@ func New(cfg Config) (*Server, error) {
 	go s.dispatch(events)
 	go s.runHooks()
 	go s.watchTokens()
+	if cfg.Quality != nil {
+		s.wg.Add(1)
+		go s.tickQuality()
+	}
 	s.scheduleTouch()
 	return s, nil
 }

@@ -106,6 +106,7 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []protocol
 	r, replaced := p.srv.attach(roomKey{p.claims.Account, sid}, p)
 	p.room = r
 	p.inRoom.Store(p.call == nil)
+	p.srv.qualityJoin(p, r)
 	callID := ""
 	if p.call != nil {
 		r.markCall()
@@ -268,6 +269,11 @@ func (p *peer) mute(m *protocol.Message) error {
 	p.st.mutes[m.StreamAlias] = *m.Muted
 	if f, ok := p.st.published[m.StreamAlias]; ok {
 		f.SetMuted(*m.Muted)
+		if *m.Muted { // a muted stretch is not uplink loss: measure afresh after it
+			f.stopUplink(false)
+		} else {
+			p.measureUplink(f)
+		}
 	}
 	muted := *m.Muted
 	p.send(&protocol.Message{Type: protocol.TypeMuted, ID: m.ID, ParticipantID: p.pid, StreamAlias: m.StreamAlias, Muted: &muted})
@@ -327,6 +333,7 @@ func (p *peer) exitSession() {
 	current := p.srv.detach(r, p)
 	mgr, acct, sid := p.srv.cfg.Rooms, p.claims.Account, r.key.session
 	if current { // a replaced connection leaves the participant to its successor
+		p.srv.qualityLeave(p) // before participantLeft: no quality event about p follows it
 		for _, o := range r.others(p) {
 			o.p.send(&protocol.Message{Type: protocol.TypeParticipantLeft, ParticipantID: p.pid, Identity: p.identity})
 		}

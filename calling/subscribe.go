@@ -121,10 +121,14 @@ func (p *peer) sync() {
 		}
 		p.st.senders[k] = o
 		s := o.tr.Sender()
+		reports, stop := p.measureDownlink(k, t, s)
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			t.ReadRTCP(s) // ends when the sender stops
+			t.ReadRTCPTo(s, reports) // ends when the sender stops
+			if stop != nil {
+				stop()
+			}
 		}()
 		changed = true
 	}

@@ -204,6 +204,12 @@ func (w *Webhooks) Post(ctx context.Context, event, key string, data any) {
 	w.post(ctx, event, key, data)
 }
 
+// QualityChanged implements QualityHooks (ordered per session, with the
+// participant events): event participant.quality.
+func (w *Webhooks) QualityChanged(ctx context.Context, e QualityEvent) {
+	w.post(ctx, "participant.quality", e.SessionID, e)
+}
+
 // webhookBody is the JSON body of every request.
 type webhookBody struct {
 	Event string `json:"event"`

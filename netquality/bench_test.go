@@ -109,3 +109,37 @@ func BenchmarkClockRead(b *testing.B) {
 		benchElapsed = time.Since(base)
 	}
 }
+
+// ForwardLog.Record alone: what the uplink sink adds for the downlinks.
+func BenchmarkForwardLogRecord(b *testing.B) {
+	var l ForwardLog
+	seq := uint16(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		seq++
+		l.Record(seq)
+	}
+}
+
+// The uplink sink a Monitor hands out (AttachUplink): the forward log and
+// RTPStats.WriteRTP, per packet.
+func BenchmarkMonitorUplinkWrite(b *testing.B) {
+	raw := benchPacket(b)
+	var pkt rtp.Packet
+	if err := pkt.Unmarshal(raw); err != nil {
+		b.Fatal(err)
+	}
+	m, _ := New(Config{})
+	m.Join("p", "")
+	write, detach, err := m.AttachUplink("p", "p/mic", "audio/opus", 48000, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer detach()
+	b.ReportAllocs()
+	for b.Loop() {
+		pkt.SequenceNumber++
+		pkt.Timestamp += 960
+		_ = write(&pkt.Header, pkt.Payload)
+	}
+}

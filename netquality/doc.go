@@ -13,7 +13,9 @@
 //     a Sample.
 //   - ReportStats reads the RTCP one participant sends (ParseReport and
 //     RoundTrip convert a single report block) and makes its downlink
-//     Samples.
+//     Samples. With a ForwardLog (what an SFU forwarded of the stream, by
+//     sequence number) it counts only the loss after the server: a gap
+//     the publisher's uplink made is not the subscriber's.
 //   - Score is the simplified E-model (rtt, jitter, loss, codec → MOS) and
 //     LevelOf its five levels, EXCELLENT to BAD.
 //   - Estimator averages one direction's Samples over a window (5 s) and
@@ -22,7 +24,12 @@
 //   - Monitor holds an Estimator per participant and direction, takes the
 //     Samples each second (Tick, from attached Sources, or Observe) and
 //     reports each level change to a callback as a Change, from which the
-//     networkQuality and participantNetworkQuality events are built.
+//     networkQuality and participantNetworkQuality events are built. For
+//     an SFU, AttachUplink and AttachDownlink make and attach the
+//     statistics of one stream (sharing its ForwardLog by name) and return
+//     the functions to feed them; their parameters are standard types, so
+//     package calling takes a *Monitor as its QualityMonitor without
+//     either package importing the other (docs/netquality.md).
 //
 // A participant that sends nothing (muted, Opus DTX silence) is not scored
 // as bad: an inactive sample changes nothing and the level stays as it
@@ -50,6 +57,6 @@
 //	...
 //	mon.Remove(pid) // when it leaves: no event about it after this
 //
-// Concurrency: RTPStats takes one writer and any readers; ReportStats and
-// Monitor are safe for concurrent use; Estimator is not.
+// Concurrency: RTPStats and ForwardLog take one writer and any readers;
+// ReportStats and Monitor are safe for concurrent use; Estimator is not.
 package netquality

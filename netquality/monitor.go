@@ -109,7 +109,10 @@ type Monitor struct {
 	emit sync.Mutex // held by Tick, Observe and Remove: changes go out in order
 	mu   sync.Mutex // guards parts
 	// parts by participant id.
-	parts   map[string]*participant
+	parts map[string]*participant
+	// logs are the forward logs of the streams AttachUplink and
+	// AttachDownlink name, while an attachment uses them.
+	logs    map[string]*sharedLog
 	scratch []Sample // Tick's per-direction samples
 	changes []Change // Tick's pending changes
 }
@@ -125,7 +128,21 @@ type direction struct {
 	sources []*attachment
 }
 
-type attachment struct{ src Source }
+// attachment is one source of a direction; release (m.mu held, at most
+// once) frees what it holds beyond the source.
+type attachment struct {
+	src      Source
+	release  func()
+	released bool
+}
+
+// free calls a's release once; the caller holds m.mu.
+func (a *attachment) free() {
+	if !a.released && a.release != nil {
+		a.release()
+	}
+	a.released = true
+}
 
 // New returns a Monitor; the zero Config works.
 func New(cfg Config) (*Monitor, error) {
@@ -140,7 +157,7 @@ func New(cfg Config) (*Monitor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Monitor{cfg: cfg, clock: clockOr(cfg.Clock), log: log, parts: map[string]*participant{}}, nil
+	return &Monitor{cfg: cfg, clock: clockOr(cfg.Clock), log: log, parts: map[string]*participant{}, logs: map[string]*sharedLog{}}, nil
 }
 
 // Join starts scoring a participant (identity is carried into its Changes
@@ -164,6 +181,10 @@ func (m *Monitor) Join(participantID, identity string) {
 // merges the snapshots of a direction's sources (Merge) into its sample.
 // detach removes it (and does nothing after Remove).
 func (m *Monitor) Attach(participantID string, d Direction, src Source) (detach func(), err error) {
+	return m.attach(participantID, d, &attachment{src: src})
+}
+
+func (m *Monitor) attach(participantID string, d Direction, a *attachment) (detach func(), err error) {
 	if !d.valid() {
 		return nil, ErrInvalidDirection
 	}
@@ -173,13 +194,13 @@ func (m *Monitor) Attach(participantID string, d Direction, src Source) (detach 
 	if p == nil {
 		return nil, ErrUnknownParticipant
 	}
-	a := &attachment{src: src}
 	dir := &p.dirs[d-1]
 	dir.sources = append(dir.sources, a)
 	return func() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		dir.sources = slices.DeleteFunc(dir.sources, func(x *attachment) bool { return x == a })
+		a.free()
 	}, nil
 }
 
@@ -190,6 +211,13 @@ func (m *Monitor) Remove(participantID string) {
 	defer m.emit.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if p := m.parts[participantID]; p != nil {
+		for i := range p.dirs {
+			for _, a := range p.dirs[i].sources {
+				a.free()
+			}
+		}
+	}
 	delete(m.parts, participantID)
 }
 

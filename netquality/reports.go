@@ -113,6 +113,10 @@ type reportStream struct {
 	weight    float64
 	last      rtcp.ReceptionReport
 	seen      bool
+	// With a log: the packets forwarded up to last's sequence number.
+	log       *ForwardLog
+	forwarded uint64
+	hasFwd    bool
 }
 
 // NewReportStats returns an empty ReportStats.
@@ -130,6 +134,24 @@ func (s *ReportStats) Track(ssrc, clockRate uint32, mimeType string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.streams[ssrc] = &reportStream{nsPerUnit: 1e9 / float64(clockRate), weight: CodecWeight(mimeType)}
+}
+
+// TrackForwarded is Track for a stream a server forwards from a publisher
+// and records in log as it does (ForwardLog): the loss of a block is then
+// the share of the packets forwarded in its interval that the participant
+// did not get (from the block's extended highest sequence number and
+// cumulative loss), so loss upstream of the server, and sequence numbers
+// the server never sent (a muted stretch), do not count against the
+// participant's downlink. A block whose sequence number the log no longer
+// holds falls back to the block's fraction lost; the first block about the
+// stream only sets the baseline.
+func (s *ReportStats) TrackForwarded(ssrc, clockRate uint32, mimeType string, log *ForwardLog) {
+	if clockRate == 0 {
+		clockRate = 48000
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.streams[ssrc] = &reportStream{nsPerUnit: 1e9 / float64(clockRate), weight: CodecWeight(mimeType), log: log}
 }
 
 // Untrack forgets a stream.
@@ -162,21 +184,12 @@ func (s *ReportStats) WriteRTCPAt(pkts []rtcp.Packet, at time.Time) error {
 				s.rttSum += rtt
 				s.rtts++
 			}
-			// The packets the block covers: the growth of the extended
-			// highest sequence number since the previous block; unknown
-			// (weighs 1) for the first. None means nothing was sent.
-			w := 1.0
-			if st.seen {
-				d := int32(b.LastSequenceNumber - st.last.LastSequenceNumber)
-				if d <= 0 {
-					st.last = b
-					continue
-				}
-				w = float64(d)
+			w, loss, ok := st.interval(b)
+			if !ok {
+				continue
 			}
-			st.last, st.seen = b, true
 			s.w += w
-			s.loss += w * float64(b.FractionLost) * 100 / 256
+			s.loss += w * loss
 			s.jitter += w * float64(b.Jitter) * st.nsPerUnit / 1e6
 			s.lw += w * st.weight
 			s.active = true
@@ -184,6 +197,44 @@ func (s *ReportStats) WriteRTCPAt(pkts []rtcp.Packet, at time.Time) error {
 	}
 	return nil
 }
+
+// interval takes block b as the stream's latest and returns the packets
+// it covers since the previous block (its weight) and their loss in %;
+// false when it covers none (nothing was sent or forwarded) or only sets
+// the baseline.
+func (st *reportStream) interval(b rtcp.ReceptionReport) (w, loss float64, ok bool) {
+	prev, seen := st.last, st.seen
+	st.last, st.seen = b, true
+	prevFwd, hadFwd := st.forwarded, st.hasFwd
+	if st.log != nil {
+		st.forwarded, st.hasFwd = st.log.through(uint16(b.LastSequenceNumber))
+	}
+	if !seen {
+		// The packets the first block covers are unknown: it weighs 1,
+		// or with a log only sets the baseline.
+		return 1, fractionPercent(b), st.log == nil
+	}
+	// The growth of the extended highest sequence number since the
+	// previous block; none means nothing was sent.
+	d := int32(b.LastSequenceNumber - prev.LastSequenceNumber)
+	if d <= 0 {
+		return 0, 0, false
+	}
+	if !hadFwd || !st.hasFwd || st.forwarded < prevFwd {
+		return float64(d), fractionPercent(b), true
+	}
+	sent := int64(st.forwarded - prevFwd)
+	if sent == 0 {
+		return 0, 0, false // a gap the server never sent (muted, lost upstream)
+	}
+	// Received = expected − lost; the cumulative loss is a signed 24-bit
+	// count (duplicates can make it shrink).
+	lost := int64(int32((b.TotalLost-prev.TotalLost)<<8) >> 8)
+	missing := min(max(sent-(int64(d)-lost), 0), sent)
+	return float64(sent), 100 * float64(missing) / float64(sent), true
+}
+
+func fractionPercent(b rtcp.ReceptionReport) float64 { return float64(b.FractionLost) * 100 / 256 }
 
 // RTT returns the latest round trip measured, and false before the first.
 func (s *ReportStats) RTT() (time.Duration, bool) {

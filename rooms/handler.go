@@ -26,6 +26,14 @@ type Broadcaster interface {
 	Broadcast(ctx context.Context, account, sessionID, text string) (received int, err error)
 }
 
+// NetworkQualities tells the current network quality level of a
+// participant ("EXCELLENT", "GOOD", "FAIR", "POOR" or "BAD"), and false
+// when it is not known (not connected, not scored yet). *calling.Server
+// implements it. Implementations must be safe for concurrent use.
+type NetworkQualities interface {
+	NetworkQuality(account, participantID string) (level string, ok bool)
+}
+
 // HandlerConfig configures NewHandler.
 type HandlerConfig struct {
 	// Manager holds the state (required).
@@ -35,6 +43,11 @@ type HandlerConfig struct {
 	// Broadcaster serves POST /sessions/{sid}/broadcast. Nil: that route is
 	// not served (404 route_not_found).
 	Broadcaster Broadcaster
+	// Quality adds each participant's current network quality level to
+	// the participant objects of GET /participants/{pid} and GET
+	// /sessions/{sid}/participants (networkQuality, when known). Nil: the
+	// field is never set.
+	Quality NetworkQualities
 	// TokenTTL of participant tokens, at most the issuer's MaxTTL. Default:
 	// the issuer's default.
 	TokenTTL time.Duration
@@ -125,12 +138,29 @@ func (h *Handler) createParticipant(w http.ResponseWriter, r *http.Request, acco
 	return nil
 }
 
+// participantBody is the JSON form of a participant in the GET routes:
+// the participant and, when known, its network quality level.
+type participantBody struct {
+	*Participant
+	NetworkQuality string `json:"networkQuality,omitempty"`
+}
+
+func (h *Handler) participantBody(account string, p *Participant) participantBody {
+	b := participantBody{Participant: p}
+	if h.cfg.Quality != nil {
+		if level, ok := h.cfg.Quality.NetworkQuality(account, p.ID); ok {
+			b.NetworkQuality = level
+		}
+	}
+	return b
+}
+
 func (h *Handler) getParticipant(w http.ResponseWriter, r *http.Request, account string) error {
 	p, err := h.cfg.Manager.Participant(r.Context(), account, r.PathValue("pid"))
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, p)
+	httpx.WriteJSON(w, http.StatusOK, h.participantBody(account, p))
 	return nil
 }
 
@@ -195,7 +225,11 @@ func (h *Handler) listSessionParticipants(w http.ResponseWriter, r *http.Request
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, ps)
+	out := make([]participantBody, len(ps))
+	for i, p := range ps {
+		out[i] = h.participantBody(account, p)
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

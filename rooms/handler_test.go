@@ -186,3 +186,52 @@ func TestHandlerBroadcastEscapedText(t *testing.T) {
 		}
 	}
 }
+
+// qualities knows one participant's level, in one account.
+type qualities struct{ account, pid, level string }
+
+func (q qualities) NetworkQuality(account, pid string) (string, bool) {
+	return q.level, account == q.account && pid == q.pid
+}
+
+// With HandlerConfig.Quality, the participant objects of GET
+// /participants/{pid} and GET /sessions/{sid}/participants carry the
+// current level when it is known, and no field otherwise.
+func TestHandlerNetworkQuality(t *testing.T) {
+	key, _ := auth.GenerateKey(auth.ES256)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
+	m, _ := rooms.NewManager(rooms.Config{})
+	ctx := context.Background()
+	s, _ := m.CreateSession(ctx, "A", "")
+	alice, _ := m.CreateParticipant(ctx, "A", rooms.ParticipantSpec{Identity: "alice"})
+	bob, _ := m.CreateParticipant(ctx, "A", rooms.ParticipantSpec{Identity: "bob"})
+	for _, p := range []*rooms.Participant{alice, bob} {
+		if err := m.AddParticipant(ctx, "A", s.ID, p.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := rooms.NewHandler(rooms.HandlerConfig{Manager: m, Issuer: iss, Quality: qualities{"A", alice.ID, "POOR"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := &auth.Claims{Subject: "mine", Account: "A", Grants: auth.Grants{Admin: true}}
+	w := call(http.StripPrefix("/v1", h), mine, "GET", "/v1/sessions/"+s.ID+"/participants", "")
+	var list []map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil || w.Code != 200 || len(list) != 2 {
+		t.Fatalf("list: %d %s", w.Code, w.Body)
+	}
+	for _, p := range list {
+		level, has := p["networkQuality"]
+		if want := p["id"] == alice.ID; has != want || want && level != "POOR" {
+			t.Errorf("participant %v: networkQuality %v %v", p["id"], level, has)
+		}
+		if p["identity"] == nil || p["streams"] == nil {
+			t.Errorf("participant fields lost: %v", p)
+		}
+	}
+	w = call(http.StripPrefix("/v1", h), mine, "GET", "/v1/participants/"+alice.ID, "")
+	if !strings.Contains(w.Body.String(), `"networkQuality":"POOR"`) || !strings.Contains(w.Body.String(), `"identity":"alice"`) {
+		t.Errorf("get: %s", w.Body)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/coder/websocket"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
@@ -37,6 +38,14 @@ type Config struct {
 	// client has handled it (for an offer: after the answer was sent). It
 	// runs on the client's reader and must not block.
 	OnMessage func(protocol.Message)
+	// OnRTCP, if set, sees the RTCP the server sends about each track this
+	// client receives (sender reports, mostly). The client reads every
+	// receiver's RTCP itself (pion's receiver reports then carry the
+	// sender-report times, which is how the server measures this client's
+	// round trip), so do not read RemoteTrack.Receiver's RTCP: take it
+	// here. It runs on the track's RTCP goroutine and must not block or
+	// keep pkts.
+	OnRTCP func(track *RemoteTrack, pkts []rtcp.Packet)
 }
 
 // Client is one participant.
@@ -44,6 +53,7 @@ type Client struct {
 	conn      *websocket.Conn
 	api       *webrtc.API
 	onMessage func(protocol.Message)
+	onRTCP    func(*RemoteTrack, []rtcp.Packet)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -64,6 +74,7 @@ type Client struct {
 	inactive   map[string]bool               // mids the last offer marked inactive
 	dc         *webrtc.DataChannel
 	dcOpen     chan struct{}
+	rtcpRead   map[*webrtc.RTPReceiver]bool // receivers whose RTCP a goroutine reads
 	inCall     string
 	closed     bool
 	status     chan protocol.Message
@@ -95,7 +106,8 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	conn.SetReadLimit(1 << 20)
 	c := &Client{
-		conn: conn, api: cfg.API, onMessage: cfg.OnMessage,
+		conn: conn, api: cfg.API, onMessage: cfg.OnMessage, onRTCP: cfg.OnRTCP,
+		rtcpRead:  map[*webrtc.RTPReceiver]bool{},
 		tracks:    make(chan *RemoteTrack, 16),
 		keyframes: make(chan string, 16),
 		data:      make(chan protocol.DataEnvelope, 64),

@@ -4,7 +4,11 @@
 // sends and receives data-channel messages. Tests, bots and the load tool
 // use it. It speaks the protocol through package calling/protocol (the
 // messages it sends and delivers are protocol.Message values) and does not
-// import the server.
+// import the server. The server's network-quality messages (networkQuality
+// about this client, participantNetworkQuality about the others) arrive on
+// Events and OnMessage like any other; the client reads the RTCP of every
+// track it receives (Config.OnRTCP shows it), so that its receiver reports
+// carry the times the server measures its round trip with.
 //
 // A Client is safe for concurrent use. Its goroutines end when Close is
 // called or the connection ends.

@@ -63,6 +63,7 @@ func (c *Client) newPC() error {
 		if info, ok := c.mids[mid]; ok && mid != "" {
 			rt.ParticipantID, rt.Alias = info.ParticipantID, info.StreamAlias
 		}
+		c.readRTCP(rt) // c.mu held
 		c.mu.Unlock()
 		select {
 		case c.tracks <- rt:
@@ -125,6 +126,37 @@ func (c *Client) newPC() error {
 		}()
 	}
 	return nil
+}
+
+// readRTCP starts reading the RTCP of rt's receiver until it stops (its
+// PeerConnection closes), unless a goroutine already reads it or the
+// client is closed; c.mu held. Reading it is what makes pion record the
+// server's sender reports, so this client's receiver reports carry their
+// times (LSR, DLSR) and the server can measure the round trip.
+func (c *Client) readRTCP(rt *RemoteTrack) {
+	r := rt.Receiver
+	if c.closed || c.rtcpRead[r] {
+		return
+	}
+	c.rtcpRead[r] = true
+	c.wg.Add(1) // under c.mu with c.closed false: before Close waits
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.rtcpRead, r)
+			c.mu.Unlock()
+		}()
+		for {
+			pkts, _, err := r.ReadRTCP()
+			if err != nil {
+				return
+			}
+			if c.onRTCP != nil {
+				c.onRTCP(rt, pkts)
+			}
+		}
+	}()
 }
 
 // KeyframeRequests delivers the stream alias of a published video track

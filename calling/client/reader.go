@@ -7,8 +7,13 @@ import (
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
-// Events delivers other signaling messages: participantJoined,
-// participantLeft, muted, error, bye.
+// Events delivers the other signaling messages: joined, participantJoined,
+// participantLeft, muted, callState, incoming, holdStateChanged, dtmf,
+// networkQuality (this client's own network: Level, MOS, Uplink,
+// Downlink), participantNetworkQuality (another participant's: its
+// ParticipantID, Identity, Direction and Level), error, bye, and the rest.
+// It holds 64 messages; when the application does not keep up, newer
+// messages are dropped (OnMessage sees every one).
 func (c *Client) Events() <-chan protocol.Message { return c.events }
 
 func (c *Client) read() {

@@ -9,7 +9,8 @@ import (
 // Message types of the signaling protocol (docs/protocol.md has an example
 // of each). Client to server: join, publish, unpublish, mute, answer,
 // candidate, leave, ping. Server to client: joined, offer, candidate,
-// participantJoined, participantLeft, muted, error, pong, bye.
+// participantJoined, participantLeft, muted, error, pong, bye,
+// networkQuality, participantNetworkQuality.
 const (
 	TypeJoin              = "join"
 	TypePublish           = "publish"
@@ -52,6 +53,14 @@ const (
 	TypeRefreshed   = "refreshed"
 	TypeLeft        = "left"
 	TypeUnpublished = "unpublished"
+
+	// Network quality, server to client: networkQuality (to a participant,
+	// about its own network, when a direction's level changes: Level and
+	// MOS overall, Uplink and Downlink) and participantNetworkQuality (to
+	// the others in its call or room: ParticipantID, Identity, Direction
+	// and that direction's Level).
+	TypeNetworkQuality            = "networkQuality"
+	TypeParticipantNetworkQuality = "participantNetworkQuality"
 )
 
 // Message is one signaling message. Which fields are set depends on Type.
@@ -111,4 +120,13 @@ type Message struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	// left, unpublished: why (a Reason* constant).
 	Reason string `json:"reason,omitempty"`
+
+	// networkQuality: the overall level (the worse direction's) and MOS,
+	// and each direction. participantNetworkQuality: Level is the level of
+	// Direction ("uplink" or "downlink"). Levels are Quality* constants.
+	Level     string       `json:"level,omitempty"`
+	MOS       float64      `json:"mos,omitempty"`
+	Uplink    *LinkQuality `json:"uplink,omitempty"`
+	Downlink  *LinkQuality `json:"downlink,omitempty"`
+	Direction string       `json:"direction,omitempty"`
 }

@@ -12,7 +12,9 @@
 // and Unbind), and fed by Forward with the publisher's *webrtc.TrackRemote
 // on a goroutine of its own. Each subscriber's RTPSender is read by
 // ReadRTCP, which turns PLI and FIR into keyframe requests (at most one per
-// TrackConfig.KeyframeInterval) and answers NACKs from the shared cache.
+// TrackConfig.KeyframeInterval) and answers NACKs from the shared cache;
+// ReadRTCPTo also hands the subscriber's sender and receiver reports to an
+// RTCPSink (a quality probe measuring the subscriber's downlink).
 //
 // # The per-packet path
 //
@@ -35,7 +37,8 @@
 // # Concurrency
 //
 // Track is safe for concurrent use. Forward runs on one goroutine (the
-// caller's); ReadRTCP on one goroutine per subscriber; the sinks of a track
+// caller's); ReadRTCP on one goroutine per subscriber, which also calls
+// its RTCPSink (ReadRTCPTo); the sinks of a track
 // are called on its sink goroutine, which Attach starts and Close ends.
 // Bind, Unbind, Attach, detach, SetMuted, RequestKeyframe and Close may be
 // called from any goroutine. Close does not wait for a sink; a detach

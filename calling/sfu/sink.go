@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -85,3 +86,20 @@ type SinkFunc func(header *rtp.Header, payload []byte) error
 func (f SinkFunc) WriteRTP(header *rtp.Header, payload []byte) error { return f(header, payload) }
 
 var _ Sink = SinkFunc(nil)
+
+// RTCPSink receives the RTCP reports a subscriber sends about the tracks
+// it receives (Track.ReadRTCPTo): a quality probe that reads the
+// subscriber's receiver reports (fraction lost, jitter, round trip). Its
+// method has the shape of a statistics writer, so a type of another
+// package satisfies it without importing sfu.
+type RTCPSink interface {
+	WriteRTCP(pkts []rtcp.Packet) error
+}
+
+// RTCPSinkFunc adapts a function to RTCPSink.
+type RTCPSinkFunc func(pkts []rtcp.Packet) error
+
+// WriteRTCP implements RTCPSink.
+func (f RTCPSinkFunc) WriteRTCP(pkts []rtcp.Packet) error { return f(pkts) }
+
+var _ RTCPSink = RTCPSinkFunc(nil)

@@ -380,29 +380,49 @@ func (t *Track) writePacket(pkt *rtp.Packet) {
 // ReadRTCP reads one subscriber's RTCP for this track until r ends (its
 // sender stops): it drains it (so the sender's interceptors run), turns
 // PLI and FIR into keyframe requests and answers NACKs from the shared
-// retransmission cache. Run it on a goroutine per subscriber.
-func (t *Track) ReadRTCP(r RTCPReader) {
+// retransmission cache. Run it on a goroutine per subscriber. It is
+// ReadRTCPTo without a report sink.
+func (t *Track) ReadRTCP(r RTCPReader) { t.ReadRTCPTo(r, nil) }
+
+// ReadRTCPTo is ReadRTCP that also hands the subscriber's reports to
+// reports (nil: none): every RTCP packet read that holds a sender or
+// receiver report, audio or video, as rtcp.Unmarshal parsed it (the
+// reports' blocks are about the streams the subscriber receives: this
+// track's, with the subscriber's SSRC, and possibly others of its
+// PeerConnection). The sink is called on this goroutine, one packet at a
+// time; it must not block or keep pkts. A sink that returns an error is
+// not called again.
+func (t *Track) ReadRTCPTo(r RTCPReader, reports RTCPSink) {
 	buf := make([]byte, maxPacket)
 	pktBuf := make([]byte, maxPacket)
 	var hdr rtp.Header
 	var b *binding
+	video := t.kind == webrtc.RTPCodecTypeVideo
 	for {
 		n, _, err := r.Read(buf)
 		if err != nil {
 			return
 		}
-		if t.kind != webrtc.RTPCodecTypeVideo {
+		if !video && reports == nil {
 			continue
 		}
 		pkts, err := rtcp.Unmarshal(buf[:n])
 		if err != nil {
 			continue
 		}
+		hasReport := false
 		for _, p := range pkts {
 			switch p := p.(type) {
+			case *rtcp.ReceiverReport, *rtcp.SenderReport:
+				hasReport = true
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				t.RequestKeyframe()
+				if video {
+					t.RequestKeyframe()
+				}
 			case *rtcp.TransportLayerNack:
+				if !video {
+					continue
+				}
 				if b == nil || b.ssrc != p.MediaSSRC {
 					b = t.bindingBySSRC(p.MediaSSRC)
 				}
@@ -410,6 +430,9 @@ func (t *Track) ReadRTCP(r RTCPReader) {
 					t.retransmit(b, p, pktBuf, &hdr)
 				}
 			}
+		}
+		if hasReport && reports != nil && reports.WriteRTCP(pkts) != nil {
+			reports = nil
 		}
 	}
 }

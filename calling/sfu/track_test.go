@@ -141,3 +141,69 @@ func TestReadRTCPAnswersNACK(t *testing.T) {
 		t.Fatalf("retransmissions %+v", w.hdrs[n:])
 	}
 }
+
+// reportsSource yields the same RTCP packet n times, then ends.
+type reportsSource struct {
+	raw []byte
+	n   int
+}
+
+func (r *reportsSource) Read(b []byte) (int, interceptor.Attributes, error) {
+	if r.n == 0 {
+		return 0, nil, errClosedSource
+	}
+	r.n--
+	return copy(b, r.raw), nil, nil
+}
+
+// ReadRTCPTo hands every packet holding a sender or receiver report to the
+// sink, for audio as for video, and nothing else; a failing sink is not
+// called again; the reader allocates nothing per packet beyond what
+// rtcp.Unmarshal does.
+func TestReadRTCPToReports(t *testing.T) {
+	audio, _ := NewTrack(TrackConfig{Codec: webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000}}})
+	defer audio.Close()
+	rr := &rtcp.ReceiverReport{SSRC: 1, Reports: []rtcp.ReceptionReport{{SSRC: 2, FractionLost: 64, LastSequenceNumber: 100}}}
+	sr := &rtcp.SenderReport{SSRC: 1, Reports: []rtcp.ReceptionReport{{SSRC: 2, LastSequenceNumber: 150}}}
+	mustMarshal := func(pkts ...rtcp.Packet) []byte {
+		raw, err := rtcp.Marshal(pkts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	r := &rtcpSource{c: make(chan []byte, 8)}
+	r.c <- mustMarshal(rr, &rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{Source: 1, Items: []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: "x"}}}}})
+	r.c <- mustMarshal(&rtcp.PictureLossIndication{MediaSSRC: 2})
+	r.c <- []byte{1, 2, 3} // not RTCP
+	r.c <- mustMarshal(sr)
+	r.c <- mustMarshal(rr)
+	close(r.c)
+	var got [][]rtcp.Packet
+	audio.ReadRTCPTo(r, RTCPSinkFunc(func(pkts []rtcp.Packet) error {
+		got = append(got, pkts)
+		if len(got) == 2 {
+			return errors.New("enough")
+		}
+		return nil
+	}))
+	if len(got) != 2 {
+		t.Fatalf("%d report packets reached the sink, want 2 (an RR, an SR; none after its error)", len(got))
+	}
+	if b := got[0][0].(*rtcp.ReceiverReport).Reports[0]; b.FractionLost != 64 || len(got[0]) != 2 {
+		t.Fatalf("first: %+v", got[0])
+	}
+	if b := got[1][0].(*rtcp.SenderReport).Reports[0]; b.LastSequenceNumber != 150 {
+		t.Fatalf("second: %+v", got[1])
+	}
+
+	raw := mustMarshal(rr)
+	unmarshal := testing.AllocsPerRun(100, func() { _, _ = rtcp.Unmarshal(raw) })
+	const n = 100
+	sink := RTCPSinkFunc(func([]rtcp.Packet) error { return nil })
+	perRun := testing.AllocsPerRun(10, func() { audio.ReadRTCPTo(&reportsSource{raw: raw, n: n}, sink) })
+	// A few per call (the read buffers, the source), none more per packet.
+	if perRun > n*unmarshal+5 {
+		t.Fatalf("%v allocations for %d packets; rtcp.Unmarshal alone makes %v per packet", perRun, n, unmarshal)
+	}
+}

@@ -197,20 +197,26 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if len(cfg.stun) > 0 {
 		iceServers = []protocol.ICEServer{{URLs: cfg.stun}}
 	}
+	quality, setQualityServer, err := newQuality(logger)
+	if err != nil {
+		closeHooks()
+		return nil, err
+	}
 	pushes, err := newPushing(cfg.push, logger, webhooks)
 	if err != nil {
 		closeHooks()
 		return nil, err
 	}
 	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers,
-		Waker: pushes.waker, RingTimeout: cfg.ringTimeout, Logger: logger,
+		Quality: quality, Waker: pushes.waker, RingTimeout: cfg.ringTimeout, Logger: logger,
 		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort}})
 	if err != nil {
 		pushes.close()
 		closeHooks()
 		return nil, err
 	}
-	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: signal})
+	setQualityServer(signal)
+	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: signal, Quality: signal})
 	if err != nil {
 		_ = signal.Close()
 		pushes.close()

@@ -13,13 +13,41 @@ $("identity").textContent = demoIdentity(asked);
 
 // State the end-to-end tests read.
 window.demo = { status: "offline", broadcasts: [], messages: [], sessionId: "", participantId: "", error: "",
-  callStates: [], incoming: "", dtmf: [], hold: [], media: "", tokens: 0 };
+  callStates: [], incoming: "", dtmf: [], hold: [], media: "", tokens: 0, quality: { self: "", peers: {} } };
 const log = (text, cls) => {
   const div = document.createElement("div");
   div.textContent = text;
   if (cls) div.className = cls;
   $("log").prepend(div);
 };
+
+// showQuality draws a network-quality badge for you and one for each peer
+// (the worse of its uplink and downlink; the title says which is which).
+function showQuality(q) {
+  const badge = (el, level, title) => {
+    el.textContent = level || "—";
+    el.className = "badge " + (level || "UNKNOWN").toLowerCase();
+    el.title = title;
+  };
+  const self = q.self;
+  window.demo.quality.self = self ? self.level : "";
+  badge($("q-self"), self && self.level, self ? `MOS ${self.mos}; up ${self.uplink.level} (loss ${self.uplink.loss} %, ` +
+    `jitter ${self.uplink.jitterMs} ms, rtt ${self.uplink.rttMs} ms); down ${self.downlink.level} (loss ${self.downlink.loss} %, ` +
+    `jitter ${self.downlink.jitterMs} ms)` : "");
+  const peers = {};
+  $("q-peers").replaceChildren();
+  for (const [pid, p] of q.peers) {
+    peers[pid] = p.level;
+    const row = document.createElement("span");
+    row.className = "peer";
+    row.textContent = p.identity + " ";
+    const b = document.createElement("span");
+    badge(b, p.level, `uplink ${p.uplink}, downlink ${p.downlink}`);
+    row.append(b);
+    $("q-peers").append(row);
+  }
+  window.demo.quality.peers = peers;
+}
 
 // fetchToken asks the demo backend for a short-lived (60 s) token; the
 // client calls it again before each token expires and refreshes in band.
@@ -57,6 +85,8 @@ async function main() {
   sb.on("broadcast", (b) => { window.demo.broadcasts.push(b.text); log(`📣 ${b.text}`, "broadcast"); });
   sb.on("message", (m) => { window.demo.messages.push(m); log(`${m.from}: ${m.text}`); });
   sb.on("error", (e) => { window.demo.error = e.message || String(e); log(`error ${e.code}: ${e.message}`); });
+  sb.on("quality", showQuality);
+  sb.on("participantNetworkQuality", (m) => log(`${m.identity}'s ${m.direction} is ${m.level}`));
 
   await sb.connect();
 

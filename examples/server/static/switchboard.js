@@ -14,7 +14,12 @@
 // session's media transport: connecting|connected|failed), track,
 // participantJoined, participantLeft, muted, incoming, callState,
 // holdStateChanged, dtmf, broadcast, message, refreshed, left, unpublished,
-// error, close.
+// networkQuality (your own network: {level, mos, uplink, downlink}, each
+// direction {level, mos, loss, jitterMs, rttMs}), participantNetworkQuality
+// (another participant's: {participantId, identity, level, direction}),
+// quality (both folded: {self, peers: Map participantId → {identity,
+// uplink, downlink, level}}), error, close. Levels: EXCELLENT, GOOD, FAIR,
+// POOR, BAD (UNKNOWN: not scored yet).
 //
 // Tokens: pass token (a fixed one) or tokenProvider (an async function that
 // asks your backend for a fresh one). With a provider the client sends a
@@ -38,7 +43,27 @@ export class Client {
     this.dc = null;
     this.callId = "";
     this.mids = new Map(); // the last offer's mid → { participantId, streamAlias, kind }
+    this.quality = { self: null, peers: new Map() }; // the latest network quality levels
   }
+
+  // noteQuality folds a networkQuality or participantNetworkQuality message
+  // into this.quality and emits "quality". A peer's level is the worse of
+  // its two directions' (an unknown direction does not count).
+  noteQuality(m) {
+    if (m.type === "networkQuality") {
+      this.quality.self = { level: m.level, mos: m.mos, uplink: m.uplink, downlink: m.downlink };
+    } else {
+      const p = this.quality.peers.get(m.participantId) || { identity: m.identity, uplink: "UNKNOWN", downlink: "UNKNOWN" };
+      p[m.direction] = m.level;
+      const known = [p.uplink, p.downlink].filter((l) => l && l !== "UNKNOWN");
+      p.level = known.sort((a, b) => Client.qualityRank(a) - Client.qualityRank(b))[0] || "UNKNOWN";
+      this.quality.peers.set(m.participantId, p);
+    }
+    this.emit("quality", this.quality);
+  }
+
+  // qualityRank orders levels: 5 for EXCELLENT down to 1 for BAD, 0 unknown.
+  static qualityRank(level) { return ["BAD", "POOR", "FAIR", "GOOD", "EXCELLENT"].indexOf(level) + 1; }
 
   on(event, fn) { (this.handlers[event] ||= []).push(fn); return this; }
   emit(event, data) { for (const fn of this.handlers[event] || []) fn(data); }
@@ -218,6 +243,7 @@ export class Client {
       case "joined":
         this.newPC(m.iceServers);
         this.joined = m;
+        this.quality = { self: null, peers: new Map() };
         if (w) w.resolve(m);
         this.emit("joined", m);
         return;
@@ -250,9 +276,18 @@ export class Client {
         if (!this.pc.remoteDescription) this.pendingICE.push(m.candidate);
         else await this.pc.addIceCandidate(m.candidate);
         return;
+      case "networkQuality":
+      case "participantNetworkQuality":
+        this.emit(m.type, m);
+        this.noteQuality(m);
+        return;
+      case "participantLeft":
+        if (this.quality.peers.delete(m.participantId)) this.emit("quality", this.quality);
+        this.emit(m.type, m);
+        return;
       default:
         if (w) w.resolve(m);
-        this.emit(m.type, m); // participantJoined, participantLeft, muted, incoming, holdStateChanged, dtmf, refreshed, unpublished, bye, pong
+        this.emit(m.type, m); // participantJoined, muted, incoming, holdStateChanged, dtmf, refreshed, unpublished, bye, pong
     }
   }
 }
