@@ -58,6 +58,14 @@ type Config struct {
 	// on a goroutine of its own, never on the signaling or media paths.
 	// Default nil: none.
 	TrackObserver TrackObserver
+	// Recorder records calls and rooms: the Server asks it when a call is
+	// answered and when a participant joins a room that is not recorded,
+	// hands it the tracks of what it records, tells the participants
+	// (recordingStarted, recordingStopped) and stops it at the end; the
+	// REST API starts and stops recordings on demand through
+	// Server.StartRecording and StopRecording. Default nil: nothing is
+	// recorded.
+	Recorder Recorder
 	// Waker wakes callees who have no live connection (package push). Nil:
 	// such calls fail with callee_offline.
 	Waker Waker

@@ -57,6 +57,15 @@ func (k *hookKey) DTMFReceived(_ context.Context, e DTMFEvent) {
 func (k *hookKey) ParticipantChanged(_ context.Context, e ParticipantEvent) {
 	k.key, k.typ = "s:"+e.SessionID, "participant"
 }
+func (k *hookKey) RecordingChanged(_ context.Context, e RecordingEvent) {
+	if e.CallID != "" {
+		k.key, k.typ = "c:"+e.CallID, "recording"
+		return
+	}
+	k.key, k.typ = "s:"+e.SessionID, "recording"
+}
+
+var _ RecordingHooks = (*hookKey)(nil)
 
 // hook hands an event to Config.Hooks without waiting for it: the event is
 // stored before hook returns (in a Webhooks' own outbox, or in the server's

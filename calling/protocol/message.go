@@ -65,6 +65,8 @@ type Message struct {
 	// join: Room (by name) or SessionID (a session the REST API put the participant in).
 	Room      string `json:"room,omitempty"`
 	SessionID string `json:"sessionId,omitempty"`
+	// join: Options may carry the recording option (Options.Recording, the
+	// room's call option of the recording policy); nothing else of it is read.
 	// join, publish: tracks the client publishes.
 	Publish []Publication `json:"publish,omitempty"`
 	// unpublish, mute: the stream concerned.
@@ -111,4 +113,8 @@ type Message struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 	// left, unpublished: why (a Reason* constant).
 	Reason string `json:"reason,omitempty"`
+
+	// Recording (recording.go): recordingStarted carries what is recorded,
+	// AUDIO or AUDIO_AND_VIDEO, with CallID (a call) or SessionID (a room).
+	RecordingType string `json:"recordingType,omitempty"`
 }
