@@ -38,11 +38,11 @@ type Call struct {
 	sessionID string
 	// calleeRecording is the recording option the callee answered with.
 	calleeRecording string
-	held      map[*peer]bool
-	ready     map[*peer]bool   // media connected and publishing
-	pids      map[*peer]string // each party's participant in the call's session
-	stopTimer func() bool
-	woken     bool
+	held            map[*peer]bool
+	ready           map[*peer]bool   // media connected and publishing
+	pids            map[*peer]string // each party's participant in the call's session
+	stopTimer       func() bool
+	woken           bool
 }
 
 type identKey struct{ account, identity string }

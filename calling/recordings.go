@@ -21,14 +21,14 @@ type liveRecording struct {
 	callID   string
 	onDemand bool
 
-	mu      sync.Mutex
+	mu        sync.Mutex
 	rec       Recording // nil while the Recorder decides
 	typ       string
 	again     bool // a room's join came while the Recorder decided: decide again
 	announced bool // participants told and hooks called: the stop is announced too
 	stopped   bool
-	tracks  map[*pubTrack]bool // handed to the recording
-	told    map[*peer]bool     // sent recordingStarted
+	tracks    map[*pubTrack]bool // handed to the recording
+	told      map[*peer]bool     // sent recordingStarted
 }
 
 // recordings holds the live recordings of the Server, by session.
