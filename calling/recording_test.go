@@ -2,9 +2,11 @@ package calling_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -533,4 +535,34 @@ func TestRecordWithoutRecorder(t *testing.T) {
 	if _, err := d.Join(ctx, client.JoinRequest{Room: "r", Recording: "LOUD"}); !errors.As(err, &pe) || pe.Reason != protocol.ReasonBadMessage {
 		t.Fatalf("join with recording LOUD: %v", err)
 	}
+}
+
+// Webhooks post recording events as "recording", with the body
+// docs/webhooks.md shows, in order with the call's other events.
+func TestWebhookRecordingEvent(t *testing.T) {
+	rc := newReceiver(t, whSecret, nil)
+	wh := newWebhooks(t, calling.WebhookConfig{URL: rc.URL})
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	wh.RecordingChanged(context.Background(), calling.RecordingEvent{Account: acct, CallID: "c-1", SessionID: "s-1", Type: "AUDIO", Started: true, At: at})
+	wh.CallStateChanged(context.Background(), calling.CallEvent{CallID: "c-1", Account: acct, State: protocol.StateEnded, At: at})
+	wh.RecordingChanged(context.Background(), calling.RecordingEvent{Account: acct, SessionID: "s-2", Type: "AUDIO_AND_VIDEO", OnDemand: true, At: at})
+	var events []string
+	for range 3 {
+		d := rc.next(t)
+		var body struct {
+			Event string          `json:"event"`
+			Data  json.RawMessage `json:"data"`
+		}
+		_ = json.Unmarshal(d.body, &body)
+		events = append(events, body.Event+" "+string(body.Data))
+	}
+	if i, j := slices.IndexFunc(events, func(s string) bool { return strings.Contains(s, `"started":true`) }),
+		slices.IndexFunc(events, func(s string) bool { return strings.HasPrefix(s, "call.state") }); i > j {
+		t.Fatalf("the call's events out of order: %q", events)
+	}
+	slices.Sort(events)
+	eq(t, "bodies", events,
+		`call.state {"callId":"c-1","account":"acct-1","from":"","to":"","state":"ended","options":{"audio":false,"video":false},"at":"2026-11-22T10:00:00Z"}`,
+		`recording {"account":"acct-1","callId":"c-1","sessionId":"s-1","recordingType":"AUDIO","started":true,"onDemand":false,"at":"2026-11-22T10:00:00Z"}`,
+		`recording {"account":"acct-1","sessionId":"s-2","recordingType":"AUDIO_AND_VIDEO","started":false,"onDemand":true,"at":"2026-11-22T10:00:00Z"}`)
 }
