@@ -8,7 +8,8 @@ import (
 )
 
 // Events delivers other signaling messages: participantJoined,
-// participantLeft, muted, error, bye.
+// participantLeft, muted, error, bye, callState, incoming,
+// recordingStarted, recordingStopped, ...
 func (c *Client) Events() <-chan protocol.Message { return c.events }
 
 func (c *Client) read() {

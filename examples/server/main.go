@@ -51,8 +51,9 @@ type config struct {
 	whSecret string
 	user     string
 	secret   string
-	demo     demoConfig
-	http     httpLimits
+	demo      demoConfig
+	http      httpLimits
+	recording recordingConfig
 }
 
 // demoConfig is the browser demo's setting (-demo*, SWITCHBOARD_DEMO_API_SECRET).
@@ -92,7 +93,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&c.data, "data", "", "folder for state that must survive a restart: the webhook outbox (<data>/webhooks)")
+	fs.StringVar(&c.data, "data", "", "folder for state that must survive a restart: the webhook outbox (<data>/webhooks), the recordings (<data>/recordings; without -data they go to a temporary folder removed at exit)")
 	fs.Func("ice-ip", "restrict ICE candidates to this address (repeatable), e.g. 127.0.0.1; unset = all interfaces", func(s string) error {
 		if net.ParseIP(s) == nil {
 			return fmt.Errorf("not an IP address: %q", s)
@@ -121,6 +122,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.BoolVar(&c.demo.public, "demo-insecure-public", false, "INSECURE: serve the demo and its open token endpoint to every address, not only loopback")
 	fs.IntVar(&c.demo.perMinute, "demo-tokens-per-minute", 20, "demo tokens one client address gets per minute")
 	fs.DurationVar(&c.demo.ttl, "demo-token-ttl", time.Minute, "lifetime of a demo token (the demo page refreshes its token in band before it expires)")
+	recordingFlags(fs, &c.recording)
 	c.http = defaultHTTPLimits
 	fs.DurationVar(&c.http.readHeader, "http-read-header-timeout", c.http.readHeader, "time to read a request's headers")
 	fs.DurationVar(&c.http.read, "http-read-timeout", c.http.read, "time to read a whole request, body included (not the signaling WebSocket once upgraded)")
@@ -306,14 +308,24 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if len(cfg.stun) > 0 {
 		iceServers = []protocol.ICEServer{{URLs: cfg.stun}}
 	}
-	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers,
-		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort}, Logger: logger})
+	rec, err := newRecordings(cfg, logger) // recording.go
 	if err != nil {
+		closeHooks()
 		return nil, err
 	}
+	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers, Recorder: rec,
+		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort}, Logger: logger})
+	if err != nil {
+		rec.close()
+		closeHooks()
+		return nil, err
+	}
+	rec.attach(signal)
 	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: signal})
 	if err != nil {
 		_ = signal.Close()
+		rec.close()
+		closeHooks()
 		return nil, err
 	}
 
@@ -334,12 +346,15 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	mountAPI(mux, admin(tokensAPI), "tokens")
 	mountAPI(mux, admin(roomsAPI), "sessions", "participants")
 	mountAPI(mux, admin(signal.CallsHandler()), "calls")
+	mountAPI(mux, admin(rec.api), "recordings")
 	mux.Handle("/v1/", admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "route_not_found", "no such route")
 	})))
 	if cfg.demo.on {
 		d := newDemo(cfg.demo, issuer, time.Now)
 		mux.Handle("POST /demo/token", d.guard(http.HandlerFunc(d.tokens)))
+		mux.Handle("/demo/recordings", d.guard(rec.demoHandler(cfg.demo.public)))
+		mux.Handle("/demo/recordings/", d.guard(rec.demoHandler(cfg.demo.public)))
 		sub, _ := fs.Sub(static, "static")
 		mux.Handle("/", d.guard(http.FileServerFS(sub)))
 	}
@@ -347,6 +362,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		cancel()
 		<-sweepDone
 		_ = signal.Close()
+		rec.close()
 		closeHooks()
 	}}, nil
 }
