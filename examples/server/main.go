@@ -40,17 +40,17 @@ func main() {
 }
 
 type config struct {
-	addr     string
-	data     string
-	iceIPs   []string
-	natIPs   []string
-	stun     []string
-	keyFile  string
-	udpPort  int
-	webhook  string
-	whSecret string
-	user     string
-	secret   string
+	addr      string
+	data      string
+	iceIPs    []string
+	natIPs    []string
+	stun      []string
+	keyFile   string
+	udpPort   int
+	webhook   string
+	whSecret  string
+	user      string
+	secret    string
 	demo      demoConfig
 	http      httpLimits
 	recording recordingConfig
