@@ -40,20 +40,21 @@ func main() {
 }
 
 type config struct {
-	addr      string
-	data      string
-	iceIPs    []string
-	natIPs    []string
-	stun      []string
-	keyFile   string
-	udpPort   int
-	webhook   string
-	whSecret  string
-	user      string
-	secret    string
-	demo      demoConfig
-	http      httpLimits
-	recording recordingConfig
+	addr     string
+	data     string
+	iceIPs   []string
+	natIPs   []string
+	stun     []string
+	keyFile  string
+	udpPort  int
+	webhook  string
+	whSecret string
+	user     string
+	secret   string
+	demo     demoConfig
+	http     httpLimits
+
+	recording recordingConfig // recording.go
 }
 
 // demoConfig is the browser demo's setting (-demo*, SWITCHBOARD_DEMO_API_SECRET).
