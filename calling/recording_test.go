@@ -425,7 +425,7 @@ func TestRecordOnDemand(t *testing.T) {
 	withMic(t, bob)
 	al, bl := logEvents(t, alice), logEvents(t, bob)
 	ctx := ctxT(t, 30*time.Second)
-	if err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, CallID: "c-none"}, "AUDIO"); !errors.Is(err, calling.ErrRecordingTargetNotFound) {
+	if _, err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, CallID: "c-none"}, "AUDIO"); !errors.Is(err, calling.ErrRecordingTargetNotFound) {
 		t.Fatalf("unknown call: %v", err)
 	}
 	id, err := alice.Call(ctx, "bob", protocol.CallOptions{Audio: true})
@@ -433,7 +433,7 @@ func TestRecordOnDemand(t *testing.T) {
 		t.Fatal(err)
 	}
 	bl.wait(t, "incoming", 1, isType(protocol.TypeIncoming))
-	if err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, CallID: id}, "AUDIO"); !errors.Is(err, calling.ErrRecordingTargetNotFound) {
+	if _, err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, CallID: id}, "AUDIO"); !errors.Is(err, calling.ErrRecordingTargetNotFound) {
 		t.Fatalf("a ringing call: %v", err)
 	}
 	if err := bob.Accept(id, protocol.CallOptions{Audio: true}); err != nil {
@@ -446,17 +446,17 @@ func TestRecordOnDemand(t *testing.T) {
 		l.wait(t, "confirmed", 1, isState(protocol.StateConfirmed))
 	}
 	target := calling.RecordingTarget{Account: acct, CallID: id}
-	if err := e.srv.StartRecording(ctx, target, "VIDEO"); !errors.Is(err, calling.ErrRecordingType) {
+	if _, err := e.srv.StartRecording(ctx, target, "VIDEO"); !errors.Is(err, calling.ErrRecordingType) {
 		t.Fatalf("type VIDEO: %v", err)
 	}
-	if err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: "other", CallID: id}, "AUDIO"); !errors.Is(err, calling.ErrRecordingTargetNotFound) {
+	if _, err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: "other", CallID: id}, "AUDIO"); !errors.Is(err, calling.ErrRecordingTargetNotFound) {
 		t.Fatalf("another account's call: %v", err)
 	}
 	if err := e.srv.StopRecording(ctx, target); !errors.Is(err, calling.ErrNotRecording) {
 		t.Fatalf("stop before start: %v", err)
 	}
-	if err := e.srv.StartRecording(ctx, target, "AUDIO_AND_VIDEO"); err != nil {
-		t.Fatal(err)
+	if typ, err := e.srv.StartRecording(ctx, target, "AUDIO_AND_VIDEO"); err != nil || typ != "AUDIO_AND_VIDEO" {
+		t.Fatal(typ, err)
 	}
 	req := rec.nextRequest(t)
 	if !req.OnDemand || req.Type != "AUDIO_AND_VIDEO" || req.CallID != id || len(req.Parties) != 2 || req.Parties[0].ParticipantID == "" {
@@ -472,7 +472,7 @@ func TestRecordOnDemand(t *testing.T) {
 		}
 	}
 	// The call's session names the call too.
-	if err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, SessionID: req.SessionID}, "AUDIO"); !errors.Is(err, calling.ErrAlreadyRecording) {
+	if _, err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, SessionID: req.SessionID}, "AUDIO"); !errors.Is(err, calling.ErrAlreadyRecording) {
 		t.Fatalf("second start: %v", err)
 	}
 	if err := e.srv.StopRecording(ctx, target); err != nil {
@@ -507,10 +507,10 @@ func TestRecordOnDemand(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.nextRequest(t) // the join's
-	if err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, SessionID: j.SessionID}, "AUDIO"); !errors.Is(err, errFakePolicy) {
+	if _, err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, SessionID: j.SessionID}, "AUDIO"); !errors.Is(err, errFakePolicy) {
 		t.Fatalf("refused by the policy: %v", err)
 	}
-	if err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, SessionID: "s-nobody"}, "AUDIO"); !errors.Is(err, calling.ErrRecordingTargetNotFound) {
+	if _, err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, SessionID: "s-nobody"}, "AUDIO"); !errors.Is(err, calling.ErrRecordingTargetNotFound) {
 		t.Fatalf("an empty session: %v", err)
 	}
 }
@@ -519,7 +519,7 @@ func TestRecordOnDemand(t *testing.T) {
 func TestRecordWithoutRecorder(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := ctxT(t, 10*time.Second)
-	if err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, CallID: "c-x"}, "AUDIO"); !errors.Is(err, calling.ErrNoRecorder) {
+	if _, err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, CallID: "c-x"}, "AUDIO"); !errors.Is(err, calling.ErrNoRecorder) {
 		t.Fatal(err)
 	}
 	if err := e.srv.StopRecording(ctx, calling.RecordingTarget{Account: acct, CallID: "c-x"}); !errors.Is(err, calling.ErrNoRecorder) {

@@ -327,26 +327,27 @@ func (s *Server) recordingHook(lr *liveRecording, started bool) {
 // StartRecording starts recording a call (answered, not yet ended) or a
 // room (with someone connected to it on this node) on demand, at typ
 // (protocol.RecordingAudio or protocol.RecordingAudioAndVideo), where the
-// Recorder's policy permits: its error is returned as it is. It is the
-// REST API's POST /v1/recordings (the host implements package recording's
-// Controller with it). Errors: ErrNoRecorder, ErrRecordingTargetNotFound,
+// Recorder's policy permits, and returns what is recorded (the Recording's
+// Type: the policy may lower typ). It is the REST API's POST
+// /v1/recordings (the host implements package recording's Controller with
+// it). Errors: ErrNoRecorder, ErrRecordingType, ErrRecordingTargetNotFound,
 // ErrAlreadyRecording, ErrRecordingRefused (the Recorder started nothing
-// and said nothing), or the Recorder's.
-func (s *Server) StartRecording(ctx context.Context, t RecordingTarget, typ string) error {
+// and said nothing), or the Recorder's own, as it is.
+func (s *Server) StartRecording(ctx context.Context, t RecordingTarget, typ string) (string, error) {
 	if s.cfg.Recorder == nil {
-		return ErrNoRecorder
+		return "", ErrNoRecorder
 	}
 	if typ != protocol.RecordingAudio && typ != protocol.RecordingAudioAndVideo {
-		return ErrRecordingType
+		return "", ErrRecordingType
 	}
 	key, req, err := s.recordingTarget(t)
 	if err != nil {
-		return err
+		return "", err
 	}
 	req.OnDemand, req.Type = true, typ
 	lr := s.claimRecording(key, req.CallID, true)
 	if lr == nil {
-		return ErrAlreadyRecording
+		return "", ErrAlreadyRecording
 	}
 	rec, err := s.startRecorder(req)
 	if rec == nil {
@@ -354,10 +355,11 @@ func (s *Server) StartRecording(ctx context.Context, t RecordingTarget, typ stri
 		if err == nil {
 			err = ErrRecordingRefused
 		}
-		return err
+		return "", err
 	}
+	recorded := rec.Type()
 	s.recordingStarted(lr, rec)
-	return nil
+	return recorded, nil
 }
 
 // StopRecording stops a recording started on demand (Server.StartRecording)

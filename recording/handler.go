@@ -19,11 +19,13 @@ import (
 // checks that the call or session exists in the target's account (else
 // ErrTargetNotFound) and that the policy permits the type (else a
 // *PolicyError, as Resolve with the request as the call option decides),
-// starts the recording and tells the participants. Stop stops it
-// (ErrNotRecording when nothing runs). Implementations must be safe for
-// concurrent use.
+// starts the recording, tells the participants and returns the type
+// recorded (the account setting may lower the request: AUDIO for
+// AUDIO_AND_VIDEO). Stop stops it (ErrNotRecording when nothing runs; a
+// *PolicyError with ReasonAutomatic for a recording the policy started).
+// Implementations must be safe for concurrent use.
 type Controller interface {
-	Start(ctx context.Context, t Target, typ Type) error
+	Start(ctx context.Context, t Target, typ Type) (Type, error)
 	Stop(ctx context.Context, t Target) error
 }
 
@@ -218,7 +220,8 @@ type startRequest struct {
 	Type      Type   `json:"type" validate:"required,oneof=AUDIO AUDIO_AND_VIDEO"`
 }
 
-// activeBody is the answer of POST /recordings: what is now recorded.
+// activeBody is the answer of POST /recordings: what is now recorded (the
+// type may be lower than asked: the account setting is the ceiling).
 type activeBody struct {
 	SessionID string `json:"sessionId,omitempty"`
 	CallID    string `json:"callId,omitempty"`
@@ -237,10 +240,11 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, account string) 
 	if h.cfg.Controller == nil {
 		return httpx.Errorf(http.StatusNotImplemented, "not_implemented", "on-demand recording is not available")
 	}
-	if err := h.cfg.Controller.Start(r.Context(), t, req.Type); err != nil {
+	typ, err := h.cfg.Controller.Start(r.Context(), t, req.Type)
+	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusCreated, activeBody{SessionID: t.SessionID, CallID: t.CallID, Type: req.Type})
+	httpx.WriteJSON(w, http.StatusCreated, activeBody{SessionID: t.SessionID, CallID: t.CallID, Type: cmp.Or(typ, req.Type)})
 	return nil
 }
 

@@ -207,8 +207,9 @@ type recordingController struct{ srv *calling.Server }
 
 var _ recording.Controller = (*recordingController)(nil)
 
-func (c *recordingController) Start(ctx context.Context, t recording.Target, typ recording.Type) error {
-	return recordingError(c.srv.StartRecording(ctx, calling.RecordingTarget{Account: t.Account, CallID: t.CallID, SessionID: t.SessionID}, string(typ)))
+func (c *recordingController) Start(ctx context.Context, t recording.Target, typ recording.Type) (recording.Type, error) {
+	recorded, err := c.srv.StartRecording(ctx, calling.RecordingTarget{Account: t.Account, CallID: t.CallID, SessionID: t.SessionID}, string(typ))
+	return recording.Type(recorded), recordingError(err)
 }
 
 func (c *recordingController) Stop(ctx context.Context, t recording.Target) error {

@@ -144,6 +144,29 @@ func (p *party) send(frames [][]byte, seq0 uint16, ts0 uint32) {
 	}
 }
 
+// heard waits until p has received the packet numbered seq from the other
+// party: the server has read it, so its recorder has it too (the SFU hands
+// a packet to its sinks right after its subscribers).
+func (p *party) heard(t *testing.T, seq uint16) {
+	t.Helper()
+	var tr *client.RemoteTrack
+	select {
+	case tr = <-p.Tracks():
+	case <-time.After(15 * time.Second):
+		t.Fatal("no remote track")
+	}
+	for {
+		_ = tr.SetReadDeadline(time.Now().Add(15 * time.Second))
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			t.Fatalf("waiting for packet %d: %v", seq, err)
+		}
+		if pkt.SequenceNumber == seq {
+			return
+		}
+	}
+}
+
 // call places a call from a to b, answered, with media up on both sides.
 func call(t *testing.T, a, b *party, callee string) string {
 	t.Helper()
@@ -361,6 +384,8 @@ func TestRecordedCallByPolicy(t *testing.T) {
 		wg.Go(func() { p.send(sent[who], 40000, 3000000000) })
 	}
 	wg.Wait()
+	alice.heard(t, 40000+n-1)
+	bob.heard(t, 40000+n-1)
 	if err := alice.Hangup(id); err != nil {
 		t.Fatal(err)
 	}
@@ -443,4 +468,179 @@ func TestRecordedCallByPolicy(t *testing.T) {
 		t.Fatalf("the mix: 1 kHz %.3f, 440 Hz %.3f, 700 Hz %.3f of its power", g1, g4, g7)
 	}
 	t.Logf("mix %d ms; 1 kHz %.2f, 440 Hz %.2f of its power", comp.DurationMs, g1, g4)
+}
+
+// postJSON sends body to the example without credentials (the demo's
+// endpoints) and returns the status and the body.
+func postJSON(t *testing.T, method, url, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(res.Body)
+	return res.StatusCode, b.Bytes()
+}
+
+// On demand, through the example: a call nobody's policy records is
+// recorded from a POST mid-call to its DELETE (both parties hear both;
+// the account setting AUDIO lowers a request for video), and the files
+// hold that stretch; a room whose only participant's token says DISABLED,
+// and the demo account, whose setting is NONE, are refused; the demo page's
+// endpoint lists the demo account's recordings and deletes nothing.
+func TestRecordingOnDemand(t *testing.T) {
+	data := t.TempDir()
+	c := newAPIClientWith(t, func(cfg *config) {
+		cfg.data = data
+		cfg.recording = recordingConfig{account: recording.TypeAudio, demo: recording.TypeNone}
+		cfg.demo = demoConfig{on: true, perMinute: 20, ttl: time.Minute, apiSecret: "demo-admin-secret-0123456789"}
+	})
+	api, err := client.NewAPI("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grants := `{"outgoing":true,"incoming":true,"rooms":["*"],"publish":["AUDIO"]}`
+	alice, bob := dialParty(t, c, api, "alice", grants), dialParty(t, c, api, "bob", grants)
+	c.expect("POST", "/v1/recordings", `{"callId":"c-none","type":"AUDIO"}`, 404)
+	id := call(t, alice, bob, "bob")
+
+	body := c.expect("POST", "/v1/recordings", `{"callId":"`+id+`","type":"AUDIO_AND_VIDEO"}`, 201)
+	if strings.TrimSpace(string(body)) != `{"callId":"`+id+`","type":"AUDIO"}` {
+		t.Fatalf("started: %s", body)
+	}
+	c.expect("POST", "/v1/recordings", `{"callId":"`+id+`","type":"AUDIO"}`, 409)
+	for _, p := range []*party{alice, bob} {
+		if m := p.wait(t, "recordingStarted", 1, ofType(protocol.TypeRecordingStarted)); m.CallID != id || m.RecordingType != "AUDIO" {
+			t.Fatalf("recordingStarted %+v", m)
+		}
+	}
+	frames := toneFrames(t, 50, 1000)
+	alice.send(frames, 100, 0)
+	bob.heard(t, 100+uint16(len(frames))-1)
+	c.expect("DELETE", "/v1/recordings/active/calls/"+id, "", 204)
+	for _, p := range []*party{alice, bob} {
+		if m := p.wait(t, "recordingStopped", 1, ofType(protocol.TypeRecordingStopped)); m.CallID != id {
+			t.Fatalf("recordingStopped %+v", m)
+		}
+	}
+	c.expect("DELETE", "/v1/recordings/active/calls/"+id, "", 404)
+	// Alice's file holds what she sent while it recorded; bob sent nothing,
+	// so he has no file; composition is off.
+	recs := listRecordings(t, c, "callId="+id, 1)
+	if recs[0].Identity != "alice" || recs[0].DurationMs != 1000 || recs[0].Composition {
+		t.Fatalf("recordings %+v", recs)
+	}
+	disk, err := os.ReadFile(filepath.Join(data, "recordings", recs[0].ID+".ogg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	packets := readOgg(t, disk)
+	if len(packets) != 2+len(frames) || !bytes.Equal(packets[2].data, frames[0]) || !bytes.Equal(packets[len(packets)-1].data, frames[len(frames)-1]) {
+		t.Fatalf("alice's file: %d packets", len(packets))
+	}
+	if requireFFmpeg(t) {
+		checkPlayable(t, filepath.Join(data, "recordings", recs[0].ID+".ogg"))
+	}
+	if err := alice.Hangup(id); err != nil {
+		t.Fatal(err)
+	}
+
+	// A room whose only participant's token says DISABLED.
+	carol := dialParty(t, c, api, "carol", `{"rooms":["*"],"publish":["AUDIO"],"recording":"DISABLED"}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	j, err := carol.Join(ctx, client.JoinRequest{Room: "solo", Recording: "AUDIO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := c.expect("POST", "/v1/recordings", `{"sessionId":"`+j.SessionID+`","type":"AUDIO"}`, 403); !strings.Contains(string(b), "recording_not_permitted") {
+		t.Fatalf("DISABLED alone: %s", b)
+	}
+
+	// The demo account records NONE: the demo page's on-demand request is
+	// refused; the API account cannot see the demo's room.
+	st, b := postJSON(t, "POST", c.base+"/demo/token", `{"identity":"dora"}`)
+	var tok struct{ Token string }
+	if err := json.Unmarshal(b, &tok); st != 201 || err != nil {
+		t.Fatalf("demo token: %d %s", st, b)
+	}
+	dora := dialWith(t, c.base, api, tok.Token)
+	jd, err := dora.Join(ctx, client.JoinRequest{Room: "standup", Recording: "AUDIO"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, b := postJSON(t, "POST", c.base+"/demo/recordings", `{"sessionId":"`+jd.SessionID+`","type":"AUDIO"}`); st != 403 || !strings.Contains(string(b), "recording_not_permitted") {
+		t.Fatalf("demo account NONE: %d %s", st, b)
+	}
+	c.expect("POST", "/v1/recordings", `{"sessionId":"`+jd.SessionID+`","type":"AUDIO"}`, 404)
+	if st, b := postJSON(t, "GET", c.base+"/demo/recordings", ""); st != 200 || strings.TrimSpace(string(b)) != `{"recordings":[]}` {
+		t.Fatalf("the demo's recordings: %d %s", st, b)
+	}
+	if st, _ := postJSON(t, "DELETE", c.base+"/demo/recordings/"+recs[0].ID, ""); st != 403 {
+		t.Fatalf("the demo deleted a recording: %d", st)
+	}
+	if st, _ := postJSON(t, "GET", c.base+"/demo/recordings/"+recs[0].ID, ""); st != 404 {
+		t.Fatalf("the demo sees the API account's recording: %d", st)
+	}
+}
+
+// The recording flags: defaults (the API account NONE, the demo account
+// AUDIO, composition on, 30 days), case-insensitive types, and a refusal.
+func TestRecordingFlags(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, err := parseFlags(nil, none)
+	if err != nil || cfg.recording != (recordingConfig{account: recording.TypeNone, demo: recording.TypeAudio, composition: true, retention: 30 * 24 * time.Hour}) {
+		t.Fatalf("defaults %+v %v", cfg.recording, err)
+	}
+	cfg, err = parseFlags([]string{"-recording", "audio_and_video", "-demo-recording", "NONE", "-recording-composition=false", "-recording-retention", "48h"}, none)
+	if err != nil || cfg.recording != (recordingConfig{account: recording.TypeAudioAndVideo, demo: recording.TypeNone, retention: 48 * time.Hour}) {
+		t.Fatalf("set %+v %v", cfg.recording, err)
+	}
+	if _, err := parseFlags([]string{"-recording", "VIDEO"}, none); err == nil || !strings.Contains(err.Error(), "NONE, AUDIO or AUDIO_AND_VIDEO") {
+		t.Fatalf("-recording VIDEO: %v", err)
+	}
+}
+
+// At start the example repairs what a killed process left: a recording
+// still marked as being written is listed as interrupted, with the
+// duration its file holds, and the file is finished so it plays.
+func TestRecordingInterruptedAtStart(t *testing.T) {
+	data := t.TempDir()
+	st, err := recording.NewFileStorage(filepath.Join(data, "recordings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &recording.Recording{ID: "r-killed1", Account: "default", CallID: "c-1", Identity: "alice", Type: recording.TypeAudio,
+		Format: recording.FormatOgg, StartedAt: time.Now().Add(-time.Minute), Status: recording.StatusRecording}
+	f, err := st.Create(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := recording.NewOggWriter(f, recording.OggOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range toneFrames(t, 50, 1000) {
+		if err := w.WritePacket(int64(i*960), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil || f.Sync() != nil || f.Close() != nil {
+		t.Fatal("writing the file", err)
+	}
+	// The process "dies" here: no Close, no final metadata.
+
+	c := newAPIClientWith(t, func(cfg *config) { cfg.data = data })
+	var got recording.Recording
+	_ = json.Unmarshal(c.expect("GET", "/v1/recordings/r-killed1", "", 200), &got)
+	if got.Status != recording.StatusInterrupted || got.DurationMs != 1000 {
+		t.Fatalf("after the restart: %+v", got)
+	}
+	if requireFFmpeg(t) {
+		checkPlayable(t, filepath.Join(data, "recordings", "r-killed1.ogg"))
+	}
 }
