@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/recording"
@@ -175,12 +173,8 @@ func (a activeRecording) Type() string { return string(a.a.Type()) }
 
 // RecordTrack attaches a track recorder to the track until it ends.
 func (a activeRecording) RecordTrack(ctx context.Context, t calling.PublishedTrack) {
-	kind := recording.KindAudio
-	if t.Kind == webrtc.RTPCodecTypeVideo {
-		kind = recording.KindVideo
-	}
 	tr, err := a.a.StartTrack(ctx, recording.TrackInfo{ParticipantID: t.ParticipantID, Identity: t.Identity, StreamAlias: t.StreamAlias,
-		Kind: kind, Codec: t.Codec, RequestKeyframe: t.Track.RequestKeyframe})
+		Kind: t.Kind.String(), Codec: t.Codec, RequestKeyframe: t.Track.RequestKeyframe}) // "audio" or "video"
 	if err != nil {
 		return // video of an AUDIO recording, a codec not recorded (the recording lists it), or stopped
 	}
