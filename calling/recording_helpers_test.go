@@ -22,6 +22,8 @@ import (
 type fakeRecorder struct {
 	reqs chan calling.RecordingRequest
 	recs chan *fakeRecording
+	// hold, when set, keeps automatic decisions waiting until it is closed.
+	hold chan struct{}
 }
 
 func newFakeRecorder() *fakeRecorder {
@@ -32,6 +34,9 @@ var errFakePolicy = errors.New("fake policy: not permitted")
 
 func (f *fakeRecorder) StartRecording(_ context.Context, req calling.RecordingRequest) (calling.Recording, error) {
 	f.reqs <- req
+	if f.hold != nil && !req.OnDemand {
+		<-f.hold
+	}
 	record := false
 	for _, p := range req.Parties {
 		record = record || p.Option == auth.RecordingAlways

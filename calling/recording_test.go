@@ -258,7 +258,10 @@ func TestRecordOnDemand(t *testing.T) {
 		"recording stopped AUDIO_AND_VIDEO call=true session=true onDemand=true", "call ended")
 
 	// A room where the only participant's token says DISABLED: the
-	// Recorder refuses, and its error comes back.
+	// Recorder refuses, and its error comes back. Asked while the join's
+	// own decision is under way, the request waits for it (it records
+	// nothing), rather than being told the room is being recorded.
+	rec.hold = make(chan struct{})
 	g := roomGrants
 	g.Recording = auth.RecordingDisabled
 	solo := e.dialToken(e.token("solo", g))
@@ -266,8 +269,19 @@ func TestRecordOnDemand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.nextRequest(t) // the join's
-	if _, err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, SessionID: j.SessionID}, "AUDIO"); !errors.Is(err, errFakePolicy) {
+	rec.nextRequest(t) // the join's, held
+	refused := make(chan error, 1)
+	go func() {
+		_, err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, SessionID: j.SessionID}, "AUDIO")
+		refused <- err
+	}()
+	select {
+	case err := <-refused:
+		t.Fatalf("answered during the join's decision: %v", err)
+	case <-time.After(50 * time.Millisecond): // it waits; this only gives a wrong answer a chance to show
+	}
+	close(rec.hold)
+	if err := <-refused; !errors.Is(err, errFakePolicy) {
 		t.Fatalf("refused by the policy: %v", err)
 	}
 	if _, err := e.srv.StartRecording(ctx, calling.RecordingTarget{Account: acct, SessionID: "s-nobody"}, "AUDIO"); !errors.Is(err, calling.ErrRecordingTargetNotFound) {

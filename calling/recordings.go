@@ -29,7 +29,13 @@ type liveRecording struct {
 	stopped   bool
 	tracks    map[*pubTrack]bool // handed to the recording
 	told      map[*peer]bool     // sent recordingStarted
+
+	decided     chan struct{} // closed once the Recorder has answered for good
+	decidedOnce sync.Once
 }
+
+// decide marks the decision on lr taken (a recording, or nothing).
+func (lr *liveRecording) decide() { lr.decidedOnce.Do(func() { close(lr.decided) }) }
 
 // recordings holds the live recordings of the Server, by session.
 type recordings struct {
@@ -37,10 +43,11 @@ type recordings struct {
 	live map[roomKey]*liveRecording
 }
 
-// claimRecording registers a recording of key about to be decided on, or
-// returns nil when one is being decided or runs (a room's automatic start
-// then decides again when the current decision records nothing).
-func (s *Server) claimRecording(key roomKey, callID string, onDemand bool) *liveRecording {
+// claimRecording registers a recording of key about to be decided on and
+// returns it, or returns nil and the recording being decided on or running
+// (a room's automatic start then decides again when the current decision
+// records nothing).
+func (s *Server) claimRecording(key roomKey, callID string, onDemand bool) (claimed, busy *liveRecording) {
 	s.recs.mu.Lock()
 	defer s.recs.mu.Unlock()
 	if lr := s.recs.live[key]; lr != nil {
@@ -49,11 +56,12 @@ func (s *Server) claimRecording(key roomKey, callID string, onDemand bool) *live
 			lr.again = true
 		}
 		lr.mu.Unlock()
-		return nil
+		return nil, lr
 	}
-	lr := &liveRecording{key: key, callID: callID, onDemand: onDemand, tracks: map[*pubTrack]bool{}, told: map[*peer]bool{}}
+	lr := &liveRecording{key: key, callID: callID, onDemand: onDemand, tracks: map[*pubTrack]bool{}, told: map[*peer]bool{},
+		decided: make(chan struct{})}
 	s.recs.live[key] = lr
-	return lr
+	return lr, nil
 }
 
 // unclaim drops lr after a decision that records nothing, unless a join
@@ -71,6 +79,7 @@ func (s *Server) unclaim(lr *liveRecording) (again bool) {
 	if s.recs.live[lr.key] == lr {
 		delete(s.recs.live, lr.key)
 	}
+	lr.decide()
 	return false
 }
 
@@ -95,7 +104,7 @@ func (s *Server) recordCall(c *Call, enter func()) {
 		enter()
 		return
 	}
-	lr := s.claimRecording(roomKey{c.Account, c.sessionID}, c.ID, false)
+	lr, _ := s.claimRecording(roomKey{c.Account, c.sessionID}, c.ID, false)
 	if lr == nil {
 		enter()
 		return
@@ -125,7 +134,7 @@ func (s *Server) recordRoom(r *room) {
 	if s.cfg.Recorder == nil || r.isCall() {
 		return
 	}
-	lr := s.claimRecording(r.key, "", false)
+	lr, _ := s.claimRecording(r.key, "", false)
 	if lr == nil {
 		return
 	}
@@ -151,6 +160,7 @@ func (s *Server) recordRoom(r *room) {
 // call or room are handed to it, its participants told, the hooks called.
 // A recording stopped while it was being started is stopped at once.
 func (s *Server) recordingStarted(lr *liveRecording, rec Recording) {
+	defer lr.decide()
 	lr.mu.Lock()
 	if lr.stopped {
 		lr.mu.Unlock()
@@ -345,9 +355,23 @@ func (s *Server) StartRecording(ctx context.Context, t RecordingTarget, typ stri
 		return "", err
 	}
 	req.OnDemand, req.Type = true, typ
-	lr := s.claimRecording(key, req.CallID, true)
-	if lr == nil {
-		return "", ErrAlreadyRecording
+	var lr *liveRecording
+	for lr == nil {
+		var busy *liveRecording
+		if lr, busy = s.claimRecording(key, req.CallID, true); lr != nil {
+			break
+		}
+		select { // an automatic decision under way (a join's) may record nothing: wait for it
+		case <-busy.decided:
+			busy.mu.Lock()
+			running := busy.rec != nil && !busy.stopped
+			busy.mu.Unlock()
+			if running {
+				return "", ErrAlreadyRecording
+			}
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
 	}
 	rec, err := s.startRecorder(req)
 	if rec == nil {
