@@ -31,8 +31,9 @@ var (
 	ErrRecordingTargetNotFound = errors.New("calling: no such live call or room to record")
 	// ErrRecordingType: a type other than AUDIO or AUDIO_AND_VIDEO.
 	ErrRecordingType = errors.New("calling: recording type must be AUDIO or AUDIO_AND_VIDEO")
-	// ErrAlreadyRecording: the call or room is being recorded (or a start
-	// is being decided on).
+	// ErrAlreadyRecording: the call or room is being recorded. (A start on
+	// demand waits for an automatic decision under way, which may record
+	// nothing.)
 	ErrAlreadyRecording = errors.New("calling: already recording")
 	// ErrNotRecording: the call or room is not being recorded.
 	ErrNotRecording = errors.New("calling: not recording")
