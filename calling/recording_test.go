@@ -132,7 +132,7 @@ func TestRecordRoomByPolicy(t *testing.T) {
 		t.Fatalf("first request %+v", req)
 	}
 	waitConnected(t, a) // ann's track is published
-	_, bl, jb := join("ben", auth.RecordingAlways, "")
+	b, bl, jb := join("ben", auth.RecordingAlways, "")
 	req := rec.nextRequest(t)
 	if len(req.Parties) != 2 {
 		t.Fatalf("second request %+v", req)
@@ -164,10 +164,13 @@ func TestRecordRoomByPolicy(t *testing.T) {
 		t.Fatalf("on-demand stop of an automatic recording: %v", err)
 	}
 	_ = c.Close()
+	_ = b.Close()
+	<-c.Done()
+	<-b.Done()
 	if r.stopCount() != 0 {
 		t.Fatal("stopped while people are in the room")
 	}
-	e.close()
+	_ = a.Close() // the last one out: the room ends, and its recording
 	r.waitStopped(t)
 }
 

@@ -14,8 +14,8 @@ const recordingStartTimeout = 10 * time.Second
 
 // liveRecording is the recording of one call or room on this node, from
 // the moment a start is decided on until it stops. Lock order: Call.mu,
-// then Server.recMu, then liveRecording.mu; nothing else is held under mu
-// but a room's or a track's own lock.
+// then recordings.mu, then liveRecording.mu; under mu nothing else is
+// taken but a peer's outgoing queue and the hook queue.
 type liveRecording struct {
 	key      roomKey
 	callID   string
