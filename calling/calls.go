@@ -36,13 +36,15 @@ type Call struct {
 	callee    *peer   // the connection that answered
 	callerPub []protocol.Publication
 	sessionID string
-	held      map[*peer]bool
-	ready     map[*peer]bool   // media connected and publishing
-	pids      map[*peer]string // each party's participant in the call's session
-	stopTimer func() bool
-	woken     bool               // the Waker was asked: a lost callee connection leaves the call ringing
-	waking    bool               // Wake is running: a callee connection that arrives rings at once
-	stopWake  context.CancelFunc // ends Wake's ctx; nil when nobody was woken
+	// calleeRecording is the recording option the callee answered with.
+	calleeRecording string
+	held            map[*peer]bool
+	ready           map[*peer]bool   // media connected and publishing
+	pids            map[*peer]string // each party's participant in the call's session
+	stopTimer       func() bool
+	woken           bool               // the Waker was asked: a lost callee connection leaves the call ringing
+	waking          bool               // Wake is running: a callee connection that arrives rings at once
+	stopWake        context.CancelFunc // ends Wake's ctx; nil when nobody was woken
 }
 
 type identKey struct{ account, identity string }
@@ -102,6 +104,9 @@ func (c *Call) setState(to protocol.CallState, cause protocol.Cause) error {
 	}
 	ev := CallEvent{CallID: c.ID, Account: c.Account, From: c.From, To: c.To, State: to, Cause: cause, SessionID: c.sessionID, Options: c.Options, At: now}
 	c.srv.hook(func(ctx context.Context, h Hooks) { h.CallStateChanged(ctx, ev) })
+	if (to == protocol.StateEnded || to == protocol.StateFailed) && c.sessionID != "" {
+		_ = c.srv.stopRecording(roomKey{c.Account, c.sessionID}, false) // after the parties heard the end
+	}
 	return nil
 }
 
@@ -310,7 +315,7 @@ func (c *Call) calleeConnected(p *peer) {
 }
 
 // accept answers the call from callee connection p.
-func (c *Call) accept(p *peer, pubs []protocol.Publication) error {
+func (c *Call) accept(p *peer, pubs []protocol.Publication, opts *protocol.CallOptions) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !slices.Contains(c.rung, p) {
@@ -329,6 +334,9 @@ func (c *Call) accept(p *peer, pubs []protocol.Publication) error {
 		c.stopTimer()
 	}
 	c.callee = p
+	if opts != nil {
+		c.calleeRecording = opts.Recording
+	}
 	for _, other := range c.rung {
 		if other != p {
 			other.send(&protocol.Message{Type: protocol.TypeCallState, CallID: c.ID, State: protocol.StateEnded, Cause: protocol.CauseAnsweredElsewhere})
@@ -346,11 +354,14 @@ func (c *Call) accept(p *peer, pubs []protocol.Publication) error {
 	if err := c.setState(protocol.StateAccepted, ""); err != nil {
 		return err
 	}
-	if c.caller != nil {
-		caller, callerPubs := c.caller, c.callerPubs()
-		caller.post(func() { caller.enterCall(c, s.ID, callerPubs) })
-	}
-	p.post(func() { p.enterCall(c, s.ID, pubs) })
+	// The parties' media is set up once the recording is decided on.
+	caller, callerPubs := c.caller, c.callerPubs()
+	c.srv.recordCall(c, func() {
+		if caller != nil {
+			caller.post(func() { caller.enterCall(c, s.ID, callerPubs) })
+		}
+		p.post(func() { p.enterCall(c, s.ID, pubs) })
+	})
 	return nil
 }
 

@@ -69,6 +69,14 @@ type Config struct {
 	// QualityInterval is how often the Server ticks Quality, on Clock.
 	// Default DefaultQualityInterval (1 s).
 	QualityInterval time.Duration
+	// Recorder records calls and rooms: the Server asks it when a call is
+	// answered and when a participant joins a room that is not recorded,
+	// hands it the tracks of what it records, tells the participants
+	// (recordingStarted, recordingStopped) and stops it at the end; the
+	// REST API starts and stops recordings on demand through
+	// Server.StartRecording and StopRecording. Default nil: nothing is
+	// recorded.
+	Recorder Recorder
 	// Waker wakes callees who have no live connection (package push), on
 	// a goroutine of its own per call (see Waker). Nil: such calls fail
 	// with callee_offline.

@@ -39,6 +39,14 @@
 // Clock, and sends the level changes the host passes to
 // NetworkQualityChanged as networkQuality and participantNetworkQuality
 // messages and QualityHooks events.
+// Config.Recorder records calls and rooms:
+// the Server asks it when a call is answered (before the parties' media is
+// set up) and when someone joins a room that is not recorded, hands the
+// running Recording every track of what it records, tells every
+// participant (recordingStarted, recordingStopped) and stops it at the
+// end; Server.StartRecording and StopRecording serve on-demand requests.
+// The host implements Recorder with package recording, which calling does
+// not import.
 //
 // Each connection is an actor: a reader, a writer with a bounded queue (a
 // client that lets it fill is disconnected with close code 4008), a pinger

@@ -22,6 +22,29 @@ var (
 	errCallOver     = errors.New("calling: the call has already ended")
 )
 
+// Errors of recording on demand (Server.StartRecording, StopRecording).
+var (
+	// ErrNoRecorder: Config.Recorder is nil.
+	ErrNoRecorder = errors.New("calling: no Recorder configured")
+	// ErrRecordingTargetNotFound: no answered call with that id, or no room
+	// with someone connected to it on this node, in the account.
+	ErrRecordingTargetNotFound = errors.New("calling: no such live call or room to record")
+	// ErrRecordingType: a type other than AUDIO or AUDIO_AND_VIDEO.
+	ErrRecordingType = errors.New("calling: recording type must be AUDIO or AUDIO_AND_VIDEO")
+	// ErrAlreadyRecording: the call or room is being recorded. (A start on
+	// demand waits for an automatic decision under way, which may record
+	// nothing.)
+	ErrAlreadyRecording = errors.New("calling: already recording")
+	// ErrNotRecording: the call or room is not being recorded.
+	ErrNotRecording = errors.New("calling: not recording")
+	// ErrRecordingAutomatic: the recording policy started this recording
+	// when the call was answered or a participant joined the room; it runs
+	// until the call or room ends and is not stopped on demand.
+	ErrRecordingAutomatic = errors.New("calling: a recording the policy started runs until the end")
+	// ErrRecordingRefused: the Recorder started nothing and gave no reason.
+	ErrRecordingRefused = errors.New("calling: the Recorder did not start a recording")
+)
+
 // IllegalTransitionError is a state change the call's state does not allow
 // (answering a call that has ended, say).
 type IllegalTransitionError struct{ From, To protocol.CallState }

@@ -61,6 +61,16 @@ func (k *hookKey) QualityChanged(_ context.Context, e QualityEvent) {
 	k.key, k.typ = "s:"+e.SessionID, "participant.quality"
 }
 
+func (k *hookKey) RecordingChanged(_ context.Context, e RecordingEvent) {
+	if e.CallID != "" {
+		k.key, k.typ = "c:"+e.CallID, "recording"
+		return
+	}
+	k.key, k.typ = "s:"+e.SessionID, "recording"
+}
+
+var _ RecordingHooks = (*hookKey)(nil)
+
 // hook hands an event to Config.Hooks without waiting for it: the event is
 // stored before hook returns (in a Webhooks' own outbox, or in the server's
 // hook queue for other hooks) and delivered in order per call or session.

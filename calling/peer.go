@@ -341,5 +341,6 @@ type peerState struct {
 	negotiating bool                                         // offer sent, answer pending
 	again       bool                                         // renegotiate after the answer
 	pendingICE  []webrtc.ICECandidateInit
-	connected   bool // the PeerConnection has reached connected
+	connected   bool   // the PeerConnection has reached connected
+	recording   string // the recording option asked for on join (a room's)
 }

@@ -44,7 +44,7 @@ func (p *peer) handleCall(m *protocol.Message) error {
 		if err := p.checkCallable(m); err != nil {
 			return err
 		}
-		if err := c.accept(p, m.Publish); err != nil {
+		if err := c.accept(p, m.Publish, m.Options); err != nil {
 			return err
 		}
 		p.call = c

@@ -36,11 +36,25 @@ func (p *peer) newTrack(pub protocol.Publication, recv *webrtc.RTPReceiver, code
 		return nil
 	}
 	pt := &pubTrack{Track: t, owner: p, alias: pub.Alias}
+	pt.info = PublishedTrack{
+		Account: p.claims.Account, SessionID: p.room.key.session, ParticipantID: p.pid, Identity: p.identity,
+		StreamAlias: pt.alias, Kind: pt.Kind(), Codec: pt.Codec(), Track: pt.Track,
+	}
+	if p.call != nil {
+		pt.info.CallID = p.call.ID
+	}
+	if p.srv.cfg.TrackObserver != nil || p.srv.cfg.Recorder != nil {
+		// Not derived from the server's context: it ends only after the
+		// track is closed, also when the server shuts down (every peer
+		// leaves its session).
+		pt.ctx, pt.stop = context.WithCancel(context.Background())
+	}
 	p.st.fwd[recv] = pt
 	p.st.published[pub.Alias] = pt
 	p.room.publish(trackKey{p.pid, pub.Alias}, pt)
 	p.observe(pt)
 	p.measureUplink(pt)
+	p.srv.recordTrack(p.room.key, pt) // on the loop, before the first packet
 	return pt
 }
 
@@ -51,17 +65,7 @@ func (p *peer) observe(pt *pubTrack) {
 	if obs == nil {
 		return
 	}
-	// Not derived from the server's context: it ends only after the track is
-	// closed, also when the server shuts down (every peer leaves its session).
-	ctx, stop := context.WithCancel(context.Background())
-	pt.stop = stop
-	info := PublishedTrack{
-		Account: p.claims.Account, SessionID: p.room.key.session, ParticipantID: p.pid, Identity: p.identity,
-		StreamAlias: pt.alias, Kind: pt.Kind(), Codec: pt.Codec(), Track: pt.Track,
-	}
-	if p.call != nil {
-		info.CallID = p.call.ID
-	}
+	ctx, info := pt.ctx, pt.info
 	p.srv.wg.Add(1)
 	go func() {
 		defer p.srv.wg.Done()

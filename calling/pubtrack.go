@@ -15,8 +15,13 @@ type pubTrack struct {
 	*sfu.Track
 	owner      *peer
 	alias      string
-	forwarding bool               // Forward runs (loop only)
-	stop       context.CancelFunc // ends the TrackObserver's ctx; nil without an observer
+	forwarding bool // Forward runs (loop only)
+	// ctx ends when the track does (stop, from close): the context the
+	// TrackObserver and the Recorder get. Nil without either.
+	ctx  context.Context
+	stop context.CancelFunc
+	// info is the track as the TrackObserver and the Recorder see it.
+	info PublishedTrack
 
 	qmu     sync.Mutex // guards the uplink measurement (Config.Quality)
 	qstop   func()     // detaches it; nil while not measured

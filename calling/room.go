@@ -20,6 +20,7 @@ type room struct {
 
 	mu     sync.Mutex
 	call   bool               // the session of a 1:1 call: its end does not close connections
+	callID string             // that call's id
 	peers  map[string]*member // participant id → its live connection
 	tracks map[trackKey]*pubTrack
 }
@@ -30,6 +31,7 @@ type room struct {
 type member struct {
 	p             *peer
 	pid, identity string
+	recording     string // the recording option asked for on join
 }
 
 func newRoom(k roomKey) *room {
@@ -42,7 +44,7 @@ func (r *room) add(p *peer) *peer {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	old := r.peers[p.pid]
-	r.peers[p.pid] = &member{p: p, pid: p.pid, identity: p.identity}
+	r.peers[p.pid] = &member{p: p, pid: p.pid, identity: p.identity, recording: p.st.recording}
 	if old == nil {
 		return nil
 	}
@@ -133,10 +135,17 @@ func (r *room) isCall() bool {
 	return r.call
 }
 
-func (r *room) markCall() {
+func (r *room) markCall(callID string) {
 	r.mu.Lock()
-	r.call = true
+	r.call, r.callID = true, callID
 	r.mu.Unlock()
+}
+
+// callOf returns the id of the call whose session this is, or "".
+func (r *room) callOf() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.callID
 }
 
 // dispatch routes room events to the live rooms until the server closes.
@@ -213,10 +222,14 @@ func (s *Server) detach(r *room, p *peer) (current bool) {
 	current, empty := r.remove(p)
 	if empty {
 		s.mu.Lock()
-		if r.isEmpty() && s.rooms[r.key] == r {
+		gone := r.isEmpty() && s.rooms[r.key] == r
+		if gone {
 			delete(s.rooms, r.key)
 		}
 		s.mu.Unlock()
+		if gone { // its recording ends with it
+			_ = s.stopRecording(r.key, false)
+		}
 	}
 	return current
 }

@@ -44,6 +44,7 @@ type Server struct {
 
 	clock     Clock
 	hooks     hookQueue
+	recs      recordings
 	callsMu   sync.Mutex
 	calls     map[string]*Call
 	callsOf   map[identKey]map[*Call]struct{} // calls by From and To, for goOffline
@@ -97,7 +98,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
 		clock: cfg.Clock, calls: map[string]*Call{}, callsOf: map[identKey]map[*Call]struct{}{}, peers: map[*peer]struct{}{},
-		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, quality: qualityParts{parts: map[string]*qualityPart{}}}
+		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, quality: qualityParts{parts: map[string]*qualityPart{}},
+		recs: recordings{live: map[roomKey]*liveRecording{}}}
 	if err := s.initHooks(); err != nil {
 		return nil, err
 	}
@@ -131,8 +133,8 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Close fails every call in progress (server_shutdown), ends every
-// connection and peer, waits for their goroutines, and releases the UDP
-// port of a default API. Calling it again returns the first result.
+// connection and peer, stops every recording (and waits for their Stop),
+// waits for their goroutines, and releases the UDP port of a default API. Calling it again returns the first result.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.close() })
 	return s.closeErr
@@ -158,6 +160,8 @@ func (s *Server) close() error {
 		s.touchStop()
 	}
 	s.touchMu.Unlock()
+	s.wg.Wait()
+	s.stopAllRecordings() // none is left unless a Recorder answered late
 	s.wg.Wait()
 	if s.apiCloser != nil {
 		return s.apiCloser.Close()

@@ -26,8 +26,15 @@ func (p *peer) join(m *protocol.Message) error {
 	if err := checkPublications(m.Publish); err != nil {
 		return err
 	}
+	if err := m.Options.Validate(); err != nil {
+		return err
+	}
 	if err := p.admitJoin(); err != nil {
 		return err
+	}
+	p.st.recording = ""
+	if m.Options != nil {
+		p.st.recording = m.Options.Recording // the room's call option of the recording policy
 	}
 	ctx, mgr, acct := p.ctx, p.srv.cfg.Rooms, p.claims.Account
 	pid := p.claims.ParticipantID
@@ -109,7 +116,7 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []protocol
 	p.srv.qualityJoin(p, r)
 	callID := ""
 	if p.call != nil {
-		r.markCall()
+		r.markCall(p.call.ID)
 		callID = p.call.ID
 	}
 	if replaced != nil {
@@ -127,6 +134,8 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []protocol
 	})
 	ev := ParticipantEvent{Account: p.claims.Account, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, Joined: true, At: p.srv.clock.Now()}
 	p.srv.hook(func(ctx context.Context, h Hooks) { h.ParticipantChanged(ctx, ev) })
+	p.srv.tellRecording(r.key, p)
+	p.srv.recordRoom(r)
 	p.sync()
 	p.negotiate() // the data channel and the receivers need an offer even with nothing to send
 	return nil

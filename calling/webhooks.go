@@ -90,7 +90,10 @@ type Webhooks struct {
 	closeOnce sync.Once
 }
 
-var _ Hooks = (*Webhooks)(nil)
+var (
+	_ Hooks          = (*Webhooks)(nil)
+	_ RecordingHooks = (*Webhooks)(nil)
+)
 
 // WebhookStats are counters of a Webhooks (metrics); all but Pending only grow.
 type WebhookStats struct {
@@ -208,6 +211,16 @@ func (w *Webhooks) Post(ctx context.Context, event, key string, data any) {
 // participant events): event participant.quality.
 func (w *Webhooks) QualityChanged(ctx context.Context, e QualityEvent) {
 	w.post(ctx, "participant.quality", e.SessionID, e)
+}
+
+// RecordingChanged implements RecordingHooks (ordered per call, or per
+// session for a room).
+func (w *Webhooks) RecordingChanged(ctx context.Context, e RecordingEvent) {
+	key := e.CallID
+	if key == "" {
+		key = e.SessionID
+	}
+	w.post(ctx, "recording", key, e)
 }
 
 // webhookBody is the JSON body of every request.

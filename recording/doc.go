@@ -30,16 +30,17 @@
 //     written atomically); Handler is the REST API; Sweeper deletes
 //     recordings past retention (30 days).
 //
-// Compose it (the host, which owns calling):
+// Compose it (the host, which owns calling, implements calling.Recorder
+// with this; docs/recording.md has the whole adapter):
 //
 //	rec, _ := recording.New(recording.Config{Storage: store})
 //	_, _ = rec.Open(ctx)                                  // repair what a crash left
-//	d := recording.Resolve(recording.PolicyInput{...})    // at call or room start
+//	d := recording.Resolve(recording.PolicyInput{...})    // calling.Recorder.StartRecording
 //	active, _ := rec.Start(ctx, recording.Target{Account: acct, CallID: id}, d)
-//	// for each published track (the SFU's track-published seam):
+//	// for each published track (calling.Recording.RecordTrack):
 //	tr, err := active.StartTrack(trackCtx, recording.TrackInfo{ParticipantID: pid, Kind: "audio", Codec: codec})
-//	if err == nil { detach := track.Attach(tr); context.AfterFunc(trackCtx, func() { detach(); tr.Close() }) }
-//	// when the call ends:
+//	if err == nil { detach, _ := track.Attach(tr); context.AfterFunc(trackCtx, func() { detach(); tr.Close() }) }
+//	// when the call ends (calling.Recording.Stop):
 //	recs, _ := active.Stop(ctx)
 //	api, _ := recording.NewHandler(recording.HandlerConfig{Storage: rec.Storage(), Controller: hostController})
 //	mux.Handle("/v1/recordings", http.StripPrefix("/v1", admin(api)))

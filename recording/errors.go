@@ -4,10 +4,10 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/switchboard-rtc/switchboard/internal/httpx"
+	"github.com/switchboard-rtc/switchboard/auth"
 )
 
-// Errors of the package; test with errors.Is. HTTPError maps them to the
+// Errors of the package; test with errors.Is. HTTPStatus maps them to the
 // REST error body.
 var (
 	// ErrNotFound: no such recording (or it belongs to another account).
@@ -57,32 +57,33 @@ func (e *invalidError) Unwrap() error { return ErrInvalid }
 
 func invalid(msg string) error { return &invalidError{msg} }
 
-// HTTPError maps an error of this package (or of a Controller) to the REST
-// error body with its status and stable code.
-func HTTPError(err error) *httpx.Error {
+// HTTPStatus maps an error of this package (or of a Controller, which
+// returns this package's errors) to an HTTP status and the stable code and
+// message of the REST error body {"code","message"}: 400 invalid_request,
+// 403 recording_not_permitted, 404 recording_not_found, target_not_found
+// or not_recording, 409 already_recording or recording_active; the admin
+// check's refusal as auth.HTTPStatus maps it; anything else 500
+// internal_error.
+func HTTPStatus(err error) (status int, code, message string) {
 	var ie *invalidError
 	var pe *PolicyError
 	switch {
 	case errors.As(err, &ie):
-		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", ie.msg)
+		return http.StatusBadRequest, "invalid_request", ie.msg
 	case errors.As(err, &pe):
-		return httpx.Errorf(http.StatusForbidden, "recording_not_permitted", "the recording policy does not allow it (%s)", pe.Reason)
+		return http.StatusForbidden, "recording_not_permitted", "the recording policy does not allow it (" + string(pe.Reason) + ")"
 	case errors.Is(err, ErrNotPermitted):
-		return httpx.Errorf(http.StatusForbidden, "recording_not_permitted", "the recording policy does not allow it")
+		return http.StatusForbidden, "recording_not_permitted", "the recording policy does not allow it"
 	case errors.Is(err, ErrNotFound):
-		return httpx.Errorf(http.StatusNotFound, "recording_not_found", "no such recording")
+		return http.StatusNotFound, "recording_not_found", "no such recording"
 	case errors.Is(err, ErrTargetNotFound):
-		return httpx.Errorf(http.StatusNotFound, "target_not_found", "no such call or session")
+		return http.StatusNotFound, "target_not_found", "no such call or session"
 	case errors.Is(err, ErrAlreadyRecording):
-		return httpx.Errorf(http.StatusConflict, "already_recording", "the call or session is already being recorded")
+		return http.StatusConflict, "already_recording", "the call or session is already being recorded"
 	case errors.Is(err, ErrNotRecording):
-		return httpx.Errorf(http.StatusNotFound, "not_recording", "the call or session is not being recorded")
+		return http.StatusNotFound, "not_recording", "the call or session is not being recorded"
 	case errors.Is(err, ErrActive):
-		return httpx.Errorf(http.StatusConflict, "recording_active", "the recording is still being written; stop it first")
+		return http.StatusConflict, "recording_active", "the recording is still being written; stop it first"
 	}
-	var he *httpx.Error
-	if errors.As(err, &he) {
-		return he
-	}
-	return httpx.Errorf(http.StatusInternalServerError, "internal_error", "internal error")
+	return auth.HTTPStatus(err)
 }

@@ -19,11 +19,13 @@ import (
 // checks that the call or session exists in the target's account (else
 // ErrTargetNotFound) and that the policy permits the type (else a
 // *PolicyError, as Resolve with the request as the call option decides),
-// starts the recording and tells the participants. Stop stops it
-// (ErrNotRecording when nothing runs). Implementations must be safe for
-// concurrent use.
+// starts the recording, tells the participants and returns the type
+// recorded (the account setting may lower the request: AUDIO for
+// AUDIO_AND_VIDEO). Stop stops it (ErrNotRecording when nothing runs; a
+// *PolicyError with ReasonAutomatic for a recording the policy started).
+// Implementations must be safe for concurrent use.
 type Controller interface {
-	Start(ctx context.Context, t Target, typ Type) error
+	Start(ctx context.Context, t Target, typ Type) (Type, error)
 	Stop(ctx context.Context, t Target) error
 }
 
@@ -42,7 +44,8 @@ type HandlerConfig struct {
 }
 
 // Handler serves the recordings REST API at paths relative to the API
-// root (the host mounts it with http.StripPrefix, e.g. under /v1):
+// root (the host mounts it with http.StripPrefix("/v1", h) at
+// /v1/recordings and /v1/recordings/):
 //
 //	GET    /recordings                        list (sessionId, callId, identity, from, to; limit, cursor)
 //	GET    /recordings/{id}                   one recording's metadata
@@ -53,12 +56,15 @@ type HandlerConfig struct {
 //	DELETE /recordings/active/sessions/{id}   stop a session's recording
 //
 // Every route needs a caller with the admin grant in the request context
-// (auth middleware); records are scoped to the caller's account (another
-// account's ids are 404). Safe for concurrent use.
+// (auth.AdminAccount; put auth.Middleware in front); records are scoped to
+// the caller's account (another account's ids are 404). Errors are mapped
+// by HTTPStatus. Safe for concurrent use.
 type Handler struct {
-	cfg HandlerConfig
-	mux *http.ServeMux
+	cfg    HandlerConfig
+	router *httpx.Router
 }
+
+var _ http.Handler = (*Handler)(nil)
 
 // NewHandler returns the REST handler.
 func NewHandler(cfg HandlerConfig) (*Handler, error) {
@@ -70,54 +76,20 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	}
 	cfg.MaxBody = cmp.Or(cfg.MaxBody, 64<<10)
 	cfg.MaxPage = cmp.Or(cfg.MaxPage, 100)
-	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
-	h.route("GET /recordings", h.list)
-	h.route("GET /recordings/{id}", h.get)
-	h.route("GET /recordings/{id}/media", h.media)
-	h.route("DELETE /recordings/{id}", h.delete)
-	h.route("POST /recordings", h.start)
-	h.route("DELETE /recordings/active/calls/{callId}", h.stop)
-	h.route("DELETE /recordings/active/sessions/{sessionId}", h.stop)
+	h := &Handler{cfg: cfg, router: httpx.NewRouter(auth.AdminAccount, HTTPStatus)}
+	rt := h.router
+	rt.Handle("GET /recordings", h.list)
+	rt.Handle("GET /recordings/{id}", h.get)
+	rt.Handle("GET /recordings/{id}/media", h.media)
+	rt.Handle("DELETE /recordings/{id}", h.delete)
+	rt.Handle("POST /recordings", h.start)
+	rt.Handle("DELETE /recordings/active/calls/{callId}", h.stop)
+	rt.Handle("DELETE /recordings/active/sessions/{sessionId}", h.stop)
 	return h, nil
 }
 
-func (h *Handler) route(pattern string, fn func(w http.ResponseWriter, r *http.Request, account string) error) {
-	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		c, ok := auth.FromContext(r.Context())
-		if !ok || !c.IsAdmin() {
-			httpx.WriteError(w, httpx.Errorf(http.StatusForbidden, "forbidden", "admin credentials are required"))
-			return
-		}
-		if err := fn(w, r, c.Account); err != nil {
-			httpx.WriteError(w, HTTPError(err))
-		}
-	})
-}
-
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := h.mux.Handler(r); pattern == "" {
-		probe := &statusProbe{header: http.Header{}}
-		h.mux.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", probe.header.Get("Allow"))
-			httpx.WriteError(w, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this path"))
-			return
-		}
-		httpx.WriteError(w, httpx.Errorf(http.StatusNotFound, "route_not_found", "no such route"))
-		return
-	}
-	h.mux.ServeHTTP(w, r)
-}
-
-// statusProbe captures what the mux would answer for an unmatched request.
-type statusProbe struct {
-	header http.Header
-	status int
-}
-
-func (s *statusProbe) Header() http.Header         { return s.header }
-func (s *statusProbe) Write(b []byte) (int, error) { return len(b), nil }
-func (s *statusProbe) WriteHeader(code int)        { s.status = code }
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
 
 // listBody is the answer of GET /recordings.
 type listBody struct {
@@ -248,7 +220,8 @@ type startRequest struct {
 	Type      Type   `json:"type" validate:"required,oneof=AUDIO AUDIO_AND_VIDEO"`
 }
 
-// activeBody is the answer of POST /recordings: what is now recorded.
+// activeBody is the answer of POST /recordings: what is now recorded (the
+// type may be lower than asked: the account setting is the ceiling).
 type activeBody struct {
 	SessionID string `json:"sessionId,omitempty"`
 	CallID    string `json:"callId,omitempty"`
@@ -267,10 +240,11 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, account string) 
 	if h.cfg.Controller == nil {
 		return httpx.Errorf(http.StatusNotImplemented, "not_implemented", "on-demand recording is not available")
 	}
-	if err := h.cfg.Controller.Start(r.Context(), t, req.Type); err != nil {
+	typ, err := h.cfg.Controller.Start(r.Context(), t, req.Type)
+	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusCreated, activeBody{SessionID: t.SessionID, CallID: t.CallID, Type: req.Type})
+	httpx.WriteJSON(w, http.StatusCreated, activeBody{SessionID: t.SessionID, CallID: t.CallID, Type: cmp.Or(typ, req.Type)})
 	return nil
 }
 

@@ -100,16 +100,20 @@ func seed(t *testing.T, st *FileStorage, r *Recording, content string) *Recordin
 }
 
 type fakeController struct {
-	mu    sync.Mutex
-	calls []string
-	err   error
+	mu       sync.Mutex
+	calls    []string
+	err      error
+	recorded Type // what Start says it records; empty: what was asked
 }
 
-func (f *fakeController) Start(_ context.Context, t Target, typ Type) error {
+func (f *fakeController) Start(_ context.Context, t Target, typ Type) (Type, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, fmt.Sprintf("start %s %s %s %s", t.Account, t.CallID, t.SessionID, typ))
-	return f.err
+	if f.err != nil {
+		return "", f.err
+	}
+	return cmp.Or(f.recorded, typ), nil
 }
 
 func (f *fakeController) Stop(_ context.Context, t Target) error {
@@ -267,9 +271,14 @@ func TestHandlerOnDemand(t *testing.T) {
 		t.Fatalf("body %s", w.Body)
 	}
 	expect(t, do(h, adminA, "POST", "/recordings", `{"sessionId":"s-9","type":"AUDIO_AND_VIDEO"}`), 201, "")
+	fc.recorded = TypeAudio // the account setting lowers the request: the answer says so
+	if w := do(h, adminA, "POST", "/recordings", `{"sessionId":"s-8","type":"AUDIO_AND_VIDEO"}`); strings.TrimSpace(w.Body.String()) != `{"sessionId":"s-8","type":"AUDIO"}` {
+		t.Fatalf("lowered: %d %s", w.Code, w.Body)
+	}
+	fc.recorded = ""
 	expect(t, do(h, adminA, "DELETE", "/recordings/active/calls/c-9", ""), 204, "")
 	expect(t, do(h, adminB, "DELETE", "/recordings/active/sessions/s-9", ""), 204, "")
-	want := []string{"start A c-9  AUDIO", "start A  s-9 AUDIO_AND_VIDEO", "stop A c-9 ", "stop B  s-9"}
+	want := []string{"start A c-9  AUDIO", "start A  s-9 AUDIO_AND_VIDEO", "start A  s-8 AUDIO_AND_VIDEO", "stop A c-9 ", "stop B  s-9"}
 	if fmt.Sprint(fc.calls) != fmt.Sprint(want) {
 		t.Fatalf("calls %q", fc.calls)
 	}

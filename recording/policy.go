@@ -1,6 +1,7 @@
 package recording
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -89,6 +90,9 @@ type Party struct {
 	ID string
 	// Option is the recording option of the participant's token; empty is unset.
 	Option auth.RecordingOption
+	// Call is the call option this participant asked for (a caller's call,
+	// a callee's answer, a room's join); empty: PolicyInput.Call.
+	Call CallOption
 	// EndToEndEncrypted: the participant's media is end-to-end encrypted, so
 	// the server cannot record it, and the call or room is not recorded.
 	EndToEndEncrypted bool
@@ -97,7 +101,8 @@ type Party struct {
 // PolicyInput is everything a recording decision depends on.
 type PolicyInput struct {
 	Account AccountSetting
-	// Call is the option the client asked for (or the on-demand request).
+	// Call is the option the client asked for (or the on-demand request),
+	// for every party whose own Call is empty.
 	Call CallOption
 	// Parties are the participants of the call or room.
 	Parties []Party
@@ -119,6 +124,9 @@ const (
 	ReasonEndToEndEncrypted Reason = "end_to_end_encrypted"
 	// ReasonNoParties: nobody to record.
 	ReasonNoParties Reason = "no_parties"
+	// ReasonAutomatic: a recording the policy started when the call or
+	// room started runs until it ends; it cannot be stopped on demand.
+	ReasonAutomatic Reason = "automatic"
 )
 
 // Decision is the outcome of the policy for a call or room.
@@ -176,8 +184,8 @@ func Trigger(account Type, option auth.RecordingOption, call CallOption, unset a
 }
 
 // Resolve is the recording policy (Infobip's three inputs): each party's
-// token option against the account setting and the call option (see
-// Trigger); if any party triggers recording, the whole call or room is
+// token option against the account setting and the call option (the
+// party's own, else the input's; see Trigger); if any party triggers recording, the whole call or room is
 // recorded, every party included, at the highest type triggered. A call or
 // room where any party uses end-to-end encryption is not recorded. Resolve
 // is pure.
@@ -196,7 +204,7 @@ func Resolve(in PolicyInput) Decision {
 	d := Decision{Type: TypeNone}
 	var triggered [3][]string
 	for _, p := range in.Parties {
-		t := Trigger(in.Account.Type, p.Option, in.Call, in.Unset)
+		t := Trigger(in.Account.Type, p.Option, cmp.Or(p.Call, in.Call), in.Unset)
 		triggered[t.rank()] = append(triggered[t.rank()], p.ID)
 		if t.rank() > d.Type.rank() {
 			d.Type = t

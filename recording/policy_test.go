@@ -86,6 +86,10 @@ func TestResolveMixedParties(t *testing.T) {
 			Parties: []Party{p("a", ""), p("b", auth.RecordingDisabled)}}, none, nil, ReasonNotTriggered},
 		{"unset configured as ALWAYS", PolicyInput{Account: AccountSetting{Type: au}, Unset: auth.RecordingAlways,
 			Parties: []Party{p("a", ""), p("b", auth.RecordingOnDemand)}}, au, []string{"a"}, ""},
+		{"each party's own call option", PolicyInput{Account: AccountSetting{Type: av}, Call: CallAudioAndVideo,
+			Parties: []Party{{ID: "a", Option: auth.RecordingOnDemand, Call: CallAudio}, {ID: "b", Option: auth.RecordingDisabled, Call: CallAudioAndVideo}}}, au, []string{"a"}, ""},
+		{"a party without its own takes the input's", PolicyInput{Account: AccountSetting{Type: av}, Call: CallAudioAndVideo,
+			Parties: []Party{{ID: "a", Option: auth.RecordingOnDemand, Call: CallAudio}, {ID: "b", Option: auth.RecordingOnDemand}}}, av, []string{"b"}, ""},
 		{"end-to-end encryption", PolicyInput{Account: AccountSetting{Type: av}, Call: CallAudio,
 			Parties: []Party{p("a", auth.RecordingAlways), {ID: "b", Option: auth.RecordingAlways, EndToEndEncrypted: true}}}, none, nil, ReasonEndToEndEncrypted},
 	} {

@@ -9,6 +9,7 @@ import (
 
 // Events delivers the other signaling messages: joined, participantJoined,
 // participantLeft, muted, callState, incoming, holdStateChanged, dtmf,
+// recordingStarted, recordingStopped,
 // networkQuality (this client's own network: Level, MOS, Uplink,
 // Downlink), participantNetworkQuality (another participant's: its
 // ParticipantID, Identity, Direction and Level), error, bye, and the rest.

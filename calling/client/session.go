@@ -10,6 +10,9 @@ import (
 type JoinRequest struct {
 	Room      string
 	SessionID string
+	// Recording is the recording option asked for, an input of the
+	// recording policy (UNDEFINED, AUDIO, AUDIO_AND_VIDEO); empty: none.
+	Recording string
 }
 
 // Join joins and returns the server's joined message (participant id,
@@ -18,7 +21,11 @@ func (c *Client) Join(ctx context.Context, req JoinRequest) (*protocol.Message, 
 	c.mu.Lock()
 	pubs := append([]protocol.Publication(nil), c.pubs...)
 	c.mu.Unlock()
-	return c.request(ctx, protocol.Message{Type: protocol.TypeJoin, Room: req.Room, SessionID: req.SessionID, Publish: pubs})
+	m := protocol.Message{Type: protocol.TypeJoin, Room: req.Room, SessionID: req.SessionID, Publish: pubs}
+	if req.Recording != "" {
+		m.Options = &protocol.CallOptions{Recording: req.Recording}
+	}
+	return c.request(ctx, m)
 }
 
 // Mute stops (or resumes) forwarding of a published stream at the server.

@@ -74,6 +74,8 @@ type Message struct {
 	// join: Room (by name) or SessionID (a session the REST API put the participant in).
 	Room      string `json:"room,omitempty"`
 	SessionID string `json:"sessionId,omitempty"`
+	// join: Options may carry the recording option (Options.Recording, the
+	// room's call option of the recording policy); nothing else of it is read.
 	// join, publish: tracks the client publishes.
 	Publish []Publication `json:"publish,omitempty"`
 	// unpublish, mute: the stream concerned.
@@ -129,4 +131,7 @@ type Message struct {
 	Uplink    *LinkQuality `json:"uplink,omitempty"`
 	Downlink  *LinkQuality `json:"downlink,omitempty"`
 	Direction string       `json:"direction,omitempty"`
+	// Recording (recording.go): recordingStarted carries what is recorded,
+	// AUDIO or AUDIO_AND_VIDEO, with CallID (a call) or SessionID (a room).
+	RecordingType string `json:"recordingType,omitempty"`
 }

@@ -22,6 +22,8 @@ type config struct {
 	secret   string
 	demo     demoConfig
 	http     httpLimits
+
+	recording recordingConfig // recording.go
 	// ringTimeout is how long an unanswered call rings (-ring-timeout);
 	// 0 is calling's default.
 	ringTimeout time.Duration
@@ -65,7 +67,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&c.data, "data", "", "folder for state that must survive a restart: the webhook outbox (<data>/webhooks)")
+	fs.StringVar(&c.data, "data", "", "folder for state that must survive a restart: the webhook outbox (<data>/webhooks), the recordings (<data>/recordings; without -data they go to a temporary folder removed at exit)")
 	fs.Func("ice-ip", "restrict ICE candidates to this address (repeatable), e.g. 127.0.0.1; unset = all interfaces", func(s string) error {
 		if net.ParseIP(s) == nil {
 			return fmt.Errorf("not an IP address: %q", s)
@@ -95,6 +97,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.demo.perMinute, "demo-tokens-per-minute", 20, "demo tokens one client address gets per minute")
 	fs.DurationVar(&c.demo.ttl, "demo-token-ttl", time.Minute, "lifetime of a demo token (the demo page refreshes its token in band before it expires)")
 	fs.DurationVar(&c.ringTimeout, "ring-timeout", 45*time.Second, "how long an unanswered call rings before it ends no_answer (a push wake-up is valid as long)")
+	recordingFlags(fs, &c.recording)
 	c.http = defaultHTTPLimits
 	fs.DurationVar(&c.http.readHeader, "http-read-header-timeout", c.http.readHeader, "time to read a request's headers")
 	fs.DurationVar(&c.http.read, "http-read-timeout", c.http.read, "time to read a whole request, body included (not the signaling WebSocket once upgraded)")

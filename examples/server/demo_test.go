@@ -61,7 +61,7 @@ func serve(t *testing.T, h http.Handler, method, path, remote, body string) (int
 func TestDemoRefusesNonLoopbackClients(t *testing.T) {
 	h := testApp(t)
 	for _, remote := range []string{"192.0.2.10:40000", "[2001:db8::1]:40000", "10.0.0.2:1"} {
-		for _, path := range []string{"/demo/token", "/", "/demo.js"} {
+		for _, path := range []string{"/demo/token", "/", "/demo.js", "/demo/recordings"} {
 			method := "GET"
 			if path == "/demo/token" {
 				method = "POST"
@@ -82,6 +82,12 @@ func TestDemoRefusesNonLoopbackClients(t *testing.T) {
 	if status, e, _ := serve(t, open, "POST", "/demo/token", "192.0.2.10:40000", `{"identity":"alice"}`); status != http.StatusCreated {
 		t.Errorf("-demo-insecure-public: %d %q, want 201", status, e.Code)
 	}
+	// A public demo never serves recordings, to anyone.
+	for _, remote := range []string{"192.0.2.10:40000", "127.0.0.1:40000"} {
+		if status, e, _ := serve(t, open, "GET", "/demo/recordings", remote, ""); status != http.StatusForbidden || e.Code != "demo_recordings_loopback_only" {
+			t.Errorf("-demo-insecure-public, /demo/recordings from %s: %d %q", remote, status, e.Code)
+		}
+	}
 
 	// Without the demo nothing unauthenticated mints a token.
 	off := testApp(t, "-demo=false")
@@ -91,6 +97,13 @@ func TestDemoRefusesNonLoopbackClients(t *testing.T) {
 	off.ServeHTTP(rec, req)
 	if rec.Code != http.StatusNotFound {
 		t.Errorf("-demo=false: /demo/token answered %d, want 404", rec.Code)
+	}
+	req = httptest.NewRequest("GET", "/demo/recordings", nil)
+	req.RemoteAddr = "127.0.0.1:40000"
+	rec = httptest.NewRecorder()
+	off.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("-demo=false: /demo/recordings answered %d, want 404", rec.Code)
 	}
 }
 

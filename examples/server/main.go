@@ -202,24 +202,33 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		closeHooks()
 		return nil, err
 	}
+	rec, err := newRecordings(cfg, logger) // recording.go
+	if err != nil {
+		closeHooks()
+		return nil, err
+	}
 	pushes, err := newPushing(cfg.push, logger, webhooks)
 	if err != nil {
+		rec.close()
 		closeHooks()
 		return nil, err
 	}
 	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers,
-		Quality: quality, Waker: pushes.waker, RingTimeout: cfg.ringTimeout, Logger: logger,
+		Quality: quality, Recorder: rec, Waker: pushes.waker, RingTimeout: cfg.ringTimeout, Logger: logger,
 		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort}})
 	if err != nil {
 		pushes.close()
+		rec.close()
 		closeHooks()
 		return nil, err
 	}
 	setQualityServer(signal)
+	rec.attach(signal)
 	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: signal, Quality: signal})
 	if err != nil {
 		_ = signal.Close()
 		pushes.close()
+		rec.close()
 		closeHooks()
 		return nil, err
 	}
@@ -244,12 +253,15 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	mountAPI(mux, admin(roomsAPI), "sessions", "participants")
 	mountAPI(mux, admin(signal.CallsHandler()), "calls")
 	mountAPI(mux, user(pushes.devices), "devices")
+	mountAPI(mux, admin(rec.api), "recordings")
 	mux.Handle("/v1/", admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "route_not_found", "no such route")
 	})))
 	if cfg.demo.on {
 		d := newDemo(cfg.demo, issuer, time.Now)
 		mux.Handle("POST /demo/token", d.guard(http.HandlerFunc(d.tokens)))
+		mux.Handle("/demo/recordings", d.guard(rec.demoHandler(cfg.demo.public)))
+		mux.Handle("/demo/recordings/", d.guard(rec.demoHandler(cfg.demo.public)))
 		sub, _ := fs.Sub(static, "static")
 		mux.Handle("/", d.guard(http.FileServerFS(sub)))
 	}
@@ -258,6 +270,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		<-sweepDone
 		_ = signal.Close() // ends the wake-ups in flight first
 		pushes.close()
+		rec.close()
 		closeHooks()
 	}}, nil
 }

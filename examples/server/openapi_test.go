@@ -28,7 +28,10 @@ type apiClient struct {
 	router routers.Router
 }
 
-func newAPIClient(t *testing.T) *apiClient {
+func newAPIClient(t *testing.T) *apiClient { return newAPIClientWith(t, nil) }
+
+// newAPIClientWith is newAPIClient with the example's config changed by mod.
+func newAPIClientWith(t *testing.T, mod func(*config)) *apiClient {
 	t.Helper()
 	doc, err := openapi3.NewLoader().LoadFromFile("../../docs/openapi.yaml")
 	if err != nil {
@@ -41,7 +44,11 @@ func newAPIClient(t *testing.T) *apiClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := newApp(config{user: "demo-user", secret: "demo-secret-0123456789", iceIPs: []string{"127.0.0.1"}}, slog.New(slog.DiscardHandler))
+	cfg := config{user: "demo-user", secret: "demo-secret-0123456789", iceIPs: []string{"127.0.0.1"}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	a, err := newApp(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,9 +67,24 @@ func (c *apiClient) do(method, path, body string) (int, []byte) {
 // doAs is do with a Bearer token ("": the API credentials).
 func (c *apiClient) doAs(token, method, path, body string) (int, []byte) {
 	c.t.Helper()
+	status, b, _ := c.send(token, method, path, body, nil)
+	return status, b
+}
+
+// doWith is do with more request headers; it returns the response's too.
+func (c *apiClient) doWith(method, path, body string, header http.Header) (int, []byte, http.Header) {
+	c.t.Helper()
+	return c.send("", method, path, body, header)
+}
+
+func (c *apiClient) send(token, method, path, body string, header http.Header) (int, []byte, http.Header) {
+	c.t.Helper()
 	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -87,9 +109,9 @@ func (c *apiClient) doAs(token, method, path, body string) (int, []byte) {
 	if err := openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in, Status: res.StatusCode, Header: res.Header, Body: io.NopCloser(bytes.NewReader(resBody)),
 	}); err != nil {
-		c.t.Fatalf("%s %s → %d %s does not match docs/openapi.yaml: %v", method, path, res.StatusCode, resBody, err)
+		c.t.Fatalf("%s %s → %d %.300q does not match docs/openapi.yaml: %v", method, path, res.StatusCode, resBody, err)
 	}
-	return res.StatusCode, resBody
+	return res.StatusCode, resBody, res.Header
 }
 
 func (c *apiClient) expect(method, path, body string, status int) []byte {
@@ -214,7 +236,7 @@ func TestEveryDocumentedRouteExists(t *testing.T) {
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
 			documented = append(documented, method+" "+path)
-			concrete := strings.NewReplacer("{sessionId}", "s-x", "{participantId}", "p-x", "{callId}", "c-x", "{tokenId}", "t-x", "{deviceId}", "d-x").Replace(path)
+			concrete := strings.NewReplacer("{sessionId}", "s-x", "{participantId}", "p-x", "{callId}", "c-x", "{tokenId}", "t-x", "{deviceId}", "d-x", "{recordingId}", "r-x").Replace(path)
 			req, _ := http.NewRequest(method, c.base+concrete, nil)
 			req.SetBasicAuth(c.user, c.secret)
 			res, err := http.DefaultClient.Do(req)
@@ -238,6 +260,8 @@ func TestEveryDocumentedRouteExists(t *testing.T) {
 		"PUT /v1/sessions/{sessionId}/participants/{participantId}", "DELETE /v1/sessions/{sessionId}/participants/{participantId}",
 		"GET /v1/sessions/{sessionId}/participants/{participantId}/subscriptions", "PUT /v1/sessions/{sessionId}/participants/{participantId}/subscriptions",
 		"POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{deviceId}",
+		"GET /v1/recordings", "POST /v1/recordings", "GET /v1/recordings/{recordingId}", "DELETE /v1/recordings/{recordingId}",
+		"GET /v1/recordings/{recordingId}/media", "DELETE /v1/recordings/active/calls/{callId}", "DELETE /v1/recordings/active/sessions/{sessionId}",
 	}
 	for _, s := range served {
 		found := false

@@ -4,6 +4,8 @@ const params = new URLSearchParams(location.search);
 const mode = params.get("mode") || "room";
 const room = params.get("room") || "demo";
 const asked = params.get("identity") || "guest-" + Math.random().toString(36).slice(2, 8);
+// record=1 asks for the call or room to be recorded (the recording policy's call option).
+const recordOption = params.get("record") === "1" ? { recording: "AUDIO" } : {};
 // Demo identities all start with this prefix (the server adds it): "alice" is demo-alice.
 const demoPrefix = "demo-";
 const demoIdentity = (name) => (name.startsWith(demoPrefix) ? name : demoPrefix + name);
@@ -13,7 +15,7 @@ $("identity").textContent = demoIdentity(asked);
 
 // State the end-to-end tests read.
 window.demo = { status: "offline", broadcasts: [], messages: [], sessionId: "", participantId: "", error: "",
-  callStates: [], incoming: "", dtmf: [], hold: [], media: "", tokens: 0, quality: { self: "", peers: {} } };
+  callStates: [], incoming: "", dtmf: [], hold: [], media: "", tokens: 0, quality: { self: "", peers: {} }, recording: "", recordings: [] };
 const log = (text, cls) => {
   const div = document.createElement("div");
   div.textContent = text;
@@ -87,6 +89,7 @@ async function main() {
   sb.on("error", (e) => { window.demo.error = e.message || String(e); log(`error ${e.code}: ${e.message}`); });
   sb.on("quality", showQuality);
   sb.on("participantNetworkQuality", (m) => log(`${m.identity}'s ${m.direction} is ${m.level}`));
+  recording(sb);
 
   await sb.connect();
 
@@ -100,7 +103,7 @@ async function main() {
   $("leave").onclick = () => { sb.leave(); log("left"); };
 
   if (mode === "phone") return phone(sb, publish);
-  const joined = await sb.join({ room, publish });
+  const joined = await sb.join({ room, publish, options: recordOption });
   log(`joined ${room} (${joined.participants?.length || 0} others here)`);
 }
 
@@ -125,8 +128,8 @@ function phone(sb, publish) {
   });
   sb.on("holdStateChanged", (m) => { window.demo.hold.push({ hold: m.isHold, isRemote: !!m.isRemote }); log(`hold ${m.isHold} ${m.isRemote ? "(remote)" : ""}`); });
   sb.on("dtmf", (m) => { window.demo.dtmf.push(m.digits); log(`DTMF from ${m.from}: ${m.digits}`); });
-  $("dial").onclick = () => sb.call(demoIdentity($("to").value.trim()), { publish, options: { audio: true } }).catch((e) => log(String(e)));
-  $("answer").onclick = () => { $("incoming").style.display = "none"; sb.accept(ringing, { publish }); };
+  $("dial").onclick = () => sb.call(demoIdentity($("to").value.trim()), { publish, options: { audio: true, ...recordOption } }).catch((e) => log(String(e)));
+  $("answer").onclick = () => { $("incoming").style.display = "none"; sb.accept(ringing, { publish, options: { audio: true, ...recordOption } }); };
   $("decline").onclick = () => { $("incoming").style.display = "none"; sb.reject(ringing); };
   $("hangup").onclick = () => sb.hangup();
   $("hold").onclick = () => { held = !held; sb.hold(held); $("hold").textContent = held ? "Resume" : "Hold"; };
@@ -135,6 +138,51 @@ function phone(sb, publish) {
     b.textContent = k;
     b.onclick = () => sb.sendDTMF(k);
     $("pad").append(b);
+  }
+}
+
+// recording shows the recording indicator from the server's events, starts
+// and stops recording on demand through the demo's endpoint (the demo
+// account's API, loopback only), and lists the demo account's recordings.
+function recording(sb) {
+  let target = null; // {callId} or {sessionId}: what Record records
+  sb.on("joined", (m) => { target = m.callId ? { callId: m.callId } : { sessionId: m.sessionId }; });
+  sb.on("callState", (m) => { if (m.state === "ended" || m.state === "failed") target = null; });
+  const show = (type) => {
+    window.demo.recording = type;
+    $("rec").style.display = type ? "inline" : "none";
+    $("rectype").textContent = type;
+    $("record").textContent = type ? "Stop recording" : "Record";
+  };
+  sb.on("recordingStarted", (m) => { show(m.recordingType); log(`recording started (${m.recordingType})`); });
+  sb.on("recordingStopped", () => { show(""); log("recording stopped"); setTimeout(listRecordings, 1500); });
+  $("record").onclick = async () => {
+    if (!target) return log("join a room or answer a call first");
+    const res = window.demo.recording
+      ? await fetch("/demo/recordings/active/" + (target.callId ? "calls/" + target.callId : "sessions/" + target.sessionId), { method: "DELETE" })
+      : await fetch("/demo/recordings", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ ...target, type: "AUDIO" }) });
+    if (!res.ok) log("recording: " + res.status + " " + (await res.text()));
+  };
+  listRecordings();
+}
+
+async function listRecordings() {
+  const res = await fetch("/demo/recordings?limit=20");
+  if (!res.ok) return;
+  const { recordings } = await res.json();
+  window.demo.recordings = recordings;
+  const ul = $("recordings");
+  ul.replaceChildren();
+  for (const r of recordings) {
+    const li = document.createElement("li");
+    const who = r.composition ? "everyone (mix)" : r.identity;
+    li.textContent = `${new Date(r.startedAt).toLocaleTimeString()} ${who}, ${(r.durationMs / 1000).toFixed(1)} s, ${r.status} `;
+    const audio = document.createElement("audio");
+    audio.controls = true;
+    audio.preload = "none";
+    audio.src = `/demo/recordings/${encodeURIComponent(r.id)}/media`;
+    li.append(audio);
+    ul.append(li);
   }
 }
 

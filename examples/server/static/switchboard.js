@@ -182,10 +182,12 @@ export class Client {
     for (const p of this.publish) pc.addTrack(p.track, stream);
   }
 
-  // join a room by name or a session by id, publishing [{alias, track}].
-  async join({ room, sessionId, publish = [] }) {
+  // join a room by name or a session by id, publishing [{alias, track}];
+  // options.recording asks for the room to be recorded (AUDIO,
+  // AUDIO_AND_VIDEO), as the recording policy allows.
+  async join({ room, sessionId, publish = [], options }) {
     this.publish = publish;
-    return this.request({ type: "join", room, sessionId, publish: this.announce(publish) });
+    return this.request({ type: "join", room, sessionId, options, publish: this.announce(publish) });
   }
 
   // call an identity; resolves with the call id (states arrive as callState events).
@@ -287,7 +289,7 @@ export class Client {
         return;
       default:
         if (w) w.resolve(m);
-        this.emit(m.type, m); // participantJoined, muted, incoming, holdStateChanged, dtmf, refreshed, unpublished, bye, pong
+        this.emit(m.type, m); // participantJoined, participantLeft, muted, incoming, holdStateChanged, dtmf, refreshed, unpublished, bye, pong, recordingStarted, recordingStopped
     }
   }
 }
