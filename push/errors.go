@@ -126,9 +126,14 @@ func (e *SendError) Is(target error) bool {
 }
 
 // HTTPError maps an error of this package to the REST API's error body.
-// Anything it does not know becomes 500 internal_error without details.
+// A Registry that cannot reach its store (an error with Unavailable() bool
+// true, as adapters/redis returns) is 503 store_unavailable. Anything it
+// does not know becomes 500 internal_error without details.
 func HTTPError(err error) *httpx.Error {
 	switch {
+	case httpx.Unavailable(err):
+		status, code, msg := httpx.StoreUnavailable()
+		return httpx.Errorf(status, code, "%s", msg)
 	case errors.Is(err, ErrDeviceNotFound):
 		return httpx.Errorf(http.StatusNotFound, "device_not_found", "no such device")
 	case errors.Is(err, ErrTooManyDevices):

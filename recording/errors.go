@@ -58,11 +58,15 @@ func (e *invalidError) Unwrap() error { return ErrInvalid }
 func invalid(msg string) error { return &invalidError{msg} }
 
 // HTTPError maps an error of this package (or of a Controller) to the REST
-// error body with its status and stable code.
+// error body with its status and stable code. A store that cannot be
+// reached (an error with Unavailable() bool true) is 503 store_unavailable.
 func HTTPError(err error) *httpx.Error {
 	var ie *invalidError
 	var pe *PolicyError
 	switch {
+	case httpx.Unavailable(err):
+		status, code, msg := httpx.StoreUnavailable()
+		return httpx.Errorf(status, code, "%s", msg)
 	case errors.As(err, &ie):
 		return httpx.Errorf(http.StatusBadRequest, "invalid_request", "%s", ie.msg)
 	case errors.As(err, &pe):
