@@ -45,9 +45,13 @@ func RegistrySuite(t *testing.T, newRegistry NewRegistry) {
 	t.Run("TokenMoves", func(t *testing.T) { testMove(t, newRegistry(t, big)) })
 	t.Run("Remove", func(t *testing.T) { testRemove(t, newRegistry(t, big)) })
 	t.Run("Invalid", func(t *testing.T) { testInvalid(t, newRegistry(t, big)) })
-	t.Run("PerIdentityLimit", func(t *testing.T) { testPerIdentity(t, newRegistry(t, Limits{MaxDevicesPerIdentity: 3, MaxDevices: 1000})) })
+	t.Run("PerIdentityLimit", func(t *testing.T) {
+		testPerIdentity(t, newRegistry(t, Limits{MaxDevicesPerIdentity: 3, MaxDevices: 1000}))
+	})
 	t.Run("TotalLimit", func(t *testing.T) { testTotal(t, newRegistry(t, Limits{MaxDevicesPerIdentity: 10, MaxDevices: 4})) })
-	t.Run("ConcurrentLimits", func(t *testing.T) { testConcurrentLimits(t, newRegistry(t, Limits{MaxDevicesPerIdentity: 5, MaxDevices: 1000})) })
+	t.Run("ConcurrentLimits", func(t *testing.T) {
+		testConcurrentLimits(t, newRegistry(t, Limits{MaxDevicesPerIdentity: 5, MaxDevices: 1000}))
+	})
 	t.Run("ConcurrentMoves", func(t *testing.T) { testConcurrentMoves(t, newRegistry(t, big)) })
 }
 
