@@ -114,8 +114,8 @@ func New(cfg Config) (*Client, error) {
 		// Fail fast: one dial per attempt, one retry (a connection that
 		// broke while idle in the pool), and a short pause before it.
 		DialerRetries: 1, MaxRetries: 1, MinRetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond,
-		ContextTimeoutEnabled: true,
-		DisableIdentity:       true,
+		ContextTimeoutEnabled:    true,
+		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
 	return &Client{rdb: rdb, prefix: cfg.Prefix, cfg: cfg, log: cfg.Logger}, nil

@@ -138,8 +138,8 @@ var (
 )
 
 func (t *table[T]) key(account, id string) string { return t.c.key("rooms:"+t.kind, account, id) }
-func (t *table[T]) index(account string) string  { return t.c.key("rooms:"+t.kind+"-ids", account) }
-func (t *table[T]) accounts() string             { return t.c.key("rooms:" + t.kind + "-accounts") }
+func (t *table[T]) index(account string) string   { return t.c.key("rooms:"+t.kind+"-ids", account) }
+func (t *table[T]) accounts() string              { return t.c.key("rooms:" + t.kind + "-accounts") }
 
 // decode reads a stored value (a string from GET or MGET) into a fresh T,
 // normalised by its Clone (a session's member map is never nil).
