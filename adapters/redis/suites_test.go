@@ -9,6 +9,8 @@ import (
 	"github.com/switchboard-rtc/switchboard/auth/authtest"
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/callingtest"
+	"github.com/switchboard-rtc/switchboard/push"
+	"github.com/switchboard-rtc/switchboard/push/pushtest"
 
 	"github.com/switchboard-rtc/switchboard/rooms"
 	"github.com/switchboard-rtc/switchboard/rooms/roomstest"
@@ -45,5 +47,13 @@ func TestPresenceSuite(t *testing.T) {
 	callingtest.PresenceSuite(t, func(t *testing.T) func() calling.Presence {
 		next := clients(t)
 		return func() calling.Presence { return next().Presence(redis.PresenceConfig{}) }
+	})
+}
+
+func TestRegistrySuite(t *testing.T) {
+	pushtest.RegistrySuite(t, func(t *testing.T, l pushtest.Limits) func() push.Registry {
+		next := clients(t)
+		cfg := redis.RegistryConfig{MaxDevicesPerIdentity: l.MaxDevicesPerIdentity, MaxDevices: l.MaxDevices}
+		return func() push.Registry { return next().Registry(cfg) }
 	})
 }
