@@ -12,6 +12,18 @@ import (
 	"github.com/switchboard-rtc/switchboard/adapters/redis"
 )
 
+// TestMain quiets the client library's own logger, which reports every
+// refused dial of the fault tests on stderr (a host may do the same with
+// goredis.SetLogger, or keep the messages).
+func TestMain(m *testing.M) {
+	goredis.SetLogger(quiet{})
+	os.Exit(m.Run())
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
 // redisAddr returns the address of the Redis the tests use, from
 // SWITCHBOARD_REDIS_ADDR. Without it the test is skipped, unless
 // SWITCHBOARD_REQUIRE_REDIS=1 (as CI sets), which makes it fail.
