@@ -128,8 +128,12 @@ func (b *Bus) deliver(ctx context.Context, ps *goredis.PubSub, stop func() bool,
 			return
 		case <-time.After(pause):
 		}
-		if b.c.rdb.Ping(ctx).Err() == nil {
+		switch err := b.c.rdb.Ping(ctx).Err(); {
+		case err == nil:
 			ev.End(&UnavailableError{Op: "bus.Subscribe", Err: errEventsLost})
+			return
+		case errors.Is(err, goredis.ErrClosed): // the Client was closed: it will not come back
+			ev.End(&UnavailableError{Op: "bus.Subscribe", Err: err})
 			return
 		}
 		pause = min(2*pause, 2*time.Second)
