@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 )
 
 // Sentinel errors. Verification failures wrap one of these, so callers test
@@ -47,9 +49,13 @@ func (e *rateLimitedError) Error() string { return "auth: too many failed attemp
 // stable code and message of the REST error body {"code","message"}. The
 // message is fixed text for each code, so nothing of a token or a secret is
 // ever echoed; only an ErrInvalidClaims error says what was wrong with the
-// request. An error of no other package is 500 internal_error.
+// request. A shared store that cannot be reached (an error with
+// Unavailable() bool true, as adapters/redis returns) is 503
+// store_unavailable. An error of no other package is 500 internal_error.
 func HTTPStatus(err error) (status int, code, message string) {
 	switch {
+	case httpx.Unavailable(err):
+		return httpx.StoreUnavailable()
 	case errors.Is(err, ErrNoCredentials):
 		return http.StatusUnauthorized, "unauthorized", "credentials are required"
 	case errors.Is(err, ErrExpired):

@@ -7,6 +7,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -89,10 +90,12 @@ func protocolError(err error) *protocol.Error {
 // refusal as auth.HTTPStatus maps it, and a call PlaceCall refuses as 400
 // with its signaling reason (docs/protocol.md) as the code (a limit keeps
 // its 429 or 503: server_full when the server holds Limits.Calls live
-// calls). Anything else is
-// 500 internal_error.
+// calls); a shared store (Presence) that cannot be reached is 503
+// store_unavailable. Anything else is 500 internal_error.
 func HTTPStatus(err error) (status int, code, message string) {
 	switch {
+	case httpx.Unavailable(err):
+		return httpx.StoreUnavailable()
 	case errors.Is(err, errCallNotFound):
 		return http.StatusNotFound, "call_not_found", "no such call"
 	case errors.Is(err, errCallOver):

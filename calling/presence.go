@@ -9,8 +9,8 @@ import (
 // call. It is the part of a Server's state that must hold across nodes (an
 // identity in a call on one node is busy for a call placed on another), so
 // it is an interface: the default, NewMemoryPresence, is this process's; a
-// shared one (Redis SET NX with the call id, say) makes the marks
-// cluster-wide. The rest of the call registry (open connections, the ones
+// shared one (adapters/redis's Presence) makes the marks cluster-wide. Both
+// pass the conformance suite callingtest.PresenceSuite. The rest of the call registry (open connections, the ones
 // that ring, the calls themselves) holds live connections and stays on the
 // node that has them; docs/architecture.md lists what a second node needs
 // from each.

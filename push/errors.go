@@ -129,9 +129,12 @@ func (e *SendError) Is(target error) bool {
 // HTTPStatus maps an error of this package to an HTTP status and the
 // stable code and message of the REST error body {"code","message"}; the
 // errors of package auth (the admission refusals) as auth.HTTPStatus does.
-// Anything else is 500 internal_error without details.
+// A Registry that cannot reach its store (an error with Unavailable() bool
+// true, as adapters/redis returns) is 503 store_unavailable. Anything else is 500 internal_error without details.
 func HTTPStatus(err error) (status int, code, message string) {
 	switch {
+	case httpx.Unavailable(err):
+		return httpx.StoreUnavailable()
 	case errors.Is(err, ErrDeviceNotFound):
 		return http.StatusNotFound, "device_not_found", "no such device"
 	case errors.Is(err, ErrTooManyDevices):

@@ -13,7 +13,9 @@ import (
 // registered again, by another identity or in another account, it moves
 // there (the phone now belongs to whoever signed in last, and the previous
 // owner's calls must stop reaching it). Implementations must be safe for
-// concurrent use; MemoryRegistry is the in-memory one.
+// concurrent use; MemoryRegistry is the in-memory one, adapters/redis's
+// Registry one that several nodes share. Both pass the conformance suite
+// pushtest.RegistrySuite.
 type Registry interface {
 	// Register stores d (validated with Device.Validate) and returns it with
 	// its ID and CreatedAt. The same token registered again by the same

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 )
 
 // Errors of the package; test with errors.Is. HTTPStatus maps them to the
@@ -63,11 +64,14 @@ func invalid(msg string) error { return &invalidError{msg} }
 // 403 recording_not_permitted, 404 recording_not_found, target_not_found
 // or not_recording, 409 already_recording or recording_active; the admin
 // check's refusal as auth.HTTPStatus maps it; anything else 500
-// internal_error.
+// internal_error. A store that cannot be reached (an error with
+// Unavailable() bool true) is 503 store_unavailable.
 func HTTPStatus(err error) (status int, code, message string) {
 	var ie *invalidError
 	var pe *PolicyError
 	switch {
+	case httpx.Unavailable(err):
+		return httpx.StoreUnavailable()
 	case errors.As(err, &ie):
 		return http.StatusBadRequest, "invalid_request", ie.msg
 	case errors.As(err, &pe):

@@ -74,12 +74,15 @@ func checkText(field, s string) error {
 
 // HTTPStatus maps an error of the REST handler to an HTTP status and the
 // stable code and message of the error body {"code","message"}: this
-// package's errors by their meaning, auth's (the admin check, minting) as
+// package's errors by their meaning, a Store or Bus that cannot reach its
+// server as 503 store_unavailable, auth's (the admin check, minting) as
 // auth.HTTPStatus maps them, anything else as 500 internal_error.
 func HTTPStatus(err error) (status int, code, message string) {
 	var ie *invalidError
 	var te *textError
 	switch {
+	case httpx.Unavailable(err):
+		return httpx.StoreUnavailable()
 	case errors.As(err, &te):
 		return http.StatusBadRequest, "invalid_characters", te.field + " must not hold control characters or bidirectional overrides"
 	case errors.Is(err, ErrSessionNotFound):

@@ -44,8 +44,11 @@ type Bus interface {
 }
 
 // Events is one subscription to room events. Read C until it is closed;
-// Err then tells why (nil after the context ended, ErrSlowConsumer if the
-// reader fell more than the buffer behind). Safe for concurrent use.
+// Err then tells why: nil after the context ended, ErrSlowConsumer if the
+// reader fell more than the buffer behind, or an error of the Bus when it
+// may have lost events (a shared bus whose connection dropped). In every
+// case but the first, subscribe again and resynchronise from the Store.
+// Safe for concurrent use.
 type Events struct {
 	C <-chan Event
 

@@ -48,6 +48,7 @@ func (m *Manager) AddParticipant(ctx context.Context, account, sid, pid string, 
 	now := m.cfg.Clock.Now()
 	joined := false
 	err := m.store.UpdateMembership(ctx, account, sid, pid, func(s *Session, p *Participant) error {
+		joined = false // fn may run again after a conflict (a shared store)
 		if mem, ok := s.Members[pid]; ok {
 			mem.Subscriptions = subs.Clone()
 		} else {

@@ -21,7 +21,10 @@ type Table[T Record[T]] interface {
 	// Get returns the record; ErrNotFound if absent.
 	Get(ctx context.Context, account, id string) (T, error)
 	// Update applies fn to the record atomically and stores the result unless
-	// fn returns an error, which Update then returns.
+	// fn returns an error, which Update then returns. fn may run more than
+	// once (a shared store runs it again on a fresh copy when another writer
+	// changed the record meanwhile): it must only change its argument and
+	// set variables that each run sets afresh.
 	Update(ctx context.Context, account, id string, fn func(T) error) (T, error)
 	// Delete removes the record; ErrNotFound if absent.
 	Delete(ctx context.Context, account, id string) error
@@ -38,7 +41,8 @@ type Store interface {
 	// UpdateMembership changes session sid and participant pid of account in
 	// one atomic step: fn gets copies of both records and, unless it returns
 	// an error (which UpdateMembership then returns), both are stored
-	// together. ErrSessionNotFound or ErrParticipantNotFound (both wrap
+	// together; like Update's, fn may run more than once. ErrSessionNotFound
+	// or ErrParticipantNotFound (both wrap
 	// ErrNotFound) if a record is absent, the session checked first. This is how
 	// membership (Session.Members and Participant.Sessions) never
 	// disagrees, on one node or many: a shared store implements it with one
