@@ -394,8 +394,9 @@ func TestLimitCountersReleasedOnEveryExit(t *testing.T) {
 	waitUsage(t, e, calling.Usage{})
 }
 
-// Call rate per connection: ConnCallBurst calls pass (refused ones would
-// count too), one more is 429 call_rate_limited, and the bucket refills.
+// Call rate per connection: ConnCallBurst calls pass the rate (refused
+// ones count: these go to an identity that is not acceptable, 406), one
+// more is 429 call_rate_limited, and the bucket refills.
 func TestConnectionCallRateLimit(t *testing.T) {
 	clk := newFakeClock()
 	e := newEnv(t, func(c *calling.Config) {
@@ -404,31 +405,22 @@ func TestConnectionCallRateLimit(t *testing.T) {
 	})
 	alice := e.phone("alice")
 	ctx := ctxT(t, 10*time.Second)
-	call := func() *protocol.Error {
+	call := func(c *client.Client) *protocol.Error {
 		t.Helper()
-		id, err := alice.Call(ctx, "nobody", protocol.CallOptions{Audio: true})
-		if err == nil {
-			states(t, alice, id, protocol.StateFailed) // nobody is offline: the call fails at once
-			return nil
-		}
+		_, err := c.Call(ctx, "no", protocol.CallOptions{Audio: true})
 		var pe *protocol.Error
 		if !errors.As(err, &pe) {
 			t.Fatalf("call: %v", err)
 		}
 		return pe
 	}
-	for i := range 3 {
-		if pe := call(); pe != nil {
-			t.Fatalf("call %d within the burst: %v", i, pe)
-		}
+	for range 3 {
+		wantRefusal(t, call(alice), 406, "identity_not_acceptable")
 	}
-	wantRefusal(t, call(), 429, "call_rate_limited")
+	wantRefusal(t, call(alice), 429, "call_rate_limited")
 	// Another connection of the same identity has its own bucket.
-	if _, err := e.phone("alice").Call(ctx, "nobody", protocol.CallOptions{Audio: true}); err != nil {
-		t.Fatalf("another connection: %v", err)
-	}
+	wantRefusal(t, call(e.phone("alice")), 406, "identity_not_acceptable")
 	clk.Advance(time.Second)
-	if pe := call(); pe != nil {
-		t.Fatalf("after a second: %v", pe)
-	}
+	wantRefusal(t, call(alice), 406, "identity_not_acceptable")
+	wantRefusal(t, call(alice), 429, "call_rate_limited")
 }

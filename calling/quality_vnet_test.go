@@ -298,7 +298,10 @@ func TestQuality(t *testing.T) {
 		m := q.aliceView.self
 		q.aliceView.mu.Unlock()
 		t.Logf("300 ms delay: alice %s after %v, round trip %.0f ms", m.Level, took, m.Downlink.RTTMs)
-		if m.Downlink.RTTMs < 290 {
+		// The level can turn while the windowed round trip is still rising
+		// toward 300 ms (measured 244–300 at that moment): 200 ms is far above
+		// the clean path's and proves the delay was measured.
+		if m.Downlink.RTTMs < 200 {
 			t.Errorf("round trip %v ms with 300 ms added", m.Downlink.RTTMs)
 		}
 		if w := q.bobView.worst(); w < protocol.QualityRank(protocol.QualityGood) {
