@@ -8,37 +8,9 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
-
-// stepClock runs AfterFunc callbacks when Advance passes their time.
-type stepClock struct {
-	now    time.Time
-	timers []stepTimer
-}
-
-type stepTimer struct {
-	at time.Time
-	f  func()
-}
-
-func (c *stepClock) Now() time.Time { return c.now }
-func (c *stepClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.timers = append(c.timers, stepTimer{c.now.Add(d), f})
-	return func() bool { return false }
-}
-func (c *stepClock) Advance(d time.Duration) {
-	c.now = c.now.Add(d)
-	due := c.timers
-	c.timers = nil
-	for _, t := range due {
-		if t.at.After(c.now) {
-			c.timers = append(c.timers, t)
-			continue
-		}
-		t.f()
-	}
-}
 
 // A disconnect looks only at its identity's calls: the index holds each
 // call under its two identities while the call is retained, and nothing
@@ -56,7 +28,7 @@ func TestCallIndexFollowsRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &stepClock{now: time.Unix(1_700_000_000, 0)}
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
 	s, err := New(Config{Rooms: mgr, Verifier: verifier, Clock: clk, CallRetention: time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +87,7 @@ func TestCallsCap(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	})
-	clk := &stepClock{now: time.Unix(1_700_000_000, 0)}
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
 	s, err := New(Config{Rooms: mgr, Verifier: verifier, Clock: clk, Limits: Limits{Calls: 2}})
 	if err != nil {
 		t.Fatal(err)

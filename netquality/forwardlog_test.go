@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 )
 
 // The log counts forwarded packets by sequence number, across the wrap,
@@ -118,7 +119,7 @@ func TestReportStatsForwarded(t *testing.T) {
 // log by name: a publisher's 10 % uplink loss degrades its uplink only,
 // not the downlink of a subscriber that got all the server forwarded.
 func TestMonitorAttachStreams(t *testing.T) {
-	clk := &fakeClock{now: t0}
+	clk := clocktest.New(t0)
 	m, rec := newMonitor(t, Config{Clock: clk})
 	m.Join("pub", "alice")
 	m.Join("sub", "bob")
@@ -147,7 +148,7 @@ func TestMonitorAttachStreams(t *testing.T) {
 	for sec := 1; sec <= 6; sec++ {
 		for range 50 {
 			seq++
-			clk.advance(20 * time.Millisecond)
+			clk.Advance(20 * time.Millisecond)
 			if seq%10 == 0 {
 				lost++
 				continue // lost on the publisher's uplink

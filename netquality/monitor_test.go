@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 )
 
 // recorder collects a Monitor's changes.
@@ -321,7 +323,7 @@ func TestMonitorRun(t *testing.T) {
 // Run with an injected clock: the tick lands Interval after Run starts,
 // at the clock's time.
 func TestMonitorRunClock(t *testing.T) {
-	clk := &fakeClock{now: t0}
+	clk := clocktest.New(t0)
 	m, rec := newMonitor(t, Config{Clock: clk, Interval: 2 * time.Second})
 	m.Join("p", "")
 	src := &source{}
@@ -330,20 +332,20 @@ func TestMonitorRunClock(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
 	go func() { done <- m.Run(ctx) }()
-	poll(t, func() bool { return clk.pending() == 1 }) // Run has scheduled its tick
-	clk.advance(time.Second)
-	clk.advance(time.Second)
+	poll(t, func() bool { return clk.Pending() == 1 }) // Run has scheduled its tick
+	clk.Advance(time.Second)
+	clk.Advance(time.Second)
 	var got []Change
 	poll(t, func() bool { got = append(got, rec.take()...); return len(got) > 0 })
 	if len(got) != 1 || !got[0].At.Equal(t0.Add(2*time.Second)) {
 		t.Fatalf("%+v", got)
 	}
-	poll(t, func() bool { return clk.pending() == 1 }) // the next one
+	poll(t, func() bool { return clk.Pending() == 1 }) // the next one
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
-	if n := clk.pending(); n != 0 {
+	if n := clk.Pending(); n != 0 {
 		t.Fatalf("%d timers left after Run", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 )
 
 func TestNTP(t *testing.T) {
@@ -92,13 +93,13 @@ func TestParseReport(t *testing.T) {
 // ReportStats: blocks about tracked streams, weighted by the packets each
 // covers, duplicates once, the RTT from LSR/DLSR.
 func TestReportStats(t *testing.T) {
-	clk := &fakeClock{now: t0}
+	clk := clocktest.New(t0)
 	s := NewReportStats(ReportStatsConfig{Clock: clk})
 	const audio, video = 1111, 2222
 	s.Track(audio, 48000, "audio/opus")
 	s.Track(video, 90000, "video/VP8")
 	lsr := NTPShort(t0)
-	clk.advance(40 * time.Millisecond) // the reports arrive 40 ms after our SR: RTT 40 ms − DLSR
+	clk.Advance(40 * time.Millisecond) // the reports arrive 40 ms after our SR: RTT 40 ms − DLSR
 	dlsr := uint32(20 * 65536 / 1000)  // 20 ms held
 	block := func(ssrc uint32, fraction uint8, seq, jitter uint32) rtcp.ReceptionReport {
 		return rtcp.ReceptionReport{SSRC: ssrc, FractionLost: fraction, LastSequenceNumber: seq, Jitter: jitter, LastSenderReport: lsr, Delay: dlsr}

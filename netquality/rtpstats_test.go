@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 )
 
 // feed writes packets with the given sequence numbers, 20 ms of Opus
@@ -146,12 +147,12 @@ func TestRTPStatsJitter(t *testing.T) {
 
 // WriteRTP stamps arrivals with the config's clock.
 func TestRTPStatsClock(t *testing.T) {
-	clk := &fakeClock{now: t0}
+	clk := clocktest.New(t0)
 	s := NewRTPStats(RTPStatsConfig{ClockRate: 8000, MimeType: "audio/PCMU", Clock: clk})
 	for i := range 10 {
 		h := rtp.Header{SequenceNumber: uint16(i), Timestamp: 160 * uint32(i)}
 		_ = s.WriteRTP(&h, []byte{1})
-		clk.advance(20*time.Millisecond + time.Duration(1-2*(i%2))*8*time.Millisecond) // 28, 12, 28, …: D = ±8 ms
+		clk.Advance(20*time.Millisecond + time.Duration(1-2*(i%2))*8*time.Millisecond) // 28, 12, 28, …: D = ±8 ms
 	}
 	got := s.Snapshot(clk.Now())
 	if want := 8 * (1 - math.Pow(15.0/16, 9)); math.Abs(got.JitterMs-want) > 1e-9 || got.LossWeight != WeightG711 {

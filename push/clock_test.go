@@ -2,75 +2,12 @@ package push_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 	"github.com/switchboard-rtc/switchboard/push"
 )
-
-// manualClock is a Clock that moves only when the test says.
-type manualClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*manualTimer
-}
-
-type manualTimer struct {
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &manualTimer{at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.stopped
-		t.stopped = true
-		return was
-	}
-}
-
-// pending counts timers not yet fired or stopped.
-func (c *manualClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, t := range c.timers {
-		if !t.stopped {
-			n++
-		}
-	}
-	return n
-}
-
-// advance moves the clock by d and fires the timers that fall due.
-func (c *manualClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []func()
-	for _, t := range c.timers {
-		if !t.stopped && !t.at.After(c.now) {
-			t.stopped = true
-			due = append(due, t.f)
-		}
-	}
-	c.mu.Unlock()
-	for _, f := range due {
-		f()
-	}
-}
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -86,7 +23,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // Every wait of the Waker goes through its Clock: a retry happens only when
 // the injected clock passes the backoff, and the expiry is the clock's.
 func TestWakerUsesItsClock(t *testing.T) {
-	clock := &manualClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	sends := make(chan int, 10)
 	n := 0
 	notifier := push.NotifierFunc(func(ctx context.Context, d push.Device, w push.Wakeup) error {
@@ -106,14 +43,14 @@ func TestWakerUsesItsClock(t *testing.T) {
 		done <- w.Wake(ctx, push.Wakeup{Account: "acct", Identity: "alice", CallID: "c", ExpiresAt: clock.Now().Add(30 * time.Second)})
 	}()
 	<-sends
-	waitFor(t, "the expiry and the retry timers", func() bool { return clock.pending() == 2 })
+	waitFor(t, "the expiry and the retry timers", func() bool { return clock.Pending() == 2 })
 	select {
 	case <-sends:
 		t.Fatal("retried before the clock moved")
 	case <-time.After(20 * time.Millisecond):
 	}
-	clock.advance(999 * time.Millisecond) // the jittered backoff is at least 500 ms, at most 1 s
-	clock.advance(time.Millisecond)
+	clock.Advance(999 * time.Millisecond) // the jittered backoff is at least 500 ms, at most 1 s
+	clock.Advance(time.Millisecond)
 	if got := <-sends; got != 2 {
 		t.Fatalf("send %d", got)
 	}
@@ -122,7 +59,7 @@ func TestWakerUsesItsClock(t *testing.T) {
 	}
 
 	// The expiry is the clock's too: past it, nothing is sent.
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	if err := w.Wake(ctx, push.Wakeup{Account: "acct", Identity: "alice", CallID: "c2", ExpiresAt: clock.Now().Add(-time.Second)}); err == nil {
 		t.Fatal("an expired wake-up was sent")
 	}

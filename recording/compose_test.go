@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 )
 
 // Two participants: one sends a 1 kHz tone for 5 s from the start, the
@@ -15,7 +17,7 @@ import (
 // composition lasts 5 s; the first two seconds hold 1 kHz alone, the rest
 // both tones.
 func TestComposition(t *testing.T) {
-	clk := newFakeClock()
+	clk := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	rec, st := newTestRecorder(t, Config{Clock: clk})
 	ctx := context.Background()
 	a, err := rec.Start(ctx, Target{Account: "acct", SessionID: "s-1"}, Decision{Type: TypeAudio, Composition: true})

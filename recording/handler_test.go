@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 )
 
 var (
@@ -321,7 +322,7 @@ func TestHandlerOnDemand(t *testing.T) {
 // recording in progress, and Run stops with its context.
 func TestSweeper(t *testing.T) {
 	st, _ := NewFileStorage(t.TempDir())
-	clk := newFakeClock()
+	clk := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	now := clk.Now()
 	ended := func(d time.Duration) *time.Time { e := now.Add(-d); return &e }
 	old := seedMedia(t, st, &Recording{Account: "A", CallID: "c", StartedAt: now.Add(-31 * 24 * time.Hour), EndedAt: ended(30*24*time.Hour + time.Second)})
@@ -349,7 +350,7 @@ func TestSweeper(t *testing.T) {
 		t.Fatalf("after the first sweep: %v", m)
 	}
 	// An hour later the one at the limit is past it.
-	waitFor(t, "the timer", func() bool { return clk.Timers() == 1 })
+	waitFor(t, "the timer", func() bool { return clk.Pending() == 1 })
 	clk.Advance(time.Hour)
 	waitFor(t, "the second sweep", func() bool { return !ids()[atLimit.ID] })
 	if m := ids(); !m[young.ID] || !m[live.ID] {
@@ -359,7 +360,7 @@ func TestSweeper(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if clk.Timers() != 0 {
+	if clk.Pending() != 0 {
 		t.Fatal("Run left a timer")
 	}
 	if _, err := NewSweeper(SweeperConfig{}); err == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 )
 
 var audioDecision = Decision{Type: TypeAudio}
@@ -151,7 +152,7 @@ func TestTrackRecorderQueueOverflow(t *testing.T) {
 // Data reaches the disk within a flush interval even when packets stop
 // coming: after the timer fires, the file holds every packet written.
 func TestTrackRecorderFlushesOnTime(t *testing.T) {
-	clk := newFakeClock()
+	clk := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	rec, st := newTestRecorder(t, Config{Clock: clk})
 	ctx := context.Background()
 	a, _ := rec.Start(ctx, Target{Account: "acct", CallID: "c"}, audioDecision)
@@ -181,7 +182,7 @@ func TestTrackRecorderFlushesOnTime(t *testing.T) {
 	if n := countPackets(); n != 0 {
 		t.Fatalf("%d packets on disk before the flush timer", n)
 	}
-	waitFor(t, "the flush timer", func() bool { return clk.Timers() > 0 })
+	waitFor(t, "the flush timer", func() bool { return clk.Pending() > 0 })
 	clk.Advance(time.Second)
 	waitFor(t, "the flush", func() bool { return countPackets() == 50 })
 	_, _ = a.Stop(ctx)

@@ -17,6 +17,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
+	"github.com/switchboard-rtc/switchboard/internal/clocktest"
 )
 
 // vp8Frames makes n frames of VP8 (30 per second, a keyframe every 30)
@@ -73,7 +74,7 @@ func vp8Packets(frames [][]byte, seq0 uint16) []rtpPacket {
 // until the next keyframe (which is asked for); ffmpeg plays it all.
 func TestWebMAudioVideo(t *testing.T) {
 	frames := vp8Frames(t, 150)
-	clk := newFakeClock()
+	clk := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	rec, st := newTestRecorder(t, Config{Clock: clk, QueueSize: 8192})
 	ctx := context.Background()
 	a, err := rec.Start(ctx, Target{Account: "acct", SessionID: "s-1"}, Decision{Type: TypeAudioAndVideo})
@@ -207,7 +208,7 @@ func TestWebMH264NotRecorded(t *testing.T) {
 // cut after the last whole block, given its Duration, marked interrupted.
 func TestWebMInterruptedIsRepaired(t *testing.T) {
 	frames := vp8Frames(t, 90)
-	clk := newFakeClock()
+	clk := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	rec, st := newTestRecorder(t, Config{Clock: clk, QueueSize: 8192})
 	ctx := context.Background()
 	a, _ := rec.Start(ctx, Target{Account: "acct", CallID: "c"}, Decision{Type: TypeAudioAndVideo})
@@ -219,7 +220,7 @@ func TestWebMInterruptedIsRepaired(t *testing.T) {
 	}
 	waitFor(t, "the writers", func() bool { return len(at.queue) == 0 && len(vt.queue) == 0 })
 	list, _ := st.List(ctx, Filter{Account: "acct"})
-	waitFor(t, "the flush timers", func() bool { return clk.Timers() >= 2 })
+	waitFor(t, "the flush timers", func() bool { return clk.Pending() >= 2 })
 	path := mediaPath(st, list[0])
 	sizeBefore := fileSize(path)
 	clk.Advance(time.Second)

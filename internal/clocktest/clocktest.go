@@ -48,6 +48,19 @@ func (c *Fake) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 	}
 }
 
+// Pending counts the timers neither fired nor stopped.
+func (c *Fake) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.stopped {
+			n++
+		}
+	}
+	return n
+}
+
 // Set moves the clock to t (forward or back) as Advance(t.Sub(c.Now())) does.
 func (c *Fake) Set(t time.Time) { c.Advance(t.Sub(c.Now())) }
 

@@ -32,3 +32,21 @@ func TestFake(t *testing.T) {
 		t.Fatalf("a timer fired twice: %v", fired)
 	}
 }
+
+// Pending counts the timers that have neither fired nor been stopped.
+func TestPending(t *testing.T) {
+	c := clocktest.New(time.Unix(0, 0))
+	stop := c.AfterFunc(time.Second, func() {})
+	c.AfterFunc(2*time.Second, func() {})
+	if n := c.Pending(); n != 2 {
+		t.Fatalf("pending %d, want 2", n)
+	}
+	stop()
+	if n := c.Pending(); n != 1 {
+		t.Fatalf("after a stop: %d, want 1", n)
+	}
+	c.Advance(2 * time.Second)
+	if n := c.Pending(); n != 0 {
+		t.Fatalf("after firing: %d, want 0", n)
+	}
+}
