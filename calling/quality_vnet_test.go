@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/rtp"
 	"github.com/pion/transport/v4/test"
@@ -22,7 +20,6 @@ import (
 	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/calling/client"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
-	"github.com/switchboard-rtc/switchboard/internal/codecs"
 	"github.com/switchboard-rtc/switchboard/netquality"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
@@ -158,39 +155,7 @@ func (q *qualityCall) network(t *testing.T) (sfuAPI, aliceAPI, bobAPI *webrtc.AP
 		}
 		return true
 	})
-	api := func(ip string, sfu bool, delay **vnet.DelayFilter) *webrtc.API {
-		nw, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var nic vnet.NIC = nw
-		if delay != nil {
-			df, err := vnet.NewDelayFilter(nw, vnet.WithDelay(0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = df.Close() })
-			*delay, nic = df, df
-		}
-		if err := router.AddNet(nic); err != nil {
-			t.Fatal(err)
-		}
-		se := webrtc.SettingEngine{}
-		se.SetNet(nw)
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-		se.SetICETimeouts(5*time.Second, 10*time.Second, 200*time.Millisecond)
-		me, ir := &webrtc.MediaEngine{}, &interceptor.Registry{}
-		if sfu {
-			err = calling.RegisterMedia(me, ir)
-		} else if err = codecs.Register(me); err == nil {
-			err = webrtc.RegisterDefaultInterceptors(me, ir)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir))
-	}
-	sfuAPI, aliceAPI, bobAPI = api(qualitySFU, true, nil), api(qualityAlice, false, &q.aliceDelay), api(qualityBob, false, nil)
+	sfuAPI, aliceAPI, bobAPI = vnetAPI(t, router, qualitySFU, true, nil), vnetAPI(t, router, qualityAlice, false, &q.aliceDelay), vnetAPI(t, router, qualityBob, false, nil)
 	if err := router.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -24,13 +24,26 @@ import (
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
-func vnetAPI(t *testing.T, router *vnet.Router, ip string, sfu bool) *webrtc.API {
+// vnetAPI is a pion API on router's simulated network at ip: the SFU's
+// media setup, or a client's (default interceptors: it NACKs what it
+// misses). With delay, the peer's inbound traffic goes through a delay
+// filter (no delay until the test sets one), stored in *delay.
+func vnetAPI(t *testing.T, router *vnet.Router, ip string, sfu bool, delay **vnet.DelayFilter) *webrtc.API {
 	t.Helper()
 	nw, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{ip}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := router.AddNet(nw); err != nil {
+	var nic vnet.NIC = nw
+	if delay != nil {
+		df, err := vnet.NewDelayFilter(nw, vnet.WithDelay(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = df.Close() })
+		*delay, nic = df, df
+	}
+	if err := router.AddNet(nic); err != nil {
 		t.Fatal(err)
 	}
 	se := webrtc.SettingEngine{}
@@ -39,16 +52,12 @@ func vnetAPI(t *testing.T, router *vnet.Router, ip string, sfu bool) *webrtc.API
 	se.SetICETimeouts(5*time.Second, 10*time.Second, 200*time.Millisecond)
 	me, ir := &webrtc.MediaEngine{}, &interceptor.Registry{}
 	if sfu {
-		if err := calling.RegisterMedia(me, ir); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		if err := codecs.Register(me); err != nil {
-			t.Fatal(err)
-		}
-		if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil { // the client NACKs what it misses
-			t.Fatal(err)
-		}
+		err = calling.RegisterMedia(me, ir)
+	} else if err = codecs.Register(me); err == nil {
+		err = webrtc.RegisterDefaultInterceptors(me, ir)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir))
 }
@@ -62,7 +71,7 @@ func TestNACKRecoversLossFromSharedCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	const sfuIP, aliceIP, bobIP = "1.2.3.1", "1.2.3.2", "1.2.3.3"
-	sfuAPI, aliceAPI, bobAPI := vnetAPI(t, router, sfuIP, true), vnetAPI(t, router, aliceIP, false), vnetAPI(t, router, bobIP, false)
+	sfuAPI, aliceAPI, bobAPI := vnetAPI(t, router, sfuIP, true, nil), vnetAPI(t, router, aliceIP, false, nil), vnetAPI(t, router, bobIP, false, nil)
 	var toBob, dropped atomic.Uint32
 	router.AddChunkFilter(func(c vnet.Chunk) bool {
 		if !strings.HasPrefix(c.DestinationAddr().String(), bobIP+":") {
