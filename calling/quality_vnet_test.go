@@ -310,8 +310,9 @@ func TestQuality(t *testing.T) {
 		t.Logf("jitter: alice's downlink %s after %v (jitter %.0f ms, round trip %.0f ms); uplink %s (jitter %.1f ms)",
 			m.Downlink.Level, took, m.Downlink.JitterMs, m.Downlink.RTTMs, m.Uplink.Level, m.Uplink.JitterMs)
 		// The jitter is her downlink's: her uplink shares the round trip
-		// but not the jitter, and scores better.
-		if m.Downlink.JitterMs < 15 || m.Uplink.JitterMs > 5 || m.Downlink.MOS >= m.Uplink.MOS {
+		// but not the jitter, and scores better. (Her uplink's own jitter is
+		// the machine's scheduling noise: 0.4–6 ms on a loaded 2-core CI.)
+		if m.Downlink.JitterMs < 15 || 3*m.Uplink.JitterMs > m.Downlink.JitterMs || m.Downlink.MOS >= m.Uplink.MOS {
 			t.Errorf("jitter in the wrong direction: uplink %+v, downlink %+v", *m.Uplink, *m.Downlink)
 		}
 		if w := q.bobView.worst(); w < protocol.QualityRank(protocol.QualityGood) {

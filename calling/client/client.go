@@ -240,7 +240,13 @@ func (c *Client) write(m protocol.Message) error {
 	if err != nil {
 		return err
 	}
-	return c.conn.Write(c.ctx, websocket.MessageText, b)
+	if err := c.conn.Write(c.ctx, websocket.MessageText, b); err != nil {
+		if c.ctx.Err() != nil { // the connection ended: say why, not "context canceled"
+			return c.closedErr()
+		}
+		return err
+	}
+	return nil
 }
 
 func (c *Client) setErr(err error) {

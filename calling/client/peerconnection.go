@@ -2,7 +2,6 @@ package client
 
 import (
 	"encoding/json"
-	"errors"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -178,7 +177,10 @@ func (c *Client) onOffer(m protocol.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.pc == nil {
-		return errors.New("client: offer before joined")
+		// No session: the offer renegotiates one that has just ended (the
+		// server may send it while the call's end is on its way); the server
+		// drops that PeerConnection too. Ignored, like its candidates.
+		return nil
 	}
 	c.mids = make(map[string]protocol.TrackInfo, len(m.Tracks))
 	for _, t := range m.Tracks {
