@@ -152,6 +152,9 @@ func (c *Client) request(ctx context.Context, m protocol.Message) (*protocol.Mes
 		c.mu.Unlock()
 	}()
 	if err := c.write(m); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return nil, c.closedErr() // why it ended
+		}
 		return nil, err
 	}
 	select {
@@ -241,8 +244,8 @@ func (c *Client) write(m protocol.Message) error {
 		return err
 	}
 	if err := c.conn.Write(c.ctx, websocket.MessageText, b); err != nil {
-		if c.ctx.Err() != nil { // the connection ended: say why, not "context canceled"
-			return c.closedErr()
+		if c.ctx.Err() != nil { // the connection ended (write may run under c.mu: no c.Err here)
+			return ErrClosed
 		}
 		return err
 	}
