@@ -285,10 +285,15 @@ func (n *Nodes) Drain(ctx context.Context) error {
 	return n.Heartbeat(ctx)
 }
 
-var claimLeaseScript = goredis.NewScript(`
+var claimLeaseScript = goredis.NewScript(nowMS + `
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. cur) == 1 then
   return {cur, redis.call('HGET', ARGV[3] .. cur, 'addr')}
+end
+redis.call('HSET', KEYS[3], 'addr', ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+if ARGV[5] ~= '1' then
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), ARGV[1])
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SADD', KEYS[2], KEYS[1])
@@ -297,11 +302,17 @@ return {ARGV[1], ARGV[4]}`)
 
 // Claim returns the live node that holds the lease of room (any key: a
 // room, an identity's home), taking it for this node when no live node
-// holds it. Taking it, or finding it already this node's, renews the lease.
+// holds it. Taking it, or finding it already this node's, renews the lease
+// and this node's own record, as a heartbeat does (so a lease taken right
+// after Redis lost everything names a node the others see as live).
 // Like Place, it is one script: two nodes claiming at once get one answer.
 func (n *Nodes) Claim(ctx context.Context, account, room string) (Node, error) {
-	res, err := claimLeaseScript.Run(ctx, n.c.rdb, []string{n.lease(account, room), n.roomsKey(n.id)},
-		n.id, n.ttl.Milliseconds(), n.nodePrefix(), n.addr).StringSlice()
+	draining := "0"
+	if n.draining.Load() {
+		draining = "1"
+	}
+	res, err := claimLeaseScript.Run(ctx, n.c.rdb, []string{n.lease(account, room), n.roomsKey(n.id), n.nodeKey(n.id), n.live()},
+		n.id, n.ttl.Milliseconds(), n.nodePrefix(), n.addr, draining).StringSlice()
 	if err != nil {
 		return Node{}, wrap("nodes.Claim", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/switchboard-rtc/switchboard/adapters/redis"
 	"github.com/switchboard-rtc/switchboard/auth"
@@ -32,12 +33,16 @@ type clusterConfig struct {
 	secret string
 	// redisUser and redisPassword authenticate to Redis.
 	redisUser, redisPassword string
+	// nodeTTL is how long a node counts as live after its last heartbeat,
+	// and the lease of its rooms: a dead node's rooms are free after it.
+	nodeTTL time.Duration
 }
 
 func clusterFlags(fs *flag.FlagSet, c *clusterConfig) {
 	fs.StringVar(&c.redisAddr, "redis", "", "host:port of the Redis that the nodes of a cluster share (rooms, token revocations, busy marks, push devices, room placement); unset = one node, all in memory")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", redis.DefaultPrefix, "prefix of every Redis key, so several deployments can share one Redis")
 	fs.StringVar(&c.nodeID, "node-id", "", "this node's name in the cluster (default: generated)")
+	fs.DurationVar(&c.nodeTTL, "node-ttl", redis.DefaultNodeTTL, "how long a node counts as live after its last heartbeat (heartbeats every third of it); a dead node's rooms move to the others after it")
 	fs.StringVar(&c.nodeURL, "node-url", "", "URL where the other nodes reach this node's signaling endpoint (default http://<-addr>/v1/signal; set it when -addr is 0.0.0.0 or behind NAT)")
 }
 
@@ -52,6 +57,9 @@ func (c clusterConfig) validate(keyFile string) error {
 			return errors.New("-node-id and -node-url need -redis")
 		}
 		return nil
+	}
+	if c.nodeTTL < time.Second {
+		return errors.New("-node-ttl must be at least 1s")
 	}
 	if len(c.secret) < 32 {
 		return errors.New("-redis needs SWITCHBOARD_CLUSTER_SECRET of at least 32 bytes, the same on every node")
@@ -91,7 +99,7 @@ func newShared(c clusterConfig, nodeURL string, logger *slog.Logger) (*shared, e
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := rc.Nodes(redis.NodesConfig{ID: c.nodeID, Addr: nodeURL})
+	nodes, err := rc.Nodes(redis.NodesConfig{ID: c.nodeID, Addr: nodeURL, TTL: c.nodeTTL})
 	if err != nil {
 		_ = rc.Close()
 		return nil, err
