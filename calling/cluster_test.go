@@ -210,7 +210,6 @@ func mustSession(t *testing.T, e *env, sid string) *rooms.Session {
 	return s
 }
 
-
 // A caller on node b calls a callee whose home is node a: the call is
 // relayed to a, rings, connects with media both ways, and after it ends the
 // caller's connection is served by b again (it places a call there). A

@@ -63,9 +63,9 @@ type peer struct {
 	token atomic.Pointer[auth.Claims]
 
 	// Cluster relays (cluster.go, relay.go). Set before run, or on the loop.
-	tok     string // the token as presented (loop only after run starts)
-	relayIn string // this connection was relayed here by another node: its kind
-	noRing  bool   // never rung here (relayed here for one room or call, or relayed on to its home)
+	tok     string     // the token as presented (loop only after run starts)
+	relayIn string     // this connection was relayed here by another node: its kind
+	noRing  bool       // never rung here (relayed here for one room or call, or relayed on to its home)
 	rl      *nodeRelay // loop only: the relay to the node serving this connection, if any
 }
 

@@ -153,6 +153,10 @@ func (s *Server) serveRelayedConn(w http.ResponseWriter, r *http.Request, kind s
 
 // errorToHTTP maps a signaling error to the REST error form.
 func errorToHTTP(err error) error {
+	if httpx.Unavailable(err) {
+		status, code, msg := httpx.StoreUnavailable()
+		return httpx.Errorf(status, code, "%s", msg)
+	}
 	pe := protocolError(err)
 	return httpx.Errorf(pe.Code, pe.Reason, "%s", pe.Message)
 }
@@ -224,7 +228,9 @@ type rpcError struct {
 	Message string `json:"message"`
 }
 
-func (e *rpcError) Error() string { return fmt.Sprintf("calling: another node answered %d %s: %s", e.Status, e.Code, e.Message) }
+func (e *rpcError) Error() string {
+	return fmt.Sprintf("calling: another node answered %d %s: %s", e.Status, e.Code, e.Message)
+}
 
 // callRPC sends a request of kind to the node at addr and decodes its
 // answer into out.

@@ -116,3 +116,12 @@ func (s *Server) Stop() {
 	_ = s.cmd.Wait()
 	s.cmd = nil
 }
+
+// Signal sends sig to the running server (SIGSTOP hangs it, SIGCONT
+// resumes it).
+func (s *Server) Signal(sig os.Signal) error {
+	if s.cmd == nil {
+		return os.ErrProcessDone
+	}
+	return s.cmd.Process.Signal(sig)
+}
