@@ -2,6 +2,8 @@ package calling_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -295,4 +297,70 @@ func callsREST(t *testing.T, e *env, method, id string) *http.Response {
 	t.Helper()
 	admin := &auth.Claims{Subject: "backend", Account: acct, Grants: auth.Grants{Admin: true}}
 	return rest(e.restAPI(), admin, method, "/v1/calls/"+id, "").Result()
+}
+
+// A request that claims to come from another node is refused unless the
+// cluster secret signed it, recently: a client cannot skip the checks a
+// relayed connection is spared (single use, per-identity limits, ringing).
+func TestClusterRelayAuthentication(t *testing.T) {
+	a, _, _ := newClusterEnvs(t)
+	tok := a.token("mallory", callGrants)
+	for name, h := range map[string]map[string]string{
+		"no signature":  {"Switchboard-Relay": "connection", "Switchboard-Relay-Time": fmt.Sprint(time.Now().Unix())},
+		"bad signature": {"Switchboard-Relay": "room", "Switchboard-Relay-Time": fmt.Sprint(time.Now().Unix()), "Switchboard-Relay-Signature": "AAAA"},
+		"old time":      {"Switchboard-Relay": "call", "Switchboard-Relay-Time": "1", "Switchboard-Relay-Signature": "AAAA"},
+		"request":       {"Switchboard-Relay": "broadcast", "Switchboard-Relay-Time": fmt.Sprint(time.Now().Unix()), "Switchboard-Relay-Signature": "AAAA"},
+	} {
+		method := http.MethodGet
+		if h["Switchboard-Relay"] == "broadcast" {
+			method = http.MethodPost
+		}
+		req, _ := http.NewRequest(method, a.http.URL+"/v1/signal", strings.NewReader(`{"account":"acct-1","sessionId":"x","text":"spoofed"}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Code string }
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusUnauthorized || body.Code != "relay_unauthorized" {
+			t.Errorf("%s: %d %q", name, res.StatusCode, body.Code)
+		}
+	}
+	// Without a cluster, the headers mean nothing to it but a 404.
+	single := newEnv(t, nil)
+	req, _ := http.NewRequest(http.MethodPost, single.http.URL+"/v1/signal", nil)
+	req.Header.Set("Switchboard-Relay", "broadcast")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("no cluster: %d", res.StatusCode)
+	}
+}
+
+// A single-use token relayed to another node works there: the relaying
+// node used it up, the serving node checks it without using it again.
+func TestClusterSingleUseTokenRelayed(t *testing.T) {
+	a, b, leases := newClusterEnvs(t)
+	_ = a
+	sid := rooms.RoomSessionID("once")
+	(memNode{leases, "a"}).Claim(context.Background(), acct, "room:"+sid)
+	tok, _, err := b.issuer.Mint(context.Background(), auth.TokenRequest{Identity: "olga", Account: acct, Grants: roomGrants, SingleUse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := b.dialToken(tok)
+	if _, err := c.Join(ctxT(t, 10*time.Second), client.JoinRequest{Room: "once"}); err != nil {
+		t.Fatalf("join relayed to a with a single-use token: %v", err)
+	}
+	if n := len(mustSession(t, a, sid).Members); n != 1 {
+		t.Fatalf("%d members", n)
+	}
 }
