@@ -2,6 +2,7 @@ package calling_test
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -108,7 +109,7 @@ func (l *memLeases) holderOf(account, key string) string {
 // newClusterEnvs starts two Servers, "a" and "b", that share the rooms,
 // the token keys, the busy marks and a memLeases, each on its own HTTP
 // server, as two nodes of one deployment.
-func newClusterEnvs(t *testing.T) (a, b *env, leases *memLeases) {
+func newClusterEnvs(t *testing.T, mods ...func(*calling.Config)) (a, b *env, leases *memLeases) {
 	t.Helper()
 	key, _ := auth.GenerateKey(auth.ES256)
 	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
@@ -125,8 +126,12 @@ func newClusterEnvs(t *testing.T) (a, b *env, leases *memLeases) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := calling.New(calling.Config{Rooms: mgr, Verifier: ver, Presence: presence,
-			Cluster: memNode{leases, id}, ClusterSecret: secret, Media: calling.MediaConfig{ICEIPs: []string{"127.0.0.1"}}})
+		cfg := calling.Config{Rooms: mgr, Verifier: ver, Presence: presence,
+			Cluster: memNode{leases, id}, ClusterSecret: secret, Media: calling.MediaConfig{ICEIPs: []string{"127.0.0.1"}}}
+		for _, mod := range mods {
+			mod(&cfg)
+		}
+		srv, err := calling.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -363,4 +368,36 @@ func TestClusterSingleUseTokenRelayed(t *testing.T) {
 	if n := len(mustSession(t, a, sid).Members); n != 1 {
 		t.Fatalf("%d members", n)
 	}
+}
+
+// A recording on demand asked of node b for a room on node a starts and
+// stops there; b answers with what a decided.
+func TestClusterRecordingOnDemand(t *testing.T) {
+	rec := newFakeRecorder()
+	a, b, leases := newClusterEnvs(t, func(c *calling.Config) { c.Recorder = rec })
+	sid := rooms.RoomSessionID("minutes")
+	(memNode{leases, "a"}).Claim(context.Background(), acct, "room:"+sid)
+	ctx := ctxT(t, 20*time.Second)
+	alice := b.dial("alice")
+	withMic(t, alice)
+	log := logEvents(t, alice)
+	if _, err := alice.Join(ctx, client.JoinRequest{Room: "minutes"}); err != nil {
+		t.Fatal(err)
+	}
+	target := calling.RecordingTarget{Account: acct, SessionID: sid}
+	if err := b.srv.StopRecording(ctx, target); !errors.Is(err, calling.ErrNotRecording) {
+		t.Fatalf("stop through b before start: %v", err)
+	}
+	if typ, err := b.srv.StartRecording(ctx, target, "AUDIO"); err != nil || typ != "AUDIO" {
+		t.Fatalf("start through b: %q %v", typ, err)
+	}
+	if _, err := b.srv.StartRecording(ctx, target, "AUDIO"); !errors.Is(err, calling.ErrAlreadyRecording) {
+		t.Fatalf("start again through b: %v", err)
+	}
+	log.wait(t, "recordingStarted", 1, isType(protocol.TypeRecordingStarted))
+	if err := b.srv.StopRecording(ctx, target); err != nil {
+		t.Fatalf("stop through b: %v", err)
+	}
+	log.wait(t, "recordingStopped", 1, isType(protocol.TypeRecordingStopped))
+	_ = a
 }

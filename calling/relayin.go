@@ -85,7 +85,7 @@ func (s *Server) serveRelay(w http.ResponseWriter, r *http.Request, kind string)
 	switch kind {
 	case relayConnection, relayRoom, relayCall:
 		s.serveRelayedConn(w, r, kind)
-	case rpcBroadcast, rpcPlaceCall, rpcCallInfo, rpcHangupCall:
+	case rpcBroadcast, rpcPlaceCall, rpcCallInfo, rpcHangupCall, rpcStartRecording, rpcStopRecording:
 		if r.Method != http.MethodPost {
 			httpx.WriteError(w, httpx.Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "POST"))
 			return
@@ -197,6 +197,19 @@ func (s *Server) serveRPC(w http.ResponseWriter, ctx context.Context, kind strin
 			return
 		}
 		httpx.WriteJSON(w, http.StatusCreated, c.Info())
+	case rpcStartRecording, rpcStopRecording:
+		// Served here, never forwarded again: the holder said it is here.
+		t := RecordingTarget{Account: req.Account, CallID: req.CallID, SessionID: req.SessionID}
+		var id string
+		var err error
+		if s.cfg.Recorder == nil {
+			err = ErrNoRecorder
+		} else if kind == rpcStartRecording {
+			id, err = s.StartRecording(ctx, t, req.Text)
+		} else {
+			err = s.StopRecording(ctx, t)
+		}
+		httpx.WriteJSON(w, http.StatusOK, recordingAnswerOf(id, err))
 	case rpcCallInfo, rpcHangupCall:
 		c, ok := s.Call(req.Account, req.CallID)
 		if !ok {
