@@ -100,6 +100,14 @@ type Config struct {
 	// connections in as active (rooms.Manager.Touch), so a session in use is
 	// never ended as idle. Runs on Clock. Default 1 min.
 	SessionTouchInterval time.Duration
+	// StoreRetryInterval is how often the Server tries again the store
+	// writes that take back a failed join or a departure (a participant,
+	// a membership, streams, an emptied call session) and that failed
+	// because the shared store (Rooms' Store) was unavailable, until each
+	// succeeds: nothing stays half-written once the store is back. Runs on
+	// Clock. Limits.PendingStoreWrites bounds how many wait. Default
+	// DefaultStoreRetryInterval (1 s).
+	StoreRetryInterval time.Duration
 	// Limits bound connections, PeerConnections, rooms, joins, ICE
 	// candidates and message floods; see Limits for each default.
 	Limits Limits
