@@ -1,6 +1,7 @@
 package calling_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -100,11 +101,11 @@ func TestJoinStoreLostMidway(t *testing.T) {
 	}
 }
 
-// A participant the REST API created rejoins before the server's retry
-// has run: the join runs the waiting undo first, so the undo cannot take
-// the participant out of the room it has just joined.
-func TestRejoinRunsWaitingUndoFirst(t *testing.T) {
-	f := newFlakyEnv(t, time.Hour) // no sweep during the test: only the join runs the undo
+// restParticipantLostJoin connects a participant the REST API created and
+// has its join of hall fail after the membership was written (its answer
+// lost); the store is back when it returns.
+func restParticipantLostJoin(t *testing.T, f *flakyEnv) (*client.Client, *rooms.Participant) {
+	t.Helper()
 	ctx := ctxT(t, 20*time.Second)
 	part, err := f.rooms.CreateParticipant(ctx, acct, rooms.ParticipantSpec{PublishPermissions: []auth.Media{auth.MediaAudio}})
 	if err != nil {
@@ -116,7 +117,6 @@ func TestRejoinRunsWaitingUndoFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := f.dialToken(tok)
-
 	f.store.loseNext.Store(true)
 	_, err = c.Join(ctx, client.JoinRequest{Room: "hall"})
 	wantStoreUnavailable(t, "join", err)
@@ -124,6 +124,32 @@ func TestRejoinRunsWaitingUndoFirst(t *testing.T) {
 		t.Fatalf("members %v; the test expects the lost write to have joined %s", members, part.ID)
 	}
 	f.store.down.Store(false)
+	return c, part
+}
+
+// A participant the REST API created whose join failed after its
+// membership was written: once the store is back the server takes the
+// membership back (the participant itself stays: the REST API owns it).
+func TestLostJoinOfRestParticipantTakenBack(t *testing.T) {
+	f := newFlakyEnv(t, 10*time.Millisecond)
+	_, part := restParticipantLostJoin(t, f)
+	waitFor(t, func() bool {
+		_, members := f.stored(t, "hall")
+		return len(members) == 0 && f.srv.PendingStoreWrites() == 0
+	})
+	p, err := f.rooms.Participant(context.Background(), acct, part.ID)
+	if err != nil || len(p.Sessions) != 0 {
+		t.Fatalf("participant after the undo: %+v, %v; want it kept, in no session", p, err)
+	}
+}
+
+// A participant the REST API created rejoins before the server's retry
+// has run: the join runs the waiting undo first, so the undo cannot take
+// the participant out of the room it has just joined.
+func TestRejoinRunsWaitingUndoFirst(t *testing.T) {
+	f := newFlakyEnv(t, time.Hour) // no sweep during the test: only the join runs the undo
+	ctx := ctxT(t, 20*time.Second)
+	c, part := restParticipantLostJoin(t, f)
 
 	if _, err := c.Join(ctx, client.JoinRequest{Room: "hall"}); err != nil {
 		t.Fatalf("rejoin: %v", err)
