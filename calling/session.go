@@ -10,6 +10,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -44,8 +45,7 @@ func (p *peer) join(m *protocol.Message) error {
 		if err := p.mayJoinRoom(m.Room); err != nil {
 			return err
 		}
-		part, err = mgr.CreateParticipant(ctx, acct, rooms.ParticipantSpec{Identity: p.claims.Subject, PublishPermissions: p.claims.Grants.Publish})
-		if err != nil {
+		if part, err = p.createEphemeral(ctx); err != nil {
 			return err
 		}
 		p.st.ephemeral = true
@@ -173,6 +173,18 @@ func checkPublications(pubs []protocol.Publication) error {
 		seen[pub.Alias] = true
 	}
 	return nil
+}
+
+// createEphemeral creates the participant of a connection with an identity
+// token. Its id is chosen first, so that a creation whose answer was lost
+// (the store went away) is taken back when the store is back.
+func (p *peer) createEphemeral(ctx context.Context) (*rooms.Participant, error) {
+	mgr, acct, id := p.srv.cfg.Rooms, p.claims.Account, rooms.NewParticipantID()
+	part, err := mgr.CreateParticipant(ctx, acct, rooms.ParticipantSpec{ID: id, Identity: p.claims.Subject, PublishPermissions: p.claims.Grants.Publish})
+	if httpx.Unavailable(err) {
+		p.srv.writeStore(acct, id, deleteParticipant(mgr, acct, id))
+	}
+	return part, err
 }
 
 // leaveSession undoes a join that failed half-way: the room membership

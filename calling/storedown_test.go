@@ -23,18 +23,19 @@ type flakyStore struct {
 	inner rooms.Store
 	down  atomic.Bool
 	// loseNext: the next UpdateMembership is written, then the store goes
-	// down before answering (the answer of a write is lost as Redis goes).
-	loseNext atomic.Bool
+	// down before answering (the answer of a write is lost as Redis goes);
+	// loseCreate: the same for the next participant created.
+	loseNext, loseCreate atomic.Bool
 }
 
 func newFlakyStore() *flakyStore { return &flakyStore{inner: rooms.NewMemoryStore()} }
 
 func (f *flakyStore) Sessions() rooms.Table[*rooms.Session] {
-	return flakyTable[*rooms.Session]{f.inner.Sessions(), &f.down}
+	return flakyTable[*rooms.Session]{f.inner.Sessions(), &f.down, nil}
 }
 
 func (f *flakyStore) Participants() rooms.Table[*rooms.Participant] {
-	return flakyTable[*rooms.Participant]{f.inner.Participants(), &f.down}
+	return flakyTable[*rooms.Participant]{f.inner.Participants(), &f.down, &f.loseCreate}
 }
 
 func (f *flakyStore) UpdateMembership(ctx context.Context, account, sid, pid string, fn func(*rooms.Session, *rooms.Participant) error) error {
@@ -50,15 +51,21 @@ func (f *flakyStore) UpdateMembership(ctx context.Context, account, sid, pid str
 }
 
 type flakyTable[T rooms.Record[T]] struct {
-	t    rooms.Table[T]
-	down *atomic.Bool
+	t          rooms.Table[T]
+	down       *atomic.Bool
+	loseCreate *atomic.Bool // nil: never
 }
 
 func (f flakyTable[T]) Create(ctx context.Context, v T) error {
 	if f.down.Load() {
 		return storeDown{}
 	}
-	return f.t.Create(ctx, v)
+	err := f.t.Create(ctx, v)
+	if err == nil && f.loseCreate != nil && f.loseCreate.CompareAndSwap(true, false) {
+		f.down.Store(true)
+		return storeDown{}
+	}
+	return err
 }
 
 func (f flakyTable[T]) Get(ctx context.Context, account, id string) (T, error) {

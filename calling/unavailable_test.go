@@ -65,21 +65,35 @@ func TestJoinStoreUnavailable(t *testing.T) {
 	}
 }
 
-// The store goes away in the middle of a join, after the membership was
-// written (its answer lost): the join answers 503, and what it wrote is
-// taken back by the server on its own once the store is back, without the
-// client doing anything; then the same connection joins.
+// The store goes away in the middle of a join, after a write whose answer
+// was lost (the participant's creation, or its membership): the join
+// answers 503, and what it wrote is taken back by the server on its own
+// once the store is back, without the client doing anything; then the
+// same connection joins.
 func TestJoinStoreLostMidway(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		lose        func(*flakyStore)
+		wantMembers int // left behind while the store is away
+	}{
+		{"participant created", func(s *flakyStore) { s.loseCreate.Store(true) }, 0},
+		{"membership written", func(s *flakyStore) { s.loseNext.Store(true) }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) { joinStoreLostMidway(t, tc.lose, tc.wantMembers) })
+	}
+}
+
+func joinStoreLostMidway(t *testing.T, lose func(*flakyStore), wantMembers int) {
 	f := newFlakyEnv(t, 10*time.Millisecond)
 	ctx := ctxT(t, 20*time.Second)
 	alice := f.dial("alice")
 
-	f.store.loseNext.Store(true)
+	lose(f.store)
 	_, err := alice.Join(ctx, client.JoinRequest{Room: "hall"})
 	wantStoreUnavailable(t, "join", err)
 	// Half-written while the store is away: this is what must go.
-	if parts, members := f.stored(t, "hall"); len(parts) != 1 || len(members) != 1 {
-		t.Fatalf("the lost write left %d participants and members %v; the test expects one of each", len(parts), members)
+	if parts, members := f.stored(t, "hall"); len(parts) != 1 || len(members) != wantMembers {
+		t.Fatalf("the lost write left %d participants and members %v; the test expects 1 and %d", len(parts), members, wantMembers)
 	}
 	if n := f.srv.PendingStoreWrites(); n == 0 {
 		t.Fatal("no store write waits for the store to come back")
