@@ -53,11 +53,12 @@ func TestStoreUnavailableDocumented(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
 		}
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true}}
+		opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
 		return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 			RequestValidationInput: in, Status: status, Header: http.Header{"Content-Type": {"application/json"}},
 			Body: io.NopCloser(bytes.NewReader(b)),
+			Options: opts, // ValidateResponse reads its own input's Options, not the request's: without them an undocumented status passes
 		})
 	}
 	checked := 0
@@ -77,5 +78,8 @@ func TestStoreUnavailableDocumented(t *testing.T) {
 	}
 	if err := validate("GET", "/v1/sessions/{sessionId}", 503, map[string]string{"code": "server_full", "message": "x"}); err == nil {
 		t.Fatal("the document takes any 503 code for GET /v1/sessions/{sessionId}: the check above proves nothing")
+	}
+	if err := validate("GET", "/v1/sessions/{sessionId}", 502, map[string]string{"code": code, "message": message}); err == nil {
+		t.Fatal("the check takes a status the document does not list: the check above proves nothing")
 	}
 }
