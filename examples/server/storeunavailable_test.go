@@ -57,7 +57,7 @@ func TestStoreUnavailableDocumented(t *testing.T) {
 		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
 		return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 			RequestValidationInput: in, Status: status, Header: http.Header{"Content-Type": {"application/json"}},
-			Body: io.NopCloser(bytes.NewReader(b)),
+			Body:    io.NopCloser(bytes.NewReader(b)),
 			Options: opts, // ValidateResponse reads its own input's Options, not the request's: without them an undocumented status passes
 		})
 	}
