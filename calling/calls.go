@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -186,8 +187,6 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 			return nil, &protocol.Error{Code: 409, Reason: protocol.ReasonAlreadyInCall, Message: "you are already in a call"}
 		}
 	}
-	s.calls[c.ID] = c
-	s.indexCall(c)
 	calleeConnected := s.connected[identKey{account, to}] > 0
 	var ring []*peer
 	occupied := 0 // connections that could ring but are in a room: they cannot accept
@@ -201,11 +200,22 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	calleeBusy := len(ring) == 0 && occupied > 0
 	if !calleeBusy {
 		claimed, err := s.cfg.Presence.Claim(ctx, account, to, c.ID)
+		if httpx.Unavailable(err) { // no call: 503, and the caller's mark goes back
+			if caller != nil {
+				if rerr := s.cfg.Presence.Release(ctx, account, from, c.ID); rerr != nil {
+					s.log.Warn("releasing a busy mark", "call", c.ID, "err", rerr)
+				}
+			}
+			s.callsMu.Unlock()
+			return nil, err
+		}
 		calleeBusy = err != nil || !claimed
 		if err != nil {
 			s.log.Warn("claiming the callee's busy mark", "call", c.ID, "err", err)
 		}
 	}
+	s.calls[c.ID] = c
+	s.indexCall(c)
 	s.callsMu.Unlock()
 
 	c.mu.Lock()
