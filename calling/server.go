@@ -53,6 +53,7 @@ type Server struct {
 	online    map[identKey]map[*peer]struct{} // connections that may ring
 	connected map[identKey]int                // all connections per identity
 	quality   qualityParts                    // participants Config.Quality scores
+	stats     serverStats                     // for Stats (stats.go)
 }
 
 var (
