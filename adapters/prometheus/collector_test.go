@@ -76,7 +76,9 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(func() { _ = st.webhooks.Close() })
 
 	var srv atomic.Pointer[calling.Server]
-	link := func(q netquality.Quality) protocol.LinkQuality { return protocol.LinkQuality{Level: q.Level.String(), MOS: q.MOS} }
+	link := func(q netquality.Quality) protocol.LinkQuality {
+		return protocol.LinkQuality{Level: q.Level.String(), MOS: q.MOS}
+	}
 	st.mon, _ = netquality.New(netquality.Config{OnChange: func(c netquality.Change) {
 		if s := srv.Load(); s != nil {
 			s.NetworkQualityChanged(calling.QualityChange{ParticipantID: c.ParticipantID, Direction: c.Direction.String(),

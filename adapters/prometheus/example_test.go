@@ -17,7 +17,7 @@ import (
 // runtime's and the process's collectors, and serves it.
 func Example() {
 	var (
-		srv    *calling.Server   // calling.New(...)
+		srv    *calling.Server    // calling.New(...)
 		tokens *auth.TokenHandler // auth.NewTokenHandler(...)
 	)
 	c, err := prometheus.New(prometheus.Config{Calling: srv, Tokens: tokens})
