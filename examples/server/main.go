@@ -85,6 +85,13 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		}
 	}
 	fmt.Fprintf(out, "push wake-ups: %s\n", cfg.push)
+	stopMetrics, err := serveMetrics(cfg.ops, app.metrics, cfg.http, out, logger)
+	if err != nil {
+		_ = ln.Close()
+		app.close()
+		return err
+	}
+	defer stopMetrics()
 
 	srv := newHTTPServer(app.handler, cfg.http, logger)
 	errc := make(chan error, 1)
@@ -126,6 +133,7 @@ var static embed.FS
 // app is everything the example composes, in memory.
 type app struct {
 	handler http.Handler
+	metrics http.Handler // for -metrics-addr (metrics.go)
 	close   func()
 }
 
@@ -225,6 +233,10 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	setQualityServer(signal)
 	rec.attach(signal)
 	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: signal, Quality: signal})
+	var operator *ops // /metrics and /debug/pprof/ (metrics.go)
+	if err == nil {
+		operator, err = newOps(cfg.ops, metricsSources(signal, webhooks, tokens, pushes, rec, quality))
+	}
 	if err != nil {
 		_ = signal.Close()
 		pushes.close()
@@ -254,6 +266,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	mountAPI(mux, admin(signal.CallsHandler()), "calls")
 	mountAPI(mux, user(pushes.devices), "devices")
 	mountAPI(mux, admin(rec.api), "recordings")
+	operator.mount(mux, admin)
 	mux.Handle("/v1/", admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "route_not_found", "no such route")
 	})))
@@ -265,7 +278,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		sub, _ := fs.Sub(static, "static")
 		mux.Handle("/", d.guard(http.FileServerFS(sub)))
 	}
-	return &app{handler: mux, close: func() {
+	return &app{handler: mux, metrics: operator.metrics, close: func() {
 		cancel()
 		<-sweepDone
 		_ = signal.Close() // ends the wake-ups in flight first
