@@ -130,7 +130,7 @@ func (h *TokenHandler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxTokenRequestBody))
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, MaxTokenRequestBody)) // rw: net/http closes the connection after an oversized body
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {

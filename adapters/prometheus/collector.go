@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"errors"
+	"reflect"
 
 	prom "github.com/prometheus/client_golang/prometheus"
 
@@ -30,8 +31,9 @@ type (
 	QualityStats interface{ Stats() netquality.Stats }
 )
 
-// Config names the sources of a Collector. Each is optional (nil: its
-// metrics are not exported), but at least one is required.
+// Config names the sources of a Collector. Each is optional (nil, or a
+// nil pointer such as a *calling.Webhooks that was never made: its metrics
+// are not exported), but at least one is required.
 type Config struct {
 	Calling   CallingStats
 	Webhooks  WebhookStats
@@ -56,6 +58,12 @@ var ErrNoSource = errors.New("prometheus: Config names no source")
 
 // New returns a Collector of cfg's sources.
 func New(cfg Config) (*Collector, error) {
+	cfg.Calling = present(cfg.Calling)
+	cfg.Webhooks = present(cfg.Webhooks)
+	cfg.Tokens = present(cfg.Tokens)
+	cfg.Push = present(cfg.Push)
+	cfg.Recording = present(cfg.Recording)
+	cfg.Quality = present(cfg.Quality)
 	c := &Collector{cfg: cfg}
 	if cfg.Calling != nil {
 		c.descs = append(c.descs, callingDescs...)
@@ -121,6 +129,16 @@ func (c *Collector) Collect(ch chan<- prom.Metric) {
 			counter(ch, packetsLost, d.s.Lost, d.name)
 		}
 	}
+}
+
+// present returns s, or nil when s holds a nil pointer (an interface
+// holding one is not nil, and its Stats would panic at the first scrape).
+func present[S any](s S) S {
+	if v := reflect.ValueOf(s); v.Kind() == reflect.Pointer && v.IsNil() {
+		var none S
+		return none
+	}
+	return s
 }
 
 func counter(ch chan<- prom.Metric, d *prom.Desc, v uint64, labels ...string) {

@@ -376,8 +376,13 @@ func TestCollectorSources(t *testing.T) {
 	if _, err := prometheus.New(prometheus.Config{}); !errors.Is(err, prometheus.ErrNoSource) {
 		t.Fatalf("New without a source: %v", err)
 	}
+	var none *calling.Webhooks // never made: left out, not a panic at the scrape
+	if _, err := prometheus.New(prometheus.Config{Webhooks: none}); !errors.Is(err, prometheus.ErrNoSource) {
+		t.Fatalf("New with a nil *calling.Webhooks: %v", err)
+	}
 	st := newStack(t)
-	c, err := prometheus.New(prometheus.Config{Tokens: st.tokens})
+	var noWaker *push.Waker
+	c, err := prometheus.New(prometheus.Config{Tokens: st.tokens, Push: noWaker})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,18 +86,11 @@ func newOps(cfg opsConfig, src prometheus.Config) (*ops, error) {
 }
 
 // metricsSources are the sources of the example's metrics; webhooks and
-// pushes.stats are nil when not configured, and left out then (an
-// interface holding a nil pointer is not nil).
+// pushes.stats are nil when not configured, and prometheus.New leaves
+// them out then.
 func metricsSources(signal *calling.Server, webhooks *calling.Webhooks, tokens *auth.TokenHandler, pushes *pushing,
 	rec *recordings, quality *netquality.Monitor) prometheus.Config {
-	src := prometheus.Config{Calling: signal, Tokens: tokens, Recording: rec.rec, Quality: quality}
-	if webhooks != nil {
-		src.Webhooks = webhooks
-	}
-	if pushes.stats != nil {
-		src.Push = pushes.stats
-	}
-	return src
+	return prometheus.Config{Calling: signal, Webhooks: webhooks, Tokens: tokens, Push: pushes.stats, Recording: rec.rec, Quality: quality}
 }
 
 // mount serves /metrics and /debug/pprof/ on the main listener's mux as
