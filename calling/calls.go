@@ -101,6 +101,7 @@ func (c *Call) setState(to protocol.CallState, cause protocol.Cause) error {
 	}
 	now := c.srv.clock.Now()
 	c.state, c.cause = to, cause
+	c.srv.stats.callChanged(to, cause)
 	c.history = append(c.history, StateChange{State: to, Cause: cause, At: now})
 	if to == protocol.StateEnded || to == protocol.StateFailed {
 		c.finish() // before anyone is told, so timers and marks are settled when they hear it

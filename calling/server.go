@@ -56,6 +56,7 @@ type Server struct {
 	homes     homes                           // identity homes held here (Config.Cluster)
 	relayHTTP *http.Client                    // relays and requests to other nodes
 	retry     storeRetry                      // store writes waiting for an unavailable store
+	stats     serverStats                     // for Stats (stats.go)
 }
 
 var (

@@ -29,6 +29,7 @@ type config struct {
 	ringTimeout time.Duration
 	push        pushConfig
 	cluster     clusterConfig // cluster.go
+	ops         opsConfig     // metrics.go
 }
 
 // demoConfig is the browser demo's setting (-demo*, SWITCHBOARD_DEMO_API_SECRET).
@@ -100,6 +101,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.ringTimeout, "ring-timeout", 45*time.Second, "how long an unanswered call rings before it ends no_answer (a push wake-up is valid as long)")
 	recordingFlags(fs, &c.recording)
 	clusterFlags(fs, &c.cluster)
+	opsFlags(fs, &c.ops)
 	c.http = defaultHTTPLimits
 	fs.DurationVar(&c.http.readHeader, "http-read-header-timeout", c.http.readHeader, "time to read a request's headers")
 	fs.DurationVar(&c.http.read, "http-read-timeout", c.http.read, "time to read a whole request, body included (not the signaling WebSocket once upgraded)")
