@@ -157,7 +157,7 @@ func (c *Call) finish() {
 func normalizeCallee(to string) string { return strings.TrimPrefix(to, "client:") }
 
 // placeCall starts a call from caller (nil: the server) to identity to.
-func (s *Server) placeCall(ctx context.Context, account, from, displayName, to string, opts protocol.CallOptions, caller *peer, pubs []protocol.Publication, reqID string) (*Call, error) {
+func (s *Server) placeCall(ctx context.Context, account, from, displayName, to string, opts protocol.CallOptions, caller *peer, pubs []protocol.Publication, reqID string) (_ *Call, err error) {
 	to = normalizeCallee(to)
 	if !auth.ValidIdentity(to) {
 		return nil, &protocol.Error{Code: 406, Reason: protocol.ReasonIdentityNotAcceptable, Message: "callee identity must be 3-64 letters, digits or - _ + = / ."}
@@ -171,6 +171,11 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	if err := s.claimCall(ctx, account, c.ID); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil { // refused: no call to find
+			s.releaseLease(account, callLease+c.ID, func() bool { return true })
+		}
+	}()
 
 	s.callsMu.Lock()
 	if over(len(s.calls), s.lim.cfg.Calls) && !s.evictEndedCall() {

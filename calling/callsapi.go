@@ -1,6 +1,7 @@
 package calling
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -79,7 +80,11 @@ func (s *Server) hangupCallREST(w http.ResponseWriter, r *http.Request, account 
 		return errCallNotFound
 	}
 	if err := c.Hangup(); err != nil {
-		return fmt.Errorf("%w: %w", errCallOver, err)
+		var it *IllegalTransitionError
+		if errors.As(err, &it) {
+			return fmt.Errorf("%w: %w", errCallOver, err)
+		}
+		return err // another node's answer, or it could not be reached
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -71,6 +72,10 @@ func (s *Server) routeRoom(ctx context.Context, account, sid string) (string, er
 		return "", nil
 	}
 	node, addr, err := cl.Place(ctx, account, roomLease+sid)
+	if err != nil && !httpx.Unavailable(err) {
+		s.log.Warn("placing a room", "err", err)
+		return "", &protocol.Error{Code: 503, Reason: protocol.ReasonNodeUnreachable, Message: "no live node can take the room; retry"}
+	}
 	if err != nil {
 		return "", clusterErr("placing a room", err)
 	}
@@ -91,6 +96,8 @@ func (s *Server) holdHome(ctx context.Context, k identKey) (addr string, release
 	}
 	s.homes.mu.Lock()
 	defer s.homes.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
 	node, addr, err := cl.Claim(ctx, k.account, homeLease+k.identity)
 	if err != nil {
 		return "", nil, clusterErr("claiming an identity's home", err)
@@ -127,7 +134,7 @@ func (s *Server) releaseRoom(k roomKey) {
 // releaseLease gives up a lease on a goroutine of the Server's, if idle()
 // still says so then.
 func (s *Server) releaseLease(account, key string, idle func() bool) {
-	if s.cfg.Cluster == nil {
+	if s.cfg.Cluster == nil || s.ctx.Err() != nil { // closed: the leases lapse with the node
 		return
 	}
 	s.wg.Add(1)
@@ -219,20 +226,39 @@ func (s *Server) keepLeases() {
 			return
 		case <-t.C:
 		}
-		var keys []roomKey
+		// Each is checked again right before its claim: a lease released
+		// meanwhile stays released.
+		type lease struct {
+			account, key string
+			held         func() bool
+		}
+		var keys []lease
 		for _, r := range s.liveRooms() {
 			if !r.isCall() {
-				keys = append(keys, roomKey{r.key.account, roomLease + r.key.session})
+				k := r.key
+				keys = append(keys, lease{k.account, roomLease + k.session, func() bool { return s.lookupRoom(k) != nil }})
 			}
 		}
 		s.homes.mu.Lock()
 		for k := range s.homes.n {
-			keys = append(keys, roomKey{k.account, homeLease + k.identity})
+			keys = append(keys, lease{k.account, homeLease + k.identity, func() bool {
+				s.homes.mu.Lock()
+				defer s.homes.mu.Unlock()
+				return s.homes.n[k] > 0
+			}})
 		}
 		s.homes.mu.Unlock()
+		s.callsMu.Lock()
+		for id, c := range s.calls {
+			keys = append(keys, lease{c.Account, callLease + id, func() bool { _, ok := s.Call(c.Account, id); return ok }})
+		}
+		s.callsMu.Unlock()
 		for _, k := range keys {
+			if !k.held() {
+				continue
+			}
 			ctx, cancel := context.WithTimeout(s.ctx, 2*time.Second)
-			node, _, err := s.cfg.Cluster.Claim(ctx, k.account, k.session)
+			node, _, err := s.cfg.Cluster.Claim(ctx, k.account, k.key)
 			cancel()
 			switch {
 			case err != nil:

@@ -401,3 +401,37 @@ func TestClusterRecordingOnDemand(t *testing.T) {
 	log.wait(t, "recordingStopped", 1, isType(protocol.TypeRecordingStopped))
 	_ = a
 }
+
+func (l *memLeases) count(prefix string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for k := range l.lease {
+		if strings.HasPrefix(k, acct+"|"+prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// Refused joins and calls leave no lease behind: a room placed for a join
+// that failed, a call refused at the server's limit.
+func TestClusterRefusalsLeaveNoLease(t *testing.T) {
+	a, b, leases := newClusterEnvs(t, func(c *calling.Config) { c.Limits.Calls = 1 })
+	ctx := ctxT(t, 20*time.Second)
+	alice := b.dial("alice")
+	if _, err := alice.Join(ctx, client.JoinRequest{Room: strings.Repeat("x", 300)}); err == nil {
+		t.Fatal("a 300-character room name was accepted")
+	}
+	waitFor(t, func() bool { return leases.count("room:") == 0 })
+
+	bob := a.phone("bob")
+	_ = bob
+	if _, err := a.srv.PlaceCall(ctx, acct, "support", "bob", protocol.CallOptions{Audio: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.srv.PlaceCall(ctx, acct, "support", "bob", protocol.CallOptions{Audio: true}); err == nil {
+		t.Fatal("a second call past Limits.Calls was placed")
+	}
+	waitFor(t, func() bool { return leases.count("call:") == 1 })
+}

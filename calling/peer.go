@@ -67,6 +67,9 @@ type peer struct {
 	relayIn string     // this connection was relayed here by another node: its kind
 	noRing  bool       // never rung here (relayed here for one room or call, or relayed on to its home)
 	rl      *nodeRelay // loop only: the relay to the node serving this connection, if any
+	// homeHeld gives back the identity's home a refresh that gained the
+	// incoming grant claimed (loop only; released at the end).
+	homeHeld func()
 }
 
 // dataSender is the part of a data channel the room writes to.
@@ -302,6 +305,9 @@ func (p *peer) loop() {
 }
 
 func (p *peer) handle(m *protocol.Message) {
+	if p.rl != nil && p.rl.over.Load() {
+		p.endRelay(p.rl) // its room or call is over: this message is served here
+	}
 	if p.rl != nil {
 		p.relayed(m)
 		return

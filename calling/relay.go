@@ -44,6 +44,10 @@ type nodeRelay struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	ended  atomic.Bool // closed on purpose: the reader's error is not news
+	// over is set by the reader before it passes on the message that ends
+	// a room or call relay, so the loop serves the client's next message
+	// here, not on the other node.
+	over atomic.Bool
 }
 
 // dialRelay opens a relayed connection of kind to the node at addr (the URL
@@ -98,9 +102,33 @@ func (p *peer) startRelay(kind, addr string, m *protocol.Message) error {
 }
 
 func (rl *nodeRelay) start() {
-	rl.p.wg.Add(2)
+	rl.p.wg.Add(3)
 	go rl.writer()
 	go rl.reader()
+	go rl.pinger()
+}
+
+// pinger pings the other node as the Server pings clients: a node that
+// vanished without closing (a partition, a lost host) ends the relay with
+// node_unreachable within PingInterval + PingTimeout.
+func (rl *nodeRelay) pinger() {
+	defer rl.p.wg.Done()
+	t := time.NewTicker(rl.p.srv.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-rl.ctx.Done():
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), rl.p.srv.cfg.PingTimeout)
+			err := rl.conn.Ping(ctx)
+			cancel()
+			if err != nil && !rl.ended.Load() && rl.ctx.Err() == nil {
+				rl.p.post(func() { rl.p.relayClosed(rl, -1, "") })
+				return
+			}
+		}
+	}
 }
 
 // forward queues a client message for the other node; loop only.
@@ -123,7 +151,9 @@ func (rl *nodeRelay) writer() {
 		case <-rl.ctx.Done():
 			return
 		case b := <-rl.out:
-			ctx, cancel := context.WithTimeout(rl.ctx, 5*time.Second)
+			// Not rl.ctx: coder/websocket closes a connection whose write
+			// context ends, which would lose the close code.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			err := rl.conn.Write(ctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {
@@ -154,14 +184,11 @@ func (rl *nodeRelay) reader() {
 			}
 			return
 		}
-		if !rl.p.sendRaw(b) {
-			return
-		}
-		if rl.kind == relayConnection {
-			continue
-		}
 		var h struct{ Type, ID, State string }
-		if json.Unmarshal(b, &h) != nil {
+		if rl.kind == relayConnection || json.Unmarshal(b, &h) != nil {
+			if !rl.p.sendRaw(b) {
+				return
+			}
 			continue
 		}
 		end := false
@@ -175,6 +202,12 @@ func (rl *nodeRelay) reader() {
 			end = rl.kind == relayCall && (h.State == string(protocol.StateEnded) || h.State == string(protocol.StateFailed))
 		case protocol.TypeLeft:
 			end = rl.kind == relayRoom
+		}
+		if end {
+			rl.over.Store(true) // before the client can see it and send its next request
+		}
+		if !rl.p.sendRaw(b) {
+			return
 		}
 		if end {
 			rl.p.post(func() { rl.p.endRelay(rl) })

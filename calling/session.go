@@ -38,6 +38,21 @@ func (p *peer) join(m *protocol.Message) error {
 		}
 		return p.startRelay(relayRoom, addr, m) // another node serves the room
 	}
+	if err := p.joinHere(m); err != nil {
+		if p.srv.cfg.Cluster != nil { // placed here for nothing: give the lease back if the room is not live
+			sid := m.SessionID
+			if m.Room != "" {
+				sid = rooms.RoomSessionID(m.Room)
+			}
+			p.srv.releaseRoom(roomKey{p.claims.Account, sid})
+		}
+		return err
+	}
+	return nil
+}
+
+// joinHere joins the room or session m names on this node.
+func (p *peer) joinHere(m *protocol.Message) error {
 	p.st.recording = ""
 	if m.Options != nil {
 		p.st.recording = m.Options.Recording // the room's call option of the recording policy
@@ -353,6 +368,9 @@ func mediaOf(k webrtc.RTPCodecType) auth.Media {
 // cleanup runs once after the loop ends.
 func (p *peer) cleanup() {
 	p.srv.goOffline(p)
+	if p.homeHeld != nil {
+		p.homeHeld()
+	}
 	p.exitSession()
 }
 

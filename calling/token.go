@@ -83,6 +83,7 @@ func (p *peer) refreshHere(m *protocol.Message) error {
 	p.armExpiry()
 	if c.Grants.Incoming != old.Grants.Incoming {
 		p.srv.setIncoming(p, p.mayRing())
+		p.homeForIncoming()
 	}
 	return nil
 }
@@ -187,4 +188,25 @@ func (s *Server) scheduleTouch() {
 		cancel()
 		s.scheduleTouch()
 	})
+}
+
+// homeForIncoming takes the identity's home for a connection whose refresh
+// gained the incoming grant, in a cluster: calls ring on the home node, so a
+// connection whose home is another node is closed to reconnect there
+// (node_unreachable). Loop only.
+func (p *peer) homeForIncoming() {
+	if p.srv.cfg.Cluster == nil || !p.mayRing() || p.homeHeld != nil || p.relayIn != "" {
+		return
+	}
+	addr, release, err := p.srv.holdHome(p.ctx, identKey{p.claims.Account, p.claims.Subject})
+	switch {
+	case err != nil:
+		p.log.Warn("claiming the home of an identity that may now receive calls", "err", err)
+	case addr != "":
+		p.send(&protocol.Message{Type: protocol.TypeError, Error: &protocol.Error{Code: 503, Reason: protocol.ReasonNodeUnreachable,
+			Message: "this identity's calls ring on another node: reconnect"}})
+		p.fail(protocol.CloseNodeUnreachable, "reconnect: calls to this identity ring on another node")
+	default:
+		p.homeHeld = release
+	}
 }
