@@ -118,10 +118,14 @@ func (p *peer) run() {
 // fail ends the connection with a close code and reason (the first one wins).
 func (p *peer) fail(code websocket.StatusCode, reason string) {
 	p.closeMu.Lock()
-	if p.closeCode == 0 {
+	first := p.closeCode == 0
+	if first {
 		p.closeCode, p.closeMsg = code, reason
 	}
 	p.closeMu.Unlock()
+	if first && code == protocol.CloseSessionEnded {
+		p.tellReconnect() // a draining server says where to go next (drain.go)
+	}
 	p.cancel()
 }
 
@@ -262,6 +266,7 @@ func (p *peer) pinger() {
 
 func (p *peer) loop() {
 	for {
+		p.drainIfIdle() // drain.go
 		select {
 		case <-p.ctx.Done():
 			return
@@ -282,6 +287,9 @@ func (p *peer) loop() {
 }
 
 func (p *peer) handle(m *protocol.Message) {
+	if p.refuseDraining(m) { // drain.go
+		return
+	}
 	switch m.Type {
 	case protocol.TypePing:
 		p.send(&protocol.Message{Type: protocol.TypePong, ID: m.ID})

@@ -53,6 +53,7 @@ type Server struct {
 	online    map[identKey]map[*peer]struct{} // connections that may ring
 	connected map[identKey]int                // all connections per identity
 	quality   qualityParts                    // participants Config.Quality scores
+	drain     drainer                         // drain.go
 }
 
 var (
@@ -141,19 +142,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) close() error {
-	s.callsMu.Lock()
-	var live []*Call
-	for _, c := range s.calls {
-		live = append(live, c)
-	}
-	s.callsMu.Unlock()
-	for _, c := range live {
-		c.mu.Lock()
-		if c.state != protocol.StateEnded && c.state != protocol.StateFailed {
-			_ = c.setState(protocol.StateFailed, protocol.CauseServerShutdown)
-		}
-		c.mu.Unlock()
-	}
+	s.failLiveCalls(protocol.CauseServerShutdown)
 	s.cancel()
 	s.touchMu.Lock()
 	if s.touchStop != nil {
@@ -177,6 +166,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, "shutting_down", "server is shutting down"))
 		return
 	}
+	doneDraining, err := s.drain.admit() // 503 draining while Drain runs (drain.go)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	defer doneDraining()
 	// Browsers cannot set headers on a WebSocket: the query parameter is
 	// allowed here (and nowhere on the REST API unless the host enables it).
 	token, _ := auth.TokenFromRequest(r, true)

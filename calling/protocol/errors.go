@@ -8,7 +8,7 @@ type Error struct {
 	// connection, 403 token invalid or a grant missing, 404 no such session,
 	// stream or call, 406 identity not acceptable, 409 conflict (session
 	// full, already joined), 429 rate limited, 500 internal, 503 server
-	// full.
+	// full or draining.
 	Code int `json:"code"`
 	// Reason is one of the Reason* constants.
 	Reason  string `json:"reason"`
@@ -48,6 +48,7 @@ const (
 	ReasonCallRateLimited       = "call_rate_limited"       // 429: over the rate of calls placed
 	ReasonInternal              = "internal"                // 500: a fault of the server
 	ReasonServerFull            = "server_full"             // 503: the server's limits are reached
+	ReasonDraining              = "draining"                // 503: join or call on a draining server (also a reconnect message's reason)
 )
 
 func badMessage(msg string) *Error {
