@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -385,8 +386,8 @@ func TestDrainKeepsRoomUntilItEnds(t *testing.T) {
 			t.Fatalf("reconnect to %q", m.URL)
 		}
 	}
-	if len(got) == 0 || got[len(got)-1] != protocol.TypeReconnect {
-		t.Fatalf("messages before the close %v, want reconnect last", got)
+	if !slices.Contains(got, protocol.TypeReconnect) {
+		t.Fatalf("messages before the close %v, want a reconnect", got)
 	}
 	aliceL.wait(t, "alice reconnect", 1, isReconnect(b.wsURL))
 	aliceL.wait(t, "alice on b", 1, isType(protocol.TypeStatus))
