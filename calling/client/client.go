@@ -116,7 +116,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	// The server's first message says the connection is registered (and,
 	// with the incoming grant, reachable for calls).
-	conn, status, err := open(ctx, cfg.URL, cfg.Token, cfg.HTTPClient)
+	conn, first, err := open(ctx, cfg.URL, cfg.Token, cfg.HTTPClient)
 	if err != nil {
 		return nil, err
 	}
@@ -132,8 +132,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.conn.Store(conn)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	if c.onMessage != nil {
-		c.onMessage(status)
+	if err := c.handleFirst(first, false); err != nil {
+		_ = c.Close()
+		return nil, err
 	}
 	c.wg.Add(1)
 	go c.read()

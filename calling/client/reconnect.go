@@ -35,36 +35,55 @@ func (c *Client) URL() string {
 
 // open dials url with token and reads until the server's status message,
 // which says the connection is registered; it returns the connection and
-// that message. A refusal after the upgrade (a bad token) is the close
+// the messages up to that one, status last (a call ringing this identity
+// may come first). A refusal after the upgrade (a bad token) is the close
 // error (its code says why: 4403, 4406, ...).
-func open(ctx context.Context, url, token string, hc *http.Client) (*websocket.Conn, protocol.Message, error) {
+func open(ctx context.Context, url, token string, hc *http.Client) (*websocket.Conn, []protocol.Message, error) {
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+token)
 	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h, HTTPClient: hc})
 	if err != nil {
-		return nil, protocol.Message{}, err
+		return nil, nil, err
 	}
 	conn.SetReadLimit(1 << 20)
+	var first []protocol.Message
 	for {
 		_, b, err := conn.Read(ctx)
 		if err != nil {
 			_ = conn.CloseNow()
 			if ctx.Err() != nil {
-				return nil, protocol.Message{}, ctx.Err()
+				return nil, nil, ctx.Err()
 			}
-			return nil, protocol.Message{}, err
+			return nil, nil, err
 		}
 		var m protocol.Message
 		if err := json.Unmarshal(b, &m); err != nil {
 			_ = conn.CloseNow()
-			return nil, protocol.Message{}, fmt.Errorf("client: bad message from server: %w", err)
+			return nil, nil, fmt.Errorf("client: bad message from server: %w", err)
 		}
+		first = append(first, m)
 		if m.Type == protocol.TypeStatus {
-			return conn, m, nil
+			return conn, first, nil
 		}
-		// An error before the close that refuses the connection: the close
-		// code, read next, says why.
 	}
+}
+
+// handleFirst handles the messages open read, as the reader handles the
+// rest (Dial's status goes to OnMessage only: Dial's return says it).
+func (c *Client) handleFirst(first []protocol.Message, statusEvent bool) error {
+	for _, m := range first {
+		if m.Type == protocol.TypeStatus {
+			if statusEvent {
+				c.event(m)
+			}
+		} else if err := c.handle(m); err != nil {
+			return err
+		}
+		if c.onMessage != nil {
+			c.onMessage(m)
+		}
+	}
+	return nil
 }
 
 // reconnect follows a reconnect message (on the reader): it ends the
@@ -103,7 +122,7 @@ func (c *Client) reconnect(url string) error {
 	deadline := time.Now().Add(c.cfg.ReconnectTimeout)
 	wait := reconnectBackoff
 	for {
-		conn, status, err := c.dialAgain(url, deadline)
+		conn, first, err := c.dialAgain(url, deadline)
 		if err == nil {
 			c.mu.Lock()
 			if c.closed { // Close ran meanwhile (it closed the old connection)
@@ -114,11 +133,7 @@ func (c *Client) reconnect(url string) error {
 			c.conn.Store(conn)
 			c.url = url
 			c.mu.Unlock()
-			c.event(status)
-			if c.onMessage != nil {
-				c.onMessage(status)
-			}
-			return nil
+			return c.handleFirst(first, true)
 		}
 		if c.ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
 			return fmt.Errorf("client: reconnect to %s: %w", url, err)
@@ -133,7 +148,7 @@ func (c *Client) reconnect(url string) error {
 }
 
 // dialAgain makes one attempt to connect to url before deadline.
-func (c *Client) dialAgain(url string, deadline time.Time) (*websocket.Conn, protocol.Message, error) {
+func (c *Client) dialAgain(url string, deadline time.Time) (*websocket.Conn, []protocol.Message, error) {
 	ctx, cancel := context.WithDeadline(c.ctx, deadline)
 	defer cancel()
 	c.mu.Lock()
@@ -142,15 +157,15 @@ func (c *Client) dialAgain(url string, deadline time.Time) (*websocket.Conn, pro
 	if c.cfg.TokenSource != nil { // a fresh one each time: a single-use token is spent by a refused attempt
 		tok, err := c.cfg.TokenSource(ctx)
 		if err != nil {
-			return nil, protocol.Message{}, fmt.Errorf("client: token source: %w", err)
+			return nil, nil, fmt.Errorf("client: token source: %w", err)
 		}
 		token = tok
 	}
-	conn, status, err := open(ctx, url, token, c.cfg.HTTPClient)
+	conn, first, err := open(ctx, url, token, c.cfg.HTTPClient)
 	if err == nil {
 		c.mu.Lock()
 		c.token = token
 		c.mu.Unlock()
 	}
-	return conn, status, err
+	return conn, first, err
 }
