@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
@@ -95,6 +96,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		return err
 	case <-ctx.Done():
 	}
+	app.drain(cfg.drain.timeout, cfg.drain.reconnectURL, logger) // drain.go
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
@@ -127,6 +129,8 @@ var static embed.FS
 type app struct {
 	handler http.Handler
 	close   func()
+	signal  *calling.Server
+	ready   *readiness // GET /readyz (drain.go)
 }
 
 func newApp(cfg config, logger *slog.Logger) (*app, error) {
@@ -244,6 +248,9 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
+	// Readiness checks of shared dependencies go in ready.checks (none: all is in memory).
+	ready := &readiness{draining: signal.Draining, timeout: cmp.Or(cfg.drain.readyTimeout, 2*time.Second), log: logger}
+	mux.Handle("GET /readyz", ready)
 	mux.Handle("/oauth2/token", tokens)
 	mux.Handle("/.well-known/jwks.json", keys.JWKSHandler())
 	mux.Handle("/v1/signal", signal)
@@ -265,7 +272,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		sub, _ := fs.Sub(static, "static")
 		mux.Handle("/", d.guard(http.FileServerFS(sub)))
 	}
-	return &app{handler: mux, close: func() {
+	return &app{handler: mux, signal: signal, ready: ready, close: func() {
 		cancel()
 		<-sweepDone
 		_ = signal.Close() // ends the wake-ups in flight first
