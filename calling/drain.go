@@ -72,8 +72,9 @@ func (s *Server) Drain(ctx context.Context, opts DrainOptions) error {
 	}
 	empty, first := s.drain.start(opts.ReconnectURL)
 	if first {
-		s.log.Info("draining", "connections", len(s.livePeers()))
-		for _, p := range s.livePeers() {
+		live := s.livePeers()
+		s.log.Info("draining", "connections", len(live))
+		for _, p := range live {
 			p.post(func() {}) // its loop checks whether it is idle (drainIfIdle)
 		}
 	}
