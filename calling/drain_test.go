@@ -75,6 +75,12 @@ func TestDrainIdleConnectionsReconnectElsewhere(t *testing.T) {
 	raw := rawDialOK(t, a, a.token("raw-1", roomGrants))
 	alice := a.dial("alice")
 	log := logEvents(t, alice)
+	var minted atomic.Int32 // dave's tokens come from a source: a fresh one for the new connection
+	dave := a.dialConfig(client.Config{TokenSource: func(context.Context) (string, error) {
+		minted.Add(1)
+		return a.token("dave", roomGrants), nil
+	}})
+	daveL := logEvents(t, dave)
 
 	done := startDrain(t, a, ctxT(t, 20*time.Second), calling.DrainOptions{ReconnectURL: b.wsURL})
 
@@ -100,8 +106,12 @@ func TestDrainIdleConnectionsReconnectElsewhere(t *testing.T) {
 	if err != nil || j.Room != "after-drain" {
 		t.Fatalf("join on the new server: %+v %v", j, err)
 	}
-	if got := b.srv.Usage(); got.Connections != 1 || got.Rooms != 1 {
-		t.Fatalf("server b usage %+v, want alice's connection and room", got)
+	daveL.wait(t, "dave on b", 1, isType(protocol.TypeStatus))
+	if n := minted.Load(); n != 2 || dave.URL() != b.wsURL {
+		t.Fatalf("dave's token source was asked %d times (want 2: Dial, reconnect), url %s", n, dave.URL())
+	}
+	if got := b.srv.Usage(); got.Connections != 2 || got.Rooms != 1 {
+		t.Fatalf("server b usage %+v, want alice's and dave's connections and alice's room", got)
 	}
 
 	// Both connections have gone: Drain returns, and calling it again too.
