@@ -285,6 +285,20 @@ type jwsHeader struct {
 // its claims. Errors wrap the package's sentinels; the token's content never
 // appears in them.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	return v.verify(ctx, token, true)
+}
+
+// VerifyPresented is Verify for a token that another node of the same
+// deployment has already verified and relayed (calling's cluster relay): it
+// checks the signature, the times and revocation as Verify does, but does
+// not use up a single-use token a second time. Call it only for requests
+// whose relay is authenticated; a token straight from a client goes to
+// Verify.
+func (v *Verifier) VerifyPresented(ctx context.Context, token string) (*Claims, error) {
+	return v.verify(ctx, token, false)
+}
+
+func (v *Verifier) verify(ctx context.Context, token string, consume bool) (*Claims, error) {
 	if len(token) == 0 || len(token) > MaxTokenSize || strings.Count(token, ".") != 2 {
 		return nil, fmt.Errorf("%w: not a compact JWS of acceptable size", ErrInvalidToken)
 	}
@@ -320,7 +334,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkReplay(ctx, c); err != nil {
+	if err := v.checkReplay(ctx, c, consume); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -368,7 +382,7 @@ func (v *Verifier) validate(wc *wireClaims) (*Claims, error) {
 	}, nil
 }
 
-func (v *Verifier) checkReplay(ctx context.Context, c *Claims) error {
+func (v *Verifier) checkReplay(ctx context.Context, c *Claims, consume bool) error {
 	if v.cfg.Replay == nil {
 		if c.SingleUse {
 			return fmt.Errorf("%w: single-use token but no replay cache configured", ErrInvalidToken)
@@ -382,7 +396,7 @@ func (v *Verifier) checkReplay(ctx context.Context, c *Claims) error {
 	if revoked {
 		return ErrRevoked
 	}
-	if c.SingleUse {
+	if c.SingleUse && consume {
 		first, err := v.cfg.Replay.Use(ctx, c.ID, c.Expiry.Add(v.cfg.Skew))
 		if err != nil {
 			return fmt.Errorf("auth: replay cache: %w", err)

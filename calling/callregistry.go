@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"slices"
 
+	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
@@ -16,7 +17,39 @@ func (s *Server) PlaceCall(ctx context.Context, account, from, to string, opts p
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	return s.placeCall(ctx, account, from, from, to, opts, nil, nil, "")
+	return s.placeCallHere(ctx, account, from, to, opts, false)
+}
+
+// placeCallHere places a server call on this node, or (in a cluster, unless
+// another node sent it here) on the node that is the callee's home. A call
+// placed on another node is returned as a snapshot: its state stays there.
+func (s *Server) placeCallHere(ctx context.Context, account, from, to string, opts protocol.CallOptions, relayed bool) (*Call, error) {
+	to = normalizeCallee(to)
+	release := func() {}
+	if s.cfg.Cluster != nil && auth.ValidIdentity(to) {
+		addr, rel, err := s.routeCallee(ctx, account, to)
+		if err != nil {
+			return nil, err
+		}
+		if addr != "" {
+			if relayed {
+				return nil, errMoved
+			}
+			var info CallInfo
+			if err := s.callRPC(ctx, addr, rpcPlaceCall, rpcRequest{Account: account, From: from, To: to, Options: &opts}, &info); err != nil {
+				return nil, err
+			}
+			return remoteCall(s, account, info), nil
+		}
+		release = rel
+	}
+	c, err := s.placeCall(ctx, account, from, from, to, opts, nil, nil, "")
+	if err != nil {
+		release()
+		return nil, err
+	}
+	c.holdHome(release)
+	return c, nil
 }
 
 // goOnline registers a connection that may receive calls and reports
@@ -86,6 +119,7 @@ func (s *Server) indexCall(c *Call) {
 // forgetCall removes c from the registry and the index; callsMu held.
 func (s *Server) forgetCall(c *Call) {
 	delete(s.calls, c.ID)
+	s.releaseLease(c.Account, callLease+c.ID, func() bool { return true })
 	for _, k := range []identKey{{c.Account, c.From}, {c.Account, c.To}} {
 		delete(s.callsOf[k], c)
 		if len(s.callsOf[k]) == 0 {

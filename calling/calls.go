@@ -45,6 +45,8 @@ type Call struct {
 	woken           bool               // the Waker was asked: a lost callee connection leaves the call ringing
 	waking          bool               // Wake is running: a callee connection that arrives rings at once
 	stopWake        context.CancelFunc // ends Wake's ctx; nil when nobody was woken
+	releaseHome     func()             // gives back this node's hold on the callee's home (Config.Cluster)
+	remote          *CallInfo          // a call placed on another node: its snapshot
 }
 
 type identKey struct{ account, identity string }
@@ -63,6 +65,9 @@ type CallInfo struct {
 
 // Info returns a snapshot of the call.
 func (c *Call) Info() CallInfo {
+	if c.remote != nil {
+		return *c.remote
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return CallInfo{ID: c.ID, From: c.From, To: c.To, State: c.state, Cause: c.cause, SessionID: c.sessionID,
@@ -118,6 +123,9 @@ func (c *Call) finish() {
 	if c.stopWake != nil {
 		c.stopWake()
 	}
+	if c.releaseHome != nil {
+		c.releaseHome()
+	}
 	s := c.srv
 	s.callsMu.Lock()
 	for _, who := range []string{c.From, c.To} {
@@ -158,6 +166,9 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	c := &Call{srv: s, ID: newCallID(), Account: account, From: from, DisplayName: displayName, To: to, Options: opts,
 		caller: caller, callerPub: pubs, held: map[*peer]bool{}, ready: map[*peer]bool{}, pids: map[*peer]string{}, state: protocol.StateConnecting}
 	c.history = []StateChange{{State: protocol.StateConnecting, At: s.clock.Now()}}
+	if err := s.claimCall(ctx, account, c.ID); err != nil {
+		return nil, err
+	}
 
 	s.callsMu.Lock()
 	if over(len(s.calls), s.lim.cfg.Calls) && !s.evictEndedCall() {
@@ -499,7 +510,12 @@ func (c *Call) dtmf(p *peer, digits string) error {
 }
 
 // Hangup ends a call from the server side.
-func (c *Call) Hangup() error { return c.hangup(nil) }
+func (c *Call) Hangup() error {
+	if c.remote != nil {
+		return c.srv.hangupRemote(context.Background(), c.Account, c.ID)
+	}
+	return c.hangup(nil)
+}
 
 // joined records p's participant in the call's session, and applies a hold
 // that started before p's media was set up.
@@ -513,4 +529,15 @@ func (c *Call) joined(p *peer, pid string) {
 			return
 		}
 	}
+}
+
+// holdHome keeps this node's hold on the callee's home until the call ends.
+func (c *Call) holdHome(release func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == protocol.StateEnded || c.state == protocol.StateFailed {
+		release()
+		return
+	}
+	c.releaseHome = release
 }

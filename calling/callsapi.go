@@ -59,7 +59,10 @@ func (s *Server) placeCallREST(w http.ResponseWriter, r *http.Request, account s
 }
 
 func (s *Server) getCallREST(w http.ResponseWriter, r *http.Request, account string) error {
-	c, ok := s.Call(account, r.PathValue("id"))
+	c, ok, err := s.findCall(r.Context(), account, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return errCallNotFound
 	}
@@ -68,7 +71,10 @@ func (s *Server) getCallREST(w http.ResponseWriter, r *http.Request, account str
 }
 
 func (s *Server) hangupCallREST(w http.ResponseWriter, r *http.Request, account string) error {
-	c, ok := s.Call(account, r.PathValue("id"))
+	c, ok, err := s.findCall(r.Context(), account, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return errCallNotFound
 	}

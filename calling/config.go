@@ -100,6 +100,19 @@ type Config struct {
 	// connections in as active (rooms.Manager.Touch), so a session in use is
 	// never ended as idle. Runs on Clock. Default 1 min.
 	SessionTouchInterval time.Duration
+	// Cluster shares this Server with the other nodes of a deployment
+	// (docs/cluster.md): rooms are placed on nodes, an identity that may
+	// receive calls has a home node, and a connection that reaches another
+	// node is relayed to the node that serves what it asks for. Nil (the
+	// default): one node.
+	Cluster Cluster
+	// ClusterSecret authenticates the relays and requests between nodes;
+	// every node has the same, at least 32 bytes. Required with Cluster.
+	ClusterSecret []byte
+	// ClusterLeaseInterval is how often the Server claims again the room
+	// and identity leases it serves (which also restores them after the
+	// cluster's store lost them). Default 3 s.
+	ClusterLeaseInterval time.Duration
 	// Limits bound connections, PeerConnections, rooms, joins, ICE
 	// candidates and message floods; see Limits for each default.
 	Limits Limits

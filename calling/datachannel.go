@@ -72,7 +72,29 @@ func (p *peer) onData(msg webrtc.DataChannelMessage) {
 // received it (Infobip's broadcast-webrtc-text). It is the rooms.Broadcaster
 // behind POST /v1/sessions/{sid}/broadcast; text over
 // DefaultMaxBroadcastBytes is ErrTextTooLong.
-func (s *Server) Broadcast(_ context.Context, account, sessionID, text string) (int, error) {
+func (s *Server) Broadcast(ctx context.Context, account, sessionID, text string) (int, error) {
+	if len(text) > DefaultMaxBroadcastBytes {
+		return 0, ErrTextTooLong
+	}
+	if s.lookupRoom(roomKey{account, sessionID}) == nil && s.cfg.Cluster != nil {
+		// Served by another node, if by any.
+		node, addr, err := s.cfg.Cluster.Holder(ctx, account, roomLease+sessionID)
+		if err != nil {
+			return 0, clusterErr("finding a room", err)
+		}
+		if node != "" && node != s.cfg.Cluster.NodeID() {
+			var out struct {
+				Received int `json:"received"`
+			}
+			err := s.callRPC(ctx, addr, rpcBroadcast, rpcRequest{Account: account, SessionID: sessionID, Text: text}, &out)
+			return out.Received, err
+		}
+	}
+	return s.broadcastHere(account, sessionID, text)
+}
+
+// broadcastHere sends text to the connections in the session on this node.
+func (s *Server) broadcastHere(account, sessionID, text string) (int, error) {
 	if len(text) > DefaultMaxBroadcastBytes {
 		return 0, ErrTextTooLong
 	}

@@ -109,12 +109,22 @@ func (d *drainer) start(url string) (empty <-chan struct{}, first bool) {
 	return d.empty, first
 }
 
-// admit counts a signaling request, or refuses it (HTTP 503 draining) when
-// the server is draining. Call release when the request is over.
-func (d *drainer) admit() (release func(), err error) {
+// admit counts a signaling connection, or refuses it (HTTP 503 draining)
+// when the server is draining; relay is the Switchboard-Relay header of a
+// request from another node ("" for a client). While draining, a call
+// relayed here is let in (calls to an identity connected here still ring),
+// and the requests between nodes (broadcast, the calls API, recordings) are
+// neither refused nor counted: the rooms and calls still here must answer
+// them. Call release when the request is over.
+func (d *drainer) admit(relay string) (release func(), err error) {
+	switch relay {
+	case "", relayConnection, relayRoom, relayCall:
+	default:
+		return func() {}, nil
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.on.Load() {
+	if d.on.Load() && relay != relayCall {
 		return nil, httpx.Errorf(http.StatusServiceUnavailable, protocol.ReasonDraining, "the server is draining; connect again (to another node)")
 	}
 	d.conns++
@@ -169,9 +179,15 @@ func (p *peer) refuseDraining(m *protocol.Message) bool {
 // or room, and not ringing, the reconnect message and closes it (on the
 // loop, which alone knows whether it is in a call or room: the loop runs
 // it before each turn, so a connection that leaves its call or room goes
-// at once).
+// at once). In a cluster, a connection relayed to another node (p.rl)
+// stays while the relay lasts: a room or call relay ends with its room or
+// call, and the connection is idle here again; a connection relayed to its
+// identity's home stays until the drain's deadline (whether it is in a call
+// there is not known here). A room or call relayed here from another node
+// is never sent away when idle: the relaying node ends the relay itself.
 func (p *peer) drainIfIdle() {
-	if !p.srv.drain.on.Load() || p.ctx.Err() != nil || p.room != nil || p.call != nil || p.srv.ringing(p) {
+	if !p.srv.drain.on.Load() || p.ctx.Err() != nil || p.room != nil || p.call != nil ||
+		p.rl != nil || p.relayIn == relayRoom || p.relayIn == relayCall || p.srv.ringing(p) {
 		return
 	}
 	p.reconnect()

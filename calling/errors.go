@@ -107,6 +107,10 @@ func HTTPStatus(err error) (status int, code, message string) {
 	case errors.Is(err, auth.ErrMissingGrant), errors.Is(err, auth.ErrNoCredentials):
 		return auth.HTTPStatus(err)
 	}
+	var re *rpcError
+	if errors.As(err, &re) { // another node's answer, as it gave it
+		return re.Status, re.Code, re.Message
+	}
 	pe := protocolError(err)
 	switch pe.Code {
 	case 500:

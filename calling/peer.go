@@ -1,6 +1,7 @@
 package calling
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -60,6 +61,12 @@ type peer struct {
 	// token is p.claims for goroutines other than the loop (the revocation
 	// sweep); the loop stores it whenever a refresh replaces p.claims.
 	token atomic.Pointer[auth.Claims]
+
+	// Cluster relays (cluster.go, relay.go). Set before run, or on the loop.
+	tok     string     // the token as presented (loop only after run starts)
+	relayIn string     // this connection was relayed here by another node: its kind
+	noRing  bool       // never rung here (relayed here for one room or call, or relayed on to its home)
+	rl      *nodeRelay // loop only: the relay to the node serving this connection, if any
 }
 
 // dataSender is the part of a data channel the room writes to.
@@ -94,11 +101,24 @@ func (p *peer) run() {
 	go p.writer()
 	go p.pinger()
 	online := p.srv.goOnline(p)
-	p.send(&protocol.Message{Type: protocol.TypeStatus, Status: "connected", Identity: p.claims.Subject, Incoming: online})
+	switch {
+	case p.rl != nil: // the home node greets it
+		p.rl.start()
+	case p.relayIn == relayRoom || p.relayIn == relayCall: // the relaying node greeted it
+	default:
+		p.send(&protocol.Message{Type: protocol.TypeStatus, Status: "connected", Identity: p.claims.Subject, Incoming: online})
+	}
 	p.armExpiry()
 	p.loop()
 	p.expStop()
 	p.cancel()
+	if p.rl != nil {
+		p.closeMu.Lock()
+		code, reason := p.closeCode, p.closeMsg
+		p.closeMu.Unlock()
+		p.rl.close(cmp.Or(code, websocket.StatusGoingAway), reason)
+		p.rl = nil
+	}
 	p.cleanup()
 	<-p.writerDone
 	p.closeMu.Lock()
@@ -288,6 +308,10 @@ func (p *peer) loop() {
 
 func (p *peer) handle(m *protocol.Message) {
 	if p.refuseDraining(m) { // drain.go
+		return
+	}
+	if p.rl != nil {
+		p.relayed(m)
 		return
 	}
 	switch m.Type {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
@@ -28,10 +29,26 @@ func (p *peer) handleCall(m *protocol.Message) error {
 		if name == "" {
 			name = p.claims.Subject
 		}
+		release := func() {}
+		if to := normalizeCallee(m.To); p.srv.cfg.Cluster != nil && auth.ValidIdentity(to) && to != p.claims.Subject {
+			addr, rel, err := p.srv.routeCallee(p.ctx, p.claims.Account, to)
+			if err != nil {
+				return err
+			}
+			if addr != "" { // the callee's home is another node: the call lives there
+				if p.relayIn == relayRoom || p.relayIn == relayCall {
+					return errMoved
+				}
+				return p.startRelay(relayCall, addr, m)
+			}
+			release = rel
+		}
 		c, err := p.srv.placeCall(p.ctx, p.claims.Account, p.claims.Subject, name, m.To, opts, p, m.Publish, m.ID)
 		if err != nil {
+			release()
 			return err
 		}
+		c.holdHome(release)
 		p.call = c
 		return nil
 	}

@@ -60,7 +60,7 @@ func (p *peer) mayCall() error {
 // mayRing: a connection rings for its identity's calls with the incoming
 // grant (and an identity that can be called).
 func (p *peer) mayRing() bool {
-	return p.claims.CanReceiveCalls()
+	return !p.noRing && p.claims.CanReceiveCalls()
 }
 
 // maySendData: data-channel messages need the data grant.

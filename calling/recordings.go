@@ -351,6 +351,11 @@ func (s *Server) StartRecording(ctx context.Context, t RecordingTarget, typ stri
 		return "", ErrRecordingType
 	}
 	key, req, err := s.recordingTarget(t)
+	if errors.Is(err, ErrRecordingTargetNotFound) {
+		if id, ok, rerr := s.remoteRecording(ctx, rpcStartRecording, t, typ); ok { // on another node
+			return id, rerr
+		}
+	}
 	if err != nil {
 		return "", err
 	}
@@ -396,6 +401,9 @@ func (s *Server) StopRecording(ctx context.Context, t RecordingTarget) error {
 	}
 	key, _, err := s.recordingTarget(t)
 	if errors.Is(err, ErrRecordingTargetNotFound) {
+		if _, ok, rerr := s.remoteRecording(ctx, rpcStopRecording, t, ""); ok { // on another node
+			return rerr
+		}
 		return ErrNotRecording
 	}
 	if err != nil {

@@ -229,6 +229,9 @@ func (s *Server) detach(r *room, p *peer) (current bool) {
 		s.mu.Unlock()
 		if gone { // its recording ends with it
 			_ = s.stopRecording(r.key, false)
+			if !r.isCall() {
+				s.releaseRoom(r.key)
+			}
 		}
 	}
 	return current

@@ -53,6 +53,8 @@ type Server struct {
 	online    map[identKey]map[*peer]struct{} // connections that may ring
 	connected map[identKey]int                // all connections per identity
 	quality   qualityParts                    // participants Config.Quality scores
+	homes     homes                           // identity homes held here (Config.Cluster)
+	relayHTTP *http.Client                    // relays and requests to other nodes
 	drain     drainer                         // drain.go
 }
 
@@ -94,13 +96,18 @@ func New(cfg Config) (*Server, error) {
 	cfg.TokenCheckInterval = cmp.Or(cfg.TokenCheckInterval, DefaultTokenCheckInterval)
 	cfg.SessionTouchInterval = cmp.Or(cfg.SessionTouchInterval, DefaultSessionTouchInterval)
 	cfg.QualityInterval = cmp.Or(cfg.QualityInterval, DefaultQualityInterval)
-	if cfg.TokenCheckInterval < 0 || cfg.SessionTouchInterval < 0 || cfg.QualityInterval < 0 {
+	cfg.ClusterLeaseInterval = cmp.Or(cfg.ClusterLeaseInterval, DefaultClusterLeaseInterval)
+	if cfg.Cluster != nil && len(cfg.ClusterSecret) < 32 {
+		return nil, errors.New("calling: Config.Cluster needs a ClusterSecret of at least 32 bytes")
+	}
+	if cfg.TokenCheckInterval < 0 || cfg.SessionTouchInterval < 0 || cfg.QualityInterval < 0 || cfg.ClusterLeaseInterval < 0 {
 		return nil, errors.New("calling: intervals must be positive")
 	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
 		clock: cfg.Clock, calls: map[string]*Call{}, callsOf: map[identKey]map[*Call]struct{}{}, peers: map[*peer]struct{}{},
 		online: map[identKey]map[*peer]struct{}{}, connected: map[identKey]int{}, quality: qualityParts{parts: map[string]*qualityPart{}},
-		recs: recordings{live: map[roomKey]*liveRecording{}}}
+		recs: recordings{live: map[roomKey]*liveRecording{}}, homes: homes{n: map[identKey]int{}},
+		relayHTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: time.Minute}}}
 	if err := s.initHooks(); err != nil {
 		return nil, err
 	}
@@ -129,6 +136,10 @@ func New(cfg Config) (*Server, error) {
 		s.wg.Add(1)
 		go s.tickQuality()
 	}
+	if cfg.Cluster != nil {
+		s.wg.Add(1)
+		go s.keepLeases()
+	}
 	s.scheduleTouch()
 	return s, nil
 }
@@ -152,6 +163,7 @@ func (s *Server) close() error {
 	s.wg.Wait()
 	s.stopAllRecordings() // none is left unless a Recorder answered late
 	s.wg.Wait()
+	s.relayHTTP.CloseIdleConnections()
 	if s.apiCloser != nil {
 		return s.apiCloser.Close()
 	}
@@ -166,12 +178,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, "shutting_down", "server is shutting down"))
 		return
 	}
-	doneDraining, err := s.drain.admit() // 503 draining while Drain runs (drain.go)
+	doneDraining, err := s.drain.admit(r.Header.Get(hdrRelay)) // 503 draining while Drain runs (drain.go)
 	if err != nil {
 		httpx.WriteError(w, err)
 		return
 	}
 	defer doneDraining()
+	if kind := r.Header.Get(hdrRelay); kind != "" {
+		s.serveRelay(w, r, kind) // from another node of the cluster
+		return
+	}
 	// Browsers cannot set headers on a WebSocket: the query parameter is
 	// allowed here (and nowhere on the REST API unless the host enables it).
 	token, _ := auth.TokenFromRequest(r, true)
@@ -182,8 +198,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
+	// In a cluster, a connection that may ring is served by its identity's
+	// home node: this one, or another one it is relayed to.
+	home := func() {}
+	var upstream *websocket.Conn
+	if verr == nil && s.cfg.Cluster != nil && claims.CanReceiveCalls() {
+		addr, rel, err := s.holdHome(r.Context(), identKey{claims.Account, claims.Subject})
+		if err == nil && addr != "" {
+			upstream, err = s.dialRelay(r.Context(), addr, relayConnection, token)
+		}
+		if err != nil {
+			httpx.WriteError(w, errorToHTTP(err))
+			return
+		}
+		if rel != nil {
+			home = rel
+		}
+	}
+	defer home()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: s.cfg.OriginPatterns})
 	if err != nil {
+		if upstream != nil {
+			_ = upstream.CloseNow()
+		}
 		return // Accept wrote the HTTP error
 	}
 	conn.SetReadLimit(s.cfg.MaxMessageBytes)
@@ -198,6 +235,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	defer s.wg.Done()
 	p := newPeer(s, conn, claims)
+	p.tok = token
+	if upstream != nil {
+		p.noRing = true
+		p.rl = p.newRelay(upstream, relayConnection, "")
+	}
 	p.run()
 	s.lim.releasePC(p) // a safety net: leaving the session has released it
 }

@@ -32,6 +32,12 @@ func (p *peer) join(m *protocol.Message) error {
 	if err := p.admitJoin(); err != nil {
 		return err
 	}
+	if addr, err := p.routeJoin(m); err != nil || addr != "" {
+		if err != nil {
+			return err
+		}
+		return p.startRelay(relayRoom, addr, m) // another node serves the room
+	}
 	p.st.recording = ""
 	if m.Options != nil {
 		p.st.recording = m.Options.Recording // the room's call option of the recording policy

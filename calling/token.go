@@ -44,12 +44,28 @@ func (p *peer) endOnToken(reason, msg string) {
 // account and participant, any grants. Narrowed grants take effect at
 // once. A refused token leaves the connection as it was.
 func (p *peer) refresh(m *protocol.Message) error {
+	if err := p.refreshHere(m); err != nil {
+		return err
+	}
+	exp := p.claims.Expiry.UTC()
+	p.send(&protocol.Message{Type: protocol.TypeRefreshed, ID: m.ID, ExpiresAt: &exp})
+	p.applyGrants()
+	return nil
+}
+
+// refreshHere replaces the connection's token, without a reply: a relayed
+// connection's node replies (refresh sends it otherwise).
+func (p *peer) refreshHere(m *protocol.Message) error {
 	if m.Token == "" {
 		return badMessage("refresh needs token")
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
 	defer cancel()
-	c, err := p.srv.cfg.Verifier.Verify(ctx, m.Token)
+	verify := p.srv.cfg.Verifier.Verify
+	if p.relayIn != "" { // the relaying node verified it (and used a single-use token up)
+		verify = p.srv.cfg.Verifier.VerifyPresented
+	}
+	c, err := verify(ctx, m.Token)
 	if err != nil {
 		return &protocol.Error{Code: 403, Reason: protocol.ReasonTokenInvalid, Message: "the new token is expired or invalid; the connection keeps its current token"}
 	}
@@ -57,15 +73,12 @@ func (p *peer) refresh(m *protocol.Message) error {
 	if c.Subject != old.Subject || c.Account != old.Account || c.ParticipantID != old.ParticipantID {
 		return &protocol.Error{Code: 403, Reason: protocol.ReasonIdentityMismatch, Message: "the new token is for another identity, account or participant"}
 	}
-	p.claims = c
+	p.claims, p.tok = c, m.Token
 	p.token.Store(c)
 	p.armExpiry()
 	if c.Grants.Incoming != old.Grants.Incoming {
 		p.srv.setIncoming(p, p.mayRing())
 	}
-	exp := c.Expiry.UTC()
-	p.send(&protocol.Message{Type: protocol.TypeRefreshed, ID: m.ID, ExpiresAt: &exp})
-	p.applyGrants()
 	return nil
 }
 

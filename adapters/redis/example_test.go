@@ -35,14 +35,20 @@ func node(ctx context.Context) error {
 		return err
 	}
 	notifiers := map[push.Platform]push.Notifier{} // adapters/apns, adapters/fcm
+	clusterSecret := []byte(os.Getenv("SWITCHBOARD_CLUSTER_SECRET"))
 
 	c, err := redis.New(redis.Config{Addr: "10.0.0.5:6379", Prefix: "switchboard:"}) // Password, TLS, timeouts: see redis.Config
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	nodes, err := c.Nodes(redis.NodesConfig{ID: "node-a", Addr: "http://10.0.0.2:8080/v1/signal"})
+	if err != nil {
+		return err
+	}
+	go nodes.Run(ctx) // heartbeats: this node is live, its leases are renewed
 	presence := c.Presence(redis.PresenceConfig{})
-	go presence.Run(ctx) // renews the busy marks of this node's calls (they lapse 1 min after a node dies)
+	go presence.Run(ctx) // renews the busy marks of this node's calls
 
 	replay := c.ReplayCache(redis.ReplayCacheConfig{}) // revocations and single-use tokens, for every node
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay})
@@ -53,7 +59,8 @@ func node(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := calling.New(calling.Config{Rooms: manager, Verifier: verifier, Presence: presence})
+	srv, err := calling.New(calling.Config{Rooms: manager, Verifier: verifier, Presence: presence,
+		Cluster: nodes.Cluster(), ClusterSecret: clusterSecret}) // the same 32+ byte secret on every node
 	if err != nil {
 		return err
 	}

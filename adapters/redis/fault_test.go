@@ -4,12 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -19,78 +15,19 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/adapters/redis"
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/internal/redistest"
 	"github.com/switchboard-rtc/switchboard/push"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
 // privateRedis is a redis-server of the test's own, on a spare loopback
-// port, that the test stops and starts.
-type privateRedis struct {
-	t    *testing.T
-	port int
-	dir  string
-	cmd  *exec.Cmd
-}
+// port, that the test stops and starts (internal/redistest).
+type privateRedis struct{ *redistest.Server }
 
-// startPrivateRedis starts redis-server on a free loopback port. Without
-// the binary the test is skipped, or fails under SWITCHBOARD_REQUIRE_REDIS=1.
-func startPrivateRedis(t *testing.T) *privateRedis {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("SWITCHBOARD_REQUIRE_REDIS") == "1" {
-			t.Fatal("SWITCHBOARD_REQUIRE_REDIS=1 but redis-server is not installed")
-		}
-		t.Skip("redis-server is not installed; the fault test starts and stops its own")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &privateRedis{t: t, port: port, dir: t.TempDir()}
-	s.start()
-	t.Cleanup(func() { s.stop() })
-	return s
-}
-
-func (s *privateRedis) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
-
-func (s *privateRedis) start() {
-	s.t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", "")
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", s.addr(), 100*time.Millisecond)
-		if err == nil {
-			fmt.Fprint(c, "PING\r\n")
-			buf := make([]byte, 7)
-			c.SetReadDeadline(time.Now().Add(time.Second))
-			n, _ := c.Read(buf)
-			c.Close()
-			if strings.HasPrefix(string(buf[:n]), "+PONG") {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("redis-server on port %d did not answer within 10 s", s.port)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (s *privateRedis) stop() {
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
-	s.cmd = nil
-}
+func startPrivateRedis(t *testing.T) *privateRedis { return &privateRedis{redistest.Start(t)} }
+func (s *privateRedis) addr() string               { return s.Addr() }
+func (s *privateRedis) start()                     { s.Restart() }
+func (s *privateRedis) stop()                      { s.Stop() }
 
 // A bound on how long any method may take with Redis away: the dial and
 // read timeouts (500 ms) with one retry, and slack for a loaded machine.
@@ -261,11 +198,11 @@ func TestRedisUnavailable(t *testing.T) {
 	}
 
 	// Hung (SIGSTOP): no refusal, just silence; the read timeout answers.
-	if err := srv.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := srv.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	allUnavailable("hung")
-	if err := srv.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+	if err := srv.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the client to reach Redis after it resumed", func() bool { return c.Ping(ctx) == nil })

@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/switchboard-rtc/switchboard/adapters/redis"
+	"github.com/switchboard-rtc/switchboard/internal/redistest"
 )
 
 // TestMain quiets the client library's own logger, which reports every
@@ -27,25 +28,7 @@ func (quiet) Printf(context.Context, string, ...any) {}
 // redisAddr returns the address of the Redis the tests use, from
 // SWITCHBOARD_REDIS_ADDR. Without it the test is skipped, unless
 // SWITCHBOARD_REQUIRE_REDIS=1 (as CI sets), which makes it fail.
-func redisAddr(t testing.TB) string {
-	t.Helper()
-	addr := os.Getenv("SWITCHBOARD_REDIS_ADDR")
-	if addr == "" {
-		if os.Getenv("SWITCHBOARD_REQUIRE_REDIS") == "1" {
-			t.Fatal("SWITCHBOARD_REQUIRE_REDIS=1 but SWITCHBOARD_REDIS_ADDR is not set")
-		}
-		t.Skip("set SWITCHBOARD_REDIS_ADDR=127.0.0.1:6379 to run the tests against a real Redis")
-	}
-	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DisableIdentity: true})
-	defer c.Close()
-	if err := c.Ping(context.Background()).Err(); err != nil {
-		if os.Getenv("SWITCHBOARD_REQUIRE_REDIS") == "1" {
-			t.Fatalf("Redis at %s does not answer: %v", addr, err)
-		}
-		t.Skipf("Redis at %s does not answer (%v); start it or unset SWITCHBOARD_REDIS_ADDR", addr, err)
-	}
-	return addr
-}
+func redisAddr(t testing.TB) string { return redistest.Addr(t) }
 
 // testPrefix returns a key prefix no other test uses, and deletes every key
 // under it when the test ends.

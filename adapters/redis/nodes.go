@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -50,10 +51,10 @@ type Node struct {
 // Holder, Release, Leave and Live are each one script, so two nodes placing
 // one room at once get the same answer.
 //
-// Nothing in package calling uses it yet: the relay of signaling between
-// nodes is to come. It will call Place when a participant joins a room by
-// name and, when the answer is another node, relay the participant's
-// WebSocket to that node's Addr; Release when the room ends on its node.
+// Package calling uses it through Cluster (calling.Config.Cluster): Place
+// when a participant joins a room, Claim for the home of an identity that
+// may receive calls, Holder to find where a room or a call lives, Release
+// when a room empties or an identity's last connection goes.
 //
 // A Nodes is safe for concurrent use; Run is its only goroutine, owned by
 // the context the host passes.
@@ -62,6 +63,7 @@ type Nodes struct {
 	id, addr string
 	ttl      time.Duration
 	interval time.Duration
+	draining atomic.Bool
 }
 
 // Nodes returns this node's handle on the registry of nodes.
@@ -97,7 +99,11 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 var heartbeatScript = goredis.NewScript(nowMS + `
 redis.call('HSET', KEYS[1], 'addr', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+if ARGV[4] == '1' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+end
 local kept = 0
 for _, lk in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   if redis.call('GET', lk) == ARGV[1] then
@@ -114,8 +120,12 @@ return kept`)
 // its rooms (forgetting those another node took over). Run calls it every
 // Interval.
 func (n *Nodes) Heartbeat(ctx context.Context) error {
+	draining := "0"
+	if n.draining.Load() {
+		draining = "1"
+	}
 	err := heartbeatScript.Run(ctx, n.c.rdb, []string{n.nodeKey(n.id), n.live(), n.roomsKey(n.id)},
-		n.id, n.ttl.Milliseconds(), n.addr).Err()
+		n.id, n.ttl.Milliseconds(), n.addr, draining).Err()
 	return wrap("nodes.Heartbeat", err)
 }
 
@@ -264,4 +274,86 @@ func (n *Nodes) Live(ctx context.Context) ([]Node, error) {
 		out = append(out, Node{ID: id, Addr: addr, Rooms: int(rooms)})
 	}
 	return out, nil
+}
+
+// Drain takes this node out of placement: from its next heartbeat (Drain
+// sends one) Place puts no new room on it, while the rooms and identities
+// it holds stay its own (Holder still answers with it, and its heartbeats
+// keep renewing their leases) until they end. It cannot be undone.
+func (n *Nodes) Drain(ctx context.Context) error {
+	n.draining.Store(true)
+	return n.Heartbeat(ctx)
+}
+
+var claimLeaseScript = goredis.NewScript(nowMS + `
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] and redis.call('EXISTS', ARGV[3] .. cur) == 1 then
+  return {cur, redis.call('HGET', ARGV[3] .. cur, 'addr')}
+end
+redis.call('HSET', KEYS[3], 'addr', ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+if ARGV[5] ~= '1' then
+  redis.call('ZADD', KEYS[4], now + tonumber(ARGV[2]), ARGV[1])
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], KEYS[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return {ARGV[1], ARGV[4]}`)
+
+// Claim returns the live node that holds the lease of room (any key: a
+// room, an identity's home), taking it for this node when no live node
+// holds it. Taking it, or finding it already this node's, renews the lease
+// and this node's own record, as a heartbeat does (so a lease taken right
+// after Redis lost everything names a node the others see as live).
+// Like Place, it is one script: two nodes claiming at once get one answer.
+func (n *Nodes) Claim(ctx context.Context, account, room string) (Node, error) {
+	draining := "0"
+	if n.draining.Load() {
+		draining = "1"
+	}
+	res, err := claimLeaseScript.Run(ctx, n.c.rdb, []string{n.lease(account, room), n.roomsKey(n.id), n.nodeKey(n.id), n.live()},
+		n.id, n.ttl.Milliseconds(), n.nodePrefix(), n.addr, draining).StringSlice()
+	if err != nil {
+		return Node{}, wrap("nodes.Claim", err)
+	}
+	return Node{ID: res[0], Addr: res[1]}, nil
+}
+
+// Cluster is Nodes as package calling's Cluster (calling.Config.Cluster):
+// keys are leases as Place, Claim, Holder and Release treat rooms, and a
+// node's address is the URL of its signaling endpoint (NodesConfig.Addr).
+// Place falls back to Claim when no node is live yet (this node's first
+// heartbeat has not run). It is safe for concurrent use.
+type Cluster struct{ n *Nodes }
+
+// Cluster returns n as calling's Cluster.
+func (n *Nodes) Cluster() *Cluster { return &Cluster{n} }
+
+// NodeID is this node's id.
+func (c *Cluster) NodeID() string { return c.n.id }
+
+// Place is Nodes.Place, or Claim when no node is live.
+func (c *Cluster) Place(ctx context.Context, account, key string) (id, addr string, err error) {
+	node, err := c.n.Place(ctx, account, key)
+	if errors.Is(err, ErrNoLiveNode) && !c.n.draining.Load() {
+		node, err = c.n.Claim(ctx, account, key)
+	}
+	return node.ID, node.Addr, err
+}
+
+// Claim is Nodes.Claim.
+func (c *Cluster) Claim(ctx context.Context, account, key string) (id, addr string, err error) {
+	node, err := c.n.Claim(ctx, account, key)
+	return node.ID, node.Addr, err
+}
+
+// Holder is Nodes.Holder; id is "" when no live node holds key.
+func (c *Cluster) Holder(ctx context.Context, account, key string) (id, addr string, err error) {
+	node, _, err := c.n.Holder(ctx, account, key)
+	return node.ID, node.Addr, err
+}
+
+// Release is Nodes.Release.
+func (c *Cluster) Release(ctx context.Context, account, key string) error {
+	return c.n.Release(ctx, account, key)
 }

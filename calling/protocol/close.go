@@ -20,4 +20,8 @@ const (
 	CloseSlowConsumer  websocket.StatusCode = 4008
 	CloseTimeout       websocket.StatusCode = 4408
 	CloseSessionEnded  websocket.StatusCode = 4410
+	// CloseNodeUnreachable ends a connection that a node relayed to the
+	// node serving its room or call when that node went away (reason
+	// node_unreachable): reconnect, and join or call again.
+	CloseNodeUnreachable websocket.StatusCode = 4503
 )

@@ -48,6 +48,7 @@ const (
 	ReasonCallRateLimited       = "call_rate_limited"       // 429: over the rate of calls placed
 	ReasonInternal              = "internal"                // 500: a fault of the server
 	ReasonServerFull            = "server_full"             // 503: the server's limits are reached
+	ReasonNodeUnreachable       = "node_unreachable"        // 503: the node serving the room or callee could not be reached
 	ReasonDraining              = "draining"                // 503: join or call on a draining server (also a reconnect message's reason)
 )
 

@@ -29,6 +29,7 @@ type config struct {
 	// 0 is calling's default.
 	ringTimeout time.Duration
 	push        pushConfig
+	cluster     clusterConfig // cluster.go
 	drain       drainConfig
 }
 
@@ -115,6 +116,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.drain.timeout, "drain-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long calls and rooms may go on while the server drains (new connections refused, idle ones sent elsewhere) before it shuts down; 0: no drain")
 	fs.StringVar(&c.drain.reconnectURL, "drain-reconnect-url", "", "the ws:// or wss:// URL drained clients are told to connect to (default: the same URL, e.g. behind a load balancer)")
 	fs.DurationVar(&c.drain.readyTimeout, "ready-check-timeout", 2*time.Second, "how long each readiness check of GET /readyz may take")
+	clusterFlags(fs, &c.cluster)
 	c.http = defaultHTTPLimits
 	fs.DurationVar(&c.http.readHeader, "http-read-header-timeout", c.http.readHeader, "time to read a request's headers")
 	fs.DurationVar(&c.http.read, "http-read-timeout", c.http.read, "time to read a whole request, body included (not the signaling WebSocket once upgraded)")
@@ -146,6 +148,10 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	c.whSecret = getenv("SWITCHBOARD_WEBHOOK_SECRET")
 	if c.webhook != "" && len(c.whSecret) < 16 {
 		return c, fmt.Errorf("-webhook-url needs SWITCHBOARD_WEBHOOK_SECRET of at least 16 bytes")
+	}
+	c.cluster.fromEnv(getenv)
+	if err := c.cluster.validate(c.keyFile); err != nil {
+		return c, err
 	}
 	var err error
 	if c.push, err = pushFromEnv(getenv); err != nil {

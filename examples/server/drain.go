@@ -89,9 +89,22 @@ func (a *app) drain(timeout time.Duration, reconnectURL string, log *slog.Logger
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
+	if a.leavePlacement != nil { // no new room is placed here; the ones here stay until they end
+		if err := a.leavePlacement(ctx); err != nil {
+			log.Warn("leaving room placement", "err", err)
+		}
+	}
 	log.Info("draining signaling before shutdown", "timeout", timeout)
 	err := a.signal.Drain(ctx, calling.DrainOptions{ReconnectURL: reconnectURL})
 	log.Info("drained", "took", time.Since(start).Round(time.Millisecond), "cut_at_deadline", err != nil)
+}
+
+// leavePlacement is the cluster's Nodes.Drain, nil for one node.
+func (s *shared) leavePlacement() func(context.Context) error {
+	if s.nodes == nil {
+		return nil
+	}
+	return s.nodes.Drain
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

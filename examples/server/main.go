@@ -57,15 +57,19 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		}
 		demoGenerated = true
 	}
-	app, err := newApp(cfg, logger)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
+	if cfg.cluster.nodeURL == "" {
+		cfg.cluster.nodeURL = base + "/v1/signal"
+	}
+	app, err := newApp(cfg, logger)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	fmt.Fprintf(out, "switchboard listening on %s\n", base)
 	if generated {
 		fmt.Fprintf(out, "API credentials (generated; set SWITCHBOARD_API_USER and SWITCHBOARD_API_SECRET to choose):\n  user:   %s\n  secret: %s\n", cfg.user, cfg.secret)
@@ -86,6 +90,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		}
 	}
 	fmt.Fprintf(out, "push wake-ups: %s\n", cfg.push)
+	fmt.Fprintf(out, "state: %s\n", app.sharing)
 
 	srv := newHTTPServer(app.handler, cfg.http, logger)
 	errc := make(chan error, 1)
@@ -131,6 +136,10 @@ type app struct {
 	close   func()
 	signal  *calling.Server
 	ready   *readiness // GET /readyz (drain.go)
+	// leavePlacement takes the node out of room placement (a cluster's
+	// Nodes.Drain; nil for one node).
+	leavePlacement func(context.Context) error
+	sharing        string // how the node shares its state (one node, or a cluster on Redis)
 }
 
 func newApp(cfg config, logger *slog.Logger) (*app, error) {
@@ -146,7 +155,17 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	replay := auth.NewMemoryReplayCache(auth.MemoryReplayCacheConfig{})
+	sh, err := newShared(cfg.cluster, cfg.cluster.nodeURL, logger) // cluster.go
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			sh.stop()
+		}
+	}()
+	replay := sh.replay
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{Keys: keys, Replay: replay})
 	if err != nil {
 		return nil, err
@@ -173,7 +192,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 
-	mgr, err := rooms.NewManager(rooms.Config{Logger: logger})
+	mgr, err := rooms.NewManager(rooms.Config{Store: sh.store, Bus: sh.bus, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +230,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		closeHooks()
 		return nil, err
 	}
-	pushes, err := newPushing(cfg.push, logger, webhooks)
+	pushes, err := newPushing(cfg.push, sh.registry, logger, webhooks)
 	if err != nil {
 		rec.close()
 		closeHooks()
@@ -219,6 +238,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	}
 	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers,
 		Quality: quality, Recorder: rec, Waker: pushes.waker, RingTimeout: cfg.ringTimeout, Logger: logger,
+		Presence: sh.presence, Cluster: sh.cluster, ClusterSecret: sh.clusterSecret(cfg.cluster),
 		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort}})
 	if err != nil {
 		pushes.close()
@@ -248,8 +268,10 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
-	// Readiness checks of shared dependencies go in ready.checks (none: all is in memory).
-	ready := &readiness{draining: signal.Draining, timeout: cmp.Or(cfg.drain.readyTimeout, 2*time.Second), log: logger}
+	// Readiness checks of shared dependencies (drain.go): the shared state
+	// (Redis in a cluster; always reachable in memory).
+	ready := &readiness{draining: signal.Draining, timeout: cmp.Or(cfg.drain.readyTimeout, 2*time.Second), log: logger,
+		checks: []readinessCheck{{"store", sh.ready}}}
 	mux.Handle("GET /readyz", ready)
 	mux.Handle("/oauth2/token", tokens)
 	mux.Handle("/.well-known/jwks.json", keys.JWKSHandler())
@@ -272,13 +294,15 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		sub, _ := fs.Sub(static, "static")
 		mux.Handle("/", d.guard(http.FileServerFS(sub)))
 	}
-	return &app{handler: mux, signal: signal, ready: ready, close: func() {
+	ok = true
+	return &app{handler: mux, sharing: sh.describe(cfg.cluster), signal: signal, ready: ready, leavePlacement: sh.leavePlacement(), close: func() {
 		cancel()
 		<-sweepDone
 		_ = signal.Close() // ends the wake-ups in flight first
 		pushes.close()
 		rec.close()
 		closeHooks()
+		sh.stop()
 	}}, nil
 }
 

@@ -72,8 +72,7 @@ type pushing struct {
 // newPushing builds the devices API and, when a provider is configured, the
 // Waker; outcomes go to the log and, when webhooks is not nil, to the
 // webhook receiver as "push.outcome" events.
-func newPushing(cfg pushConfig, logger *slog.Logger, webhooks *calling.Webhooks) (*pushing, error) {
-	registry := push.NewMemoryRegistry(push.MemoryRegistryConfig{})
+func newPushing(cfg pushConfig, registry push.Registry, logger *slog.Logger, webhooks *calling.Webhooks) (*pushing, error) {
 	devices, err := push.NewHandler(push.HandlerConfig{Registry: registry})
 	if err != nil {
 		return nil, err
