@@ -111,11 +111,14 @@ func (d *drainer) start(url string) (empty <-chan struct{}, first bool) {
 
 // admit counts a signaling connection, or refuses it (HTTP 503 draining)
 // when the server is draining; relay is the Switchboard-Relay header of a
-// request from another node ("" for a client). While draining, a call
-// relayed here is let in (calls to an identity connected here still ring),
-// and the requests between nodes (broadcast, the calls API, recordings) are
-// neither refused nor counted: the rooms and calls still here must answer
-// them. Call release when the request is over.
+// request from another node ("" for a client). While draining, a client's
+// connection and one relayed to its home here are refused; a room or call
+// relayed here is let in (its join is then refused with an error 503
+// draining, which the client sees as it is; its call is placed: calls to
+// an identity connected here are not refused), and the requests between
+// nodes (broadcast, the calls API, recordings) are neither refused nor
+// counted: the rooms and calls still here must answer them. Call release
+// when the request is over.
 func (d *drainer) admit(relay string) (release func(), err error) {
 	switch relay {
 	case "", relayConnection, relayRoom, relayCall:
@@ -124,7 +127,7 @@ func (d *drainer) admit(relay string) (release func(), err error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.on.Load() && relay != relayCall {
+	if d.on.Load() && (relay == "" || relay == relayConnection) {
 		return nil, httpx.Errorf(http.StatusServiceUnavailable, protocol.ReasonDraining, "the server is draining; connect again (to another node)")
 	}
 	d.conns++
@@ -166,9 +169,11 @@ func (s *Server) failLiveCalls(cause protocol.Cause) {
 }
 
 // refuseDraining answers join and call on a draining server with an error
-// 503 draining, and reports whether it did (on the loop).
+// 503 draining, and reports whether it did (on the loop). A call relayed
+// here from another node is placed: its callee's home is here.
 func (p *peer) refuseDraining(m *protocol.Message) bool {
-	if (m.Type != protocol.TypeJoin && m.Type != protocol.TypeCall) || !p.srv.drain.on.Load() {
+	if (m.Type != protocol.TypeJoin && m.Type != protocol.TypeCall) || !p.srv.drain.on.Load() ||
+		(m.Type == protocol.TypeCall && p.relayIn == relayCall) {
 		return false
 	}
 	p.sendError(m.ID, &protocol.Error{Code: 503, Reason: protocol.ReasonDraining, Message: "the server is draining; reconnect and retry"})
