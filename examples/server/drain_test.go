@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/calling/client"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/redistest"
 )
 
 var drainEnv = map[string]string{"SWITCHBOARD_API_USER": "u-drain", "SWITCHBOARD_API_SECRET": "s-drain-0123456789abc"}
@@ -264,4 +266,65 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// A node of a cluster, a real process, gets SIGTERM: /readyz turns
+// draining, an idle client is sent to the other node at once, a client in a
+// room stays until the drain timeout and then follows, and the process
+// exits cleanly.
+func TestNodeDrainsOnSIGTERM(t *testing.T) {
+	c := newCluster(t, redistest.Addr(t))
+	b := c.start("node-b")
+	bURL := "ws" + strings.TrimPrefix(b.base, "http") + "/v1/signal"
+	const drainTimeout = 2 * time.Second
+	a := c.start("node-a", "-drain-timeout", drainTimeout.String(), "-drain-reconnect-url", bURL)
+	alice, bob := a.dial("alice", roomGrantsJSON), a.dial("bob", roomGrantsJSON)
+	if _, err := alice.Join(ctxT(t, 10*time.Second), client.JoinRequest{Room: "hall"}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := getJSON(t, a.base+"/readyz"); code != 200 || body != `{"status":"ready"}` {
+		t.Fatalf("readyz: %d %s", code, body)
+	}
+
+	exited := make(chan error, 1)
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	go func() { exited <- a.cmd.Wait() }()
+	deadline := time.Now().Add(drainTimeout / 2)
+	for {
+		code, body := getJSON(t, a.base+"/readyz")
+		if code == 503 && body == `{"status":"draining"}` {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz after SIGTERM: %d %s", code, body)
+		}
+		time.Sleep(5 * time.Millisecond) // polling an observable state
+	}
+
+	waitType(t, bob, protocol.TypeReconnect)
+	if st := waitType(t, bob, protocol.TypeStatus); st.Status != "connected" || bob.URL() != bURL {
+		t.Fatalf("bob after reconnect: %+v on %s", st, bob.URL())
+	}
+	if m := waitType(t, alice, protocol.TypeReconnect); m.URL != bURL {
+		t.Fatalf("alice told to reconnect to %q", m.URL)
+	}
+	if took := time.Since(stopped); took < drainTimeout-100*time.Millisecond {
+		t.Fatalf("alice, in a room, was sent away %v after SIGTERM, before the drain timeout", took)
+	}
+	waitType(t, alice, protocol.TypeStatus)
+	if _, err := alice.Join(ctxT(t, 10*time.Second), client.JoinRequest{Room: "hall"}); err != nil {
+		t.Fatalf("alice joins again through node-b: %v", err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("node-a exited: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("node-a did not exit after the drain")
+	}
+	t.Logf("node-a exited %v after SIGTERM (drain timeout %v)", time.Since(stopped).Round(time.Millisecond), drainTimeout)
 }
