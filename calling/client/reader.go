@@ -15,8 +15,9 @@ import (
 // ParticipantID, Identity, Direction and Level), error, bye, and the rest;
 // reconnect (the server is draining: the client connects again by itself,
 // reconnect.go) and, once it has, the new connection's status (Dial's own
-// status is not delivered: Dial's return says it). It holds 64 messages; when the application does not keep up, newer
-// messages are dropped (OnMessage sees every one).
+// status is not delivered: Dial's return says it). It holds 64 messages;
+// when the application does not keep up, newer messages are dropped
+// (OnMessage sees every one).
 func (c *Client) Events() <-chan protocol.Message { return c.events }
 
 func (c *Client) read() {
