@@ -55,8 +55,9 @@ type TokenHandlerConfig struct {
 // §4.4) as Bandwidth's In-App Calling uses it. It is an http.Handler, safe
 // for concurrent use; mount it at POST /oauth2/token.
 type TokenHandler struct {
-	cfg    TokenHandlerConfig
-	limits failureLimits
+	cfg      TokenHandlerConfig
+	limits   failureLimits
+	counters tokenCounters // Stats (tokenstats.go)
 }
 
 var _ http.Handler = (*TokenHandler)(nil)
@@ -109,7 +110,9 @@ type oauthError struct {
 	Description string `json:"error_description"`
 }
 
-func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *TokenHandler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := &tokenReply{ResponseWriter: rw}
+	defer h.counters.count(w)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
 	if r.Method != http.MethodPost {
@@ -127,7 +130,7 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxTokenRequestBody))
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, MaxTokenRequestBody)) // rw: net/http closes the connection after an oversized body
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -217,6 +220,9 @@ func parseTokenForm(body string) (url.Values, error) {
 }
 
 func writeOAuthError(w http.ResponseWriter, status int, code, desc string) {
+	if r, ok := w.(*tokenReply); ok {
+		r.code = code // counted by ServeHTTP
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(oauthError{Error: code, Description: desc})

@@ -87,6 +87,9 @@ func TestTokenEndpointErrors(t *testing.T) {
 			if strings.Contains(w.Body.String(), testSecret) || strings.Contains(w.Body.String(), "wrong") && tc.name == "wrong secret" {
 				t.Error("body echoes a secret")
 			}
+			if st := f.handler.Stats(); st.Issued != 0 || len(st.Refused) != 1 || st.Refused[tc.errCode] != 1 {
+				t.Errorf("stats %+v, want one refusal %s", st, tc.errCode)
+			}
 		})
 	}
 }

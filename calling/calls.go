@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -100,6 +101,7 @@ func (c *Call) setState(to protocol.CallState, cause protocol.Cause) error {
 	}
 	now := c.srv.clock.Now()
 	c.state, c.cause = to, cause
+	c.srv.stats.callChanged(to, cause)
 	c.history = append(c.history, StateChange{State: to, Cause: cause, At: now})
 	if to == protocol.StateEnded || to == protocol.StateFailed {
 		c.finish() // before anyone is told, so timers and marks are settled when they hear it
@@ -186,8 +188,6 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 			return nil, &protocol.Error{Code: 409, Reason: protocol.ReasonAlreadyInCall, Message: "you are already in a call"}
 		}
 	}
-	s.calls[c.ID] = c
-	s.indexCall(c)
 	calleeConnected := s.connected[identKey{account, to}] > 0
 	var ring []*peer
 	occupied := 0 // connections that could ring but are in a room: they cannot accept
@@ -201,11 +201,22 @@ func (s *Server) placeCall(ctx context.Context, account, from, displayName, to s
 	calleeBusy := len(ring) == 0 && occupied > 0
 	if !calleeBusy {
 		claimed, err := s.cfg.Presence.Claim(ctx, account, to, c.ID)
+		if httpx.Unavailable(err) { // no call: 503, and the caller's mark goes back
+			if caller != nil {
+				if rerr := s.cfg.Presence.Release(ctx, account, from, c.ID); rerr != nil {
+					s.log.Warn("releasing a busy mark", "call", c.ID, "err", rerr)
+				}
+			}
+			s.callsMu.Unlock()
+			return nil, err
+		}
 		calleeBusy = err != nil || !claimed
 		if err != nil {
 			s.log.Warn("claiming the callee's busy mark", "call", c.ID, "err", err)
 		}
 	}
+	s.calls[c.ID] = c
+	s.indexCall(c)
 	s.callsMu.Unlock()
 
 	c.mu.Lock()

@@ -113,6 +113,14 @@ type Config struct {
 	// and identity leases it serves (which also restores them after the
 	// cluster's store lost them). Default 3 s.
 	ClusterLeaseInterval time.Duration
+	// StoreRetryInterval is how often the Server tries again the store
+	// writes that take back a failed join or a departure (a participant,
+	// a membership, streams, an emptied call session) and that failed
+	// because the shared store (Rooms' Store) was unavailable, until each
+	// succeeds: nothing stays half-written once the store is back. Runs on
+	// Clock. Limits.PendingStoreWrites bounds how many wait. Default
+	// DefaultStoreRetryInterval (1 s).
+	StoreRetryInterval time.Duration
 	// Limits bound connections, PeerConnections, rooms, joins, ICE
 	// candidates and message floods; see Limits for each default.
 	Limits Limits

@@ -58,10 +58,26 @@ func (e *IllegalTransitionError) Error() string {
 	return fmt.Sprintf("calling: illegal call transition %s → %s", e.From, e.To)
 }
 
+// errStoreUnavailable is the signaling error of a request that failed
+// because a shared store (rooms.Store, Presence, the token replay cache)
+// could not be reached: the request may be retried on the same connection.
+var errStoreUnavailable = &protocol.Error{Code: 503, Reason: protocol.ReasonStoreUnavailable, Message: "the shared store is unreachable; try again shortly"}
+
+// restStoreUnavailable is the same refusal on HTTP: 503 store_unavailable.
+func restStoreUnavailable() *httpx.Error {
+	status, code, msg := httpx.StoreUnavailable()
+	return &httpx.Error{Status: status, Code: code, Message: msg}
+}
+
 // protocolError maps an error to a signaling error: a code and a stable
-// reason (docs/protocol.md).
+// reason (docs/protocol.md). An error that says a shared store is
+// unavailable (httpx.Unavailable) is 503 store_unavailable, however the
+// package wrapped it.
 func protocolError(err error) *protocol.Error {
 	switch {
+	case httpx.Unavailable(err):
+		e := *errStoreUnavailable
+		return &e
 	case errors.Is(err, auth.ErrInvalidIdentity):
 		return &protocol.Error{Code: 406, Reason: protocol.ReasonIdentityNotAcceptable, Message: "identity must be 3-64 letters, digits or - _ + = / ."}
 	case auth.SignalCode(err) == 403:

@@ -30,6 +30,7 @@ const (
 	DefaultMaxCalls               = 10_000
 	DefaultRemoteCandidates       = 64
 	DefaultFloodMessages          = 100
+	DefaultPendingStoreWrites     = 10_000
 )
 
 // Limits bound what clients can make a Server hold. A zero field takes its
@@ -99,6 +100,11 @@ type Limits struct {
 	// dropped messages (before its bucket has refilled) it is closed with
 	// 4429. Default 100.
 	FloodMessages int
+	// PendingStoreWrites caps the store writes waiting for a shared store
+	// that was unavailable (Config.StoreRetryInterval). Past it a write is
+	// tried once and, if it fails, logged and lost (a stale participant or
+	// membership stays in the store). Default 10,000.
+	PendingStoreWrites int
 }
 
 // Usage is what a Server holds now, to compare with its Limits.
@@ -146,6 +152,7 @@ func newLimiter(l Limits, media MediaConfig, clock Clock) (*limiter, error) {
 	def(&l.ConnCallBurst, DefaultConnCallBurst)
 	def(&l.Calls, DefaultMaxCalls)
 	def(&l.FloodMessages, DefaultFloodMessages)
+	def(&l.PendingStoreWrites, DefaultPendingStoreWrites)
 	if l.JoinRate == 0 {
 		l.JoinRate = DefaultJoinRate
 	}

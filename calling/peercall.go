@@ -104,11 +104,11 @@ func (p *peer) enterCall(c *Call, sid string, pubs []protocol.Publication) {
 	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
 	defer cancel()
 	mgr, acct := p.srv.cfg.Rooms, p.claims.Account
-	part, err := mgr.CreateParticipant(ctx, acct, rooms.ParticipantSpec{Identity: p.claims.Subject, PublishPermissions: p.claims.Grants.Publish})
+	part, err := p.createEphemeral(ctx)
 	if err == nil {
 		err = mgr.AddParticipant(ctx, acct, sid, part.ID, rooms.Everyone(sid))
-		if err != nil {
-			_ = mgr.DeleteParticipant(ctx, acct, part.ID)
+		if err != nil { // it may have joined (an answer lost): deleting it leaves too
+			p.srv.writeStore(acct, part.ID, deleteParticipant(mgr, acct, part.ID))
 		} else {
 			p.st.ephemeral = true
 		}

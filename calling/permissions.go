@@ -3,6 +3,7 @@ package calling
 import (
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -26,8 +27,18 @@ func (p *peer) mayJoinRoom(name string) error {
 }
 
 // mayPublish checks every announced publication. part is the participant
-// being joined (nil: the connection's current one).
+// being joined (nil: the connection's current one, looked up once; a store
+// that cannot be reached is its error, 503, not a refusal).
 func (p *peer) mayPublish(pubs []protocol.Publication, part *rooms.Participant) error {
+	if part == nil && p.claims.ParticipantID != "" && len(pubs) > 0 {
+		var err error
+		if part, err = p.srv.cfg.Rooms.Participant(p.ctx, p.claims.Account, p.claims.ParticipantID); err != nil {
+			if httpx.Unavailable(err) {
+				return err
+			}
+			return rooms.ErrPublishNotPermitted
+		}
+	}
 	for _, pub := range pubs {
 		if !p.canPublish(pubMedia(pub.Kind), part) {
 			return rooms.ErrPublishNotPermitted

@@ -36,6 +36,7 @@ func (p *peer) newTrack(pub protocol.Publication, recv *webrtc.RTPReceiver, code
 		return nil
 	}
 	pt := &pubTrack{Track: t, owner: p, alias: pub.Alias}
+	p.srv.stats.trackPublished(t) // until pt.close
 	pt.info = PublishedTrack{
 		Account: p.claims.Account, SessionID: p.room.key.session, ParticipantID: p.pid, Identity: p.identity,
 		StreamAlias: pt.alias, Kind: pt.Kind(), Codec: pt.Codec(), Track: pt.Track,

@@ -34,6 +34,7 @@ type pubTrack struct {
 func (pt *pubTrack) close() {
 	pt.stopUplink(true)
 	pt.Track.Close()
+	pt.owner.srv.stats.trackClosed(pt.Track)
 	if pt.stop != nil {
 		pt.stop()
 	}

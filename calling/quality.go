@@ -112,6 +112,7 @@ type qualityPart struct {
 	account, session string
 	identity, callID string
 	level            string // the latest overall level; "" before the first change
+	up, down         string // the latest level of each direction (Stats); "" before the first change
 }
 
 // NetworkQualityChanged sends a change of a participant's network quality
@@ -128,7 +129,7 @@ func (s *Server) NetworkQualityChanged(c QualityChange) {
 	if qp == nil {
 		return
 	}
-	qp.level = c.Level
+	qp.level, qp.up, qp.down = c.Level, c.Uplink.Level, c.Downlink.Level
 	up, down := c.Uplink, c.Downlink
 	qp.p.send(&protocol.Message{Type: protocol.TypeNetworkQuality, Level: c.Level, MOS: c.MOS, Uplink: &up, Downlink: &down})
 	level := up.Level

@@ -55,6 +55,8 @@ type Server struct {
 	quality   qualityParts                    // participants Config.Quality scores
 	homes     homes                           // identity homes held here (Config.Cluster)
 	relayHTTP *http.Client                    // relays and requests to other nodes
+	retry     storeRetry                      // store writes waiting for an unavailable store
+	stats     serverStats                     // for Stats (stats.go)
 	drain     drainer                         // drain.go
 }
 
@@ -100,7 +102,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Cluster != nil && len(cfg.ClusterSecret) < 32 {
 		return nil, errors.New("calling: Config.Cluster needs a ClusterSecret of at least 32 bytes")
 	}
-	if cfg.TokenCheckInterval < 0 || cfg.SessionTouchInterval < 0 || cfg.QualityInterval < 0 || cfg.ClusterLeaseInterval < 0 {
+	cfg.StoreRetryInterval = cmp.Or(cfg.StoreRetryInterval, DefaultStoreRetryInterval)
+	if cfg.TokenCheckInterval < 0 || cfg.SessionTouchInterval < 0 || cfg.QualityInterval < 0 || cfg.ClusterLeaseInterval < 0 || cfg.StoreRetryInterval < 0 {
 		return nil, errors.New("calling: intervals must be positive")
 	}
 	s := &Server{cfg: cfg, api: cfg.API, log: cfg.Logger, rooms: make(map[roomKey]*room),
@@ -161,6 +164,7 @@ func (s *Server) close() error {
 	}
 	s.touchMu.Unlock()
 	s.wg.Wait()
+	s.closeStoreRetry()   // after the connections' last writes
 	s.stopAllRecordings() // none is left unless a Recorder answered late
 	s.wg.Wait()
 	s.relayHTTP.CloseIdleConnections()
@@ -172,7 +176,9 @@ func (s *Server) close() error {
 
 // ServeHTTP upgrades to the signaling WebSocket. The user token comes in
 // Authorization: Bearer or (browsers) the access_token query parameter; a
-// bad token gets an error message and close code 4403, a bad identity 4406.
+// bad token gets an error message and close code 4403, a bad identity 4406;
+// a token that cannot be checked because the replay cache is unreachable
+// is refused before the upgrade with HTTP 503 store_unavailable.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.ctx.Err() != nil {
 		httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, "shutting_down", "server is shutting down"))
@@ -192,6 +198,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// allowed here (and nowhere on the REST API unless the host enables it).
 	token, _ := auth.TokenFromRequest(r, true)
 	claims, verr := s.cfg.Verifier.Verify(r.Context(), token)
+	if httpx.Unavailable(verr) { // the replay cache is away: HTTP 503, so the client retries with the same token
+		httpx.WriteError(w, restStoreUnavailable())
+		return
+	}
 	release, err := s.lim.admitConn(claims) // before the upgrade: a refusal is HTTP 429/503 + JSON
 	if err != nil {
 		httpx.WriteError(w, err)

@@ -4,13 +4,13 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -51,13 +51,19 @@ func (p *peer) join(m *protocol.Message) error {
 		if err := p.mayJoinRoom(m.Room); err != nil {
 			return err
 		}
-		part, err = mgr.CreateParticipant(ctx, acct, rooms.ParticipantSpec{Identity: p.claims.Subject, PublishPermissions: p.claims.Grants.Publish})
-		if err != nil {
+		if part, err = p.createEphemeral(ctx); err != nil {
 			return err
 		}
 		p.st.ephemeral = true
-	} else if part, err = mgr.Participant(ctx, acct, pid); err != nil {
-		return err
+	} else {
+		// What an earlier join or departure of this participant could not
+		// write goes first, so it cannot undo this join later.
+		if err := p.srv.flushStoreWrites(ctx, acct, pid); err != nil {
+			return err
+		}
+		if part, err = mgr.Participant(ctx, acct, pid); err != nil {
+			return err
+		}
 	}
 	sid := m.SessionID
 	if m.Room != "" {
@@ -66,7 +72,11 @@ func (p *peer) join(m *protocol.Message) error {
 		}
 		s, err := mgr.JoinRoom(ctx, acct, m.Room, part.ID)
 		if err != nil {
-			p.leaveSession(part.ID, "")
+			// JoinRoom may have joined before it failed (a store whose answer
+			// was lost): take the membership back unless it was there before.
+			rsid := rooms.RoomSessionID(m.Room)
+			p.st.leaveRoom = !slices.Contains(part.Sessions, rsid)
+			p.leaveSession(part.ID, rsid)
 			return err
 		}
 		sid, p.st.leaveRoom, p.st.roomName = s.ID, true, m.Room
@@ -171,18 +181,31 @@ func checkPublications(pubs []protocol.Publication) error {
 	return nil
 }
 
-func (p *peer) dropEphemeral(pid string) {
-	if p.st.ephemeral {
-		_ = p.srv.cfg.Rooms.DeleteParticipant(context.Background(), p.claims.Account, pid)
+// createEphemeral creates the participant of a connection with an identity
+// token. Its id is chosen first, so that a creation whose answer was lost
+// (the store went away) is taken back when the store is back.
+func (p *peer) createEphemeral(ctx context.Context) (*rooms.Participant, error) {
+	mgr, acct, id := p.srv.cfg.Rooms, p.claims.Account, rooms.NewParticipantID()
+	part, err := mgr.CreateParticipant(ctx, acct, rooms.ParticipantSpec{ID: id, Identity: p.claims.Subject, PublishPermissions: p.claims.Grants.Publish})
+	if httpx.Unavailable(err) {
+		p.srv.writeStore(acct, id, deleteParticipant(mgr, acct, id))
 	}
+	return part, err
 }
 
-// leaveSession undoes a join that failed half-way.
+// leaveSession undoes a join that failed half-way: the room membership
+// it made (leaveRoom) and the ephemeral participant. What the store cannot
+// take now is written when it is back (writeStore).
 func (p *peer) leaveSession(pid, sid string) {
+	mgr, acct := p.srv.cfg.Rooms, p.claims.Account
+	var ws []storeWrite
 	if p.st.leaveRoom {
-		_ = p.srv.cfg.Rooms.RemoveParticipant(context.Background(), p.claims.Account, sid, pid)
+		ws = append(ws, removeMember(mgr, acct, sid, pid))
 	}
-	p.dropEphemeral(pid)
+	if p.st.ephemeral {
+		ws = append(ws, deleteParticipant(mgr, acct, pid))
+	}
+	p.srv.writeStore(acct, pid, ws...)
 	p.st.leaveRoom, p.st.ephemeral, p.st.roomName = false, false, ""
 }
 
@@ -317,9 +340,7 @@ func (p *peer) reportStreams() {
 		streams = append(streams, rooms.Stream{Alias: alias, Media: mediaOf(f.Kind())})
 	}
 	slices.SortFunc(streams, func(a, b rooms.Stream) int { return strings.Compare(a.Alias, b.Alias) })
-	if err := p.srv.cfg.Rooms.SetStreams(p.ctx, p.claims.Account, p.pid, streams); err != nil {
-		p.log.Warn("report streams", "err", err)
-	}
+	p.srv.writeStore(p.claims.Account, p.pid, setStreams(p.srv.cfg.Rooms, p.claims.Account, p.pid, streams))
 }
 
 func mediaOf(k webrtc.RTPCodecType) auth.Media {
@@ -342,8 +363,6 @@ func (p *peer) exitSession() {
 	if p.room == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	r := p.room
 	current := p.srv.detach(r, p)
 	mgr, acct, sid := p.srv.cfg.Rooms, p.claims.Account, r.key.session
@@ -355,21 +374,21 @@ func (p *peer) exitSession() {
 		ev := ParticipantEvent{Account: acct, SessionID: sid, ParticipantID: p.pid, Identity: p.identity, At: p.srv.clock.Now()}
 		p.srv.hook(func(ctx context.Context, h Hooks) { h.ParticipantChanged(ctx, ev) })
 	}
+	// Written in this order, now or (the store unavailable) when it is back.
+	var ws []storeWrite
 	switch {
 	case !current:
 	case p.st.ephemeral:
-		_ = mgr.DeleteParticipant(ctx, acct, p.pid)
+		ws = append(ws, deleteParticipant(mgr, acct, p.pid))
 	case p.st.leaveRoom:
-		_ = mgr.RemoveParticipant(ctx, acct, sid, p.pid)
-		_ = mgr.SetStreams(ctx, acct, p.pid, nil)
+		ws = append(ws, removeMember(mgr, acct, sid, p.pid), setStreams(mgr, acct, p.pid, nil))
 	default:
-		_ = mgr.SetStreams(ctx, acct, p.pid, nil)
+		ws = append(ws, setStreams(mgr, acct, p.pid, nil))
 	}
 	if r.isCall() { // a call's session ends with its last party, however it left
-		if s, err := mgr.Session(ctx, acct, sid); err == nil && len(s.Members) == 0 {
-			_ = mgr.DeleteSession(ctx, acct, sid)
-		}
+		ws = append(ws, deleteIfEmpty(mgr, acct, sid))
 	}
+	p.srv.writeStore(acct, p.pid, ws...)
 	r.pokeAll()
 	for _, f := range p.st.fwd { // their observers' contexts end
 		f.close()

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 )
 
 // DefaultTokenCheckInterval is how often open connections look up whether
@@ -42,7 +43,8 @@ func (p *peer) endOnToken(reason, msg string) {
 
 // refresh replaces the connection's token with m.Token: same identity,
 // account and participant, any grants. Narrowed grants take effect at
-// once. A refused token leaves the connection as it was.
+// once. A refused token leaves the connection as it was, and so does a
+// token the replay cache could not check (error 503 store_unavailable).
 func (p *peer) refresh(m *protocol.Message) error {
 	if err := p.refreshHere(m); err != nil {
 		return err
@@ -66,6 +68,9 @@ func (p *peer) refreshHere(m *protocol.Message) error {
 		verify = p.srv.cfg.Verifier.VerifyPresented
 	}
 	c, err := verify(ctx, m.Token)
+	if httpx.Unavailable(err) { // the replay cache is away: 503, the client may retry
+		return err
+	}
 	if err != nil {
 		return &protocol.Error{Code: 403, Reason: protocol.ReasonTokenInvalid, Message: "the new token is expired or invalid; the connection keeps its current token"}
 	}

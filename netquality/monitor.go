@@ -113,8 +113,9 @@ type Monitor struct {
 	// logs are the forward logs of the streams AttachUplink and
 	// AttachDownlink name, while an attachment uses them.
 	logs    map[string]*sharedLog
-	scratch []Sample // Tick's per-direction samples
-	changes []Change // Tick's pending changes
+	scratch []Sample          // Tick's per-direction samples
+	changes []Change          // Tick's pending changes
+	counts  [2]DirectionStats // Stats (stats.go): Uplink, Downlink
 }
 
 type participant struct {
@@ -251,6 +252,7 @@ func (m *Monitor) Observe(participantID string, d Direction, s Sample) error {
 	if s.RTTMs > 0 {
 		p.rttMs = s.RTTMs
 	}
+	m.count(d, s)
 	m.changes = p.observe(d, s, m.changes[:0])
 	m.mu.Unlock()
 	m.deliver()
@@ -276,6 +278,7 @@ func (m *Monitor) Tick(at time.Time) {
 			m.scratch = m.scratch[:0]
 			for _, a := range srcs {
 				s := a.src.Snapshot(at)
+				m.count(Direction(i+1), s)
 				if s.RTTMs > 0 { // a round trip is news even from an inactive direction
 					p.rttMs = s.RTTMs
 				}

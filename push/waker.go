@@ -104,6 +104,8 @@ type Waker struct {
 	mu     sync.Mutex // guards closed and wg.Add against Close
 	closed bool
 	wg     sync.WaitGroup
+
+	counters outcomeCounters // Stats (stats.go)
 }
 
 // errAttemptTimeout is the cause of an attempt cut by AttemptTimeout;
@@ -366,6 +368,7 @@ func (w *Waker) sleep(dctx context.Context, d time.Duration) {
 
 func (w *Waker) report(o Outcome) {
 	o.At = w.cfg.Clock.Now()
+	w.counters.count(o)
 	if o.Kind == OutcomeFailed || o.Kind == OutcomeExpired {
 		w.log.Warn("push: wake-up", "outcome", o.Kind, "call", o.CallID, "device", o.DeviceID, "platform", o.Platform, "attempt", o.Attempt, "status", o.Status, "reason", o.Reason)
 	} else {

@@ -154,6 +154,7 @@ func (r *Recorder) compose(ctx context.Context, t Target, recs []*Recording) (*R
 	if err != nil {
 		return nil, err
 	}
+	f = r.counted(f)
 	err = r.mix(ctx, f, sources, end)
 	if serr := f.Sync(); err == nil {
 		err = serr

@@ -113,6 +113,7 @@ func (pf *participantFile) begin(arrival int64) bool {
 		pf.fail(err)
 		return false
 	}
+	f = r.counted(f)
 	pf.file = f
 	if pf.rec.Format == FormatWebM {
 		pf.c, err = newWebMContainer(f, pf.rec.StartedAt, pf.lateLocked)

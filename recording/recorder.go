@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,8 @@ type Recorder struct {
 	mu     sync.Mutex
 	active map[string]*Active
 	closed bool
+
+	written atomic.Uint64 // Stats (stats.go)
 }
 
 // New returns a Recorder.

@@ -131,6 +131,23 @@ func (m *Manager) emit(ctx context.Context, t EventType, account, sid, pid strin
 
 func newID(prefix string) string { return prefix + rand.Text() }
 
+// NewParticipantID returns a fresh participant id, as CreateParticipant
+// makes when ParticipantSpec.ID is empty.
+func NewParticipantID() string { return newID("p-") }
+
+// validRecordID: 1-64 of ASCII letters, digits, - and _.
+func validRecordID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 func (m *Manager) checkTag(tag string) error {
 	if utf8.RuneCountInString(tag) > m.cfg.MaxTagLength {
 		return invalid(fmt.Sprintf("tag is longer than %d characters", m.cfg.MaxTagLength))
@@ -147,6 +164,11 @@ func notFound(err, kind error) error {
 
 // ParticipantSpec is what a participant is created from.
 type ParticipantSpec struct {
+	// ID is the new participant's id. Empty (the REST API) means a fresh
+	// one. A caller that must be able to take back a creation whose answer
+	// it never got (a shared store that went away after the write) makes
+	// it with NewParticipantID first. ErrExists if it is taken.
+	ID                 string
 	Tag                string
 	Identity           string
 	PublishPermissions []auth.Media
@@ -169,7 +191,13 @@ func (m *Manager) CreateParticipant(ctx context.Context, account string, spec Pa
 			perms = append(perms, p)
 		}
 	}
-	p := &Participant{ID: newID("p-"), Account: account, Tag: spec.Tag, Identity: spec.Identity,
+	id := spec.ID
+	if id == "" {
+		id = NewParticipantID()
+	} else if !validRecordID(id) {
+		return nil, invalid("a participant id is 1-64 ASCII letters, digits, - or _")
+	}
+	p := &Participant{ID: id, Account: account, Tag: spec.Tag, Identity: spec.Identity,
 		PublishPermissions: perms, Sessions: []string{}, Streams: []Stream{}, CreatedAt: m.cfg.Clock.Now()}
 	if err := m.tables.participants.Create(ctx, p); err != nil {
 		return nil, err

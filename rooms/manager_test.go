@@ -230,3 +230,26 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("err after cancel: %v", ev2.Err())
 	}
 }
+
+// A caller may choose the new participant's id (to take back a creation
+// whose answer it never got); a taken or malformed one is refused.
+func TestCreateParticipantWithID(t *testing.T) {
+	m, _ := rooms.NewManager(rooms.Config{})
+	ctx := context.Background()
+	id := rooms.NewParticipantID()
+	p, err := m.CreateParticipant(ctx, "acct", rooms.ParticipantSpec{ID: id})
+	if err != nil || p.ID != id {
+		t.Fatalf("create with id %s: %+v, %v", id, p, err)
+	}
+	if _, err := m.CreateParticipant(ctx, "acct", rooms.ParticipantSpec{ID: id}); !errors.Is(err, rooms.ErrExists) {
+		t.Fatalf("a taken id: %v, want ErrExists", err)
+	}
+	for _, bad := range []string{"has space", "é", strings.Repeat("x", 65), "a/b"} {
+		if _, err := m.CreateParticipant(ctx, "acct", rooms.ParticipantSpec{ID: bad}); !errors.Is(err, rooms.ErrInvalid) {
+			t.Errorf("id %q: %v, want ErrInvalid", bad, err)
+		}
+	}
+	if p, err := m.CreateParticipant(ctx, "acct", rooms.ParticipantSpec{}); err != nil || !strings.HasPrefix(p.ID, "p-") || p.ID == id {
+		t.Fatalf("create without id: %+v, %v", p, err)
+	}
+}

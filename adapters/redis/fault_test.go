@@ -15,6 +15,8 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/adapters/redis"
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling"
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/internal/redistest"
 	"github.com/switchboard-rtc/switchboard/push"
 	"github.com/switchboard-rtc/switchboard/rooms"
@@ -33,8 +35,10 @@ func (s *privateRedis) stop()                      { s.Stop() }
 // read timeouts (500 ms) with one retry, and slack for a loaded machine.
 const failFast = 3 * time.Second
 
-// Redis stopped mid-run: every method fails fast with ErrUnavailable and
-// the REST APIs answer 503 store_unavailable; Redis hung: the same, by the
+// Redis stopped mid-run: every method (of the seams, and of the
+// rooms.Manager that signaling uses) fails fast with ErrUnavailable, which
+// every package maps to 503 store_unavailable, and the REST APIs answer
+// 503 store_unavailable; Redis hung: the same, by the
 // read timeout; Redis back: the same Client works again without being
 // rebuilt, and a subscription that lost its connection ends so that its
 // consumer resubscribes.
@@ -63,10 +67,36 @@ func TestRedisUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The rooms.Manager that signaling joins and leaves through.
+	mgr, err := rooms.NewManager(rooms.Config{Store: store, Bus: bus})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0, err := mgr.CreateParticipant(ctx, "acct", rooms.ParticipantSpec{Identity: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hall := rooms.RoomSessionID("hall")
+	if _, err := mgr.JoinRoom(ctx, "acct", "hall", p0.ID); err != nil {
+		t.Fatal(err)
+	}
+
 	calls := []struct {
 		name string
 		call func(context.Context) error
 	}{
+		{"Manager.CreateParticipant", func(ctx context.Context) error {
+			_, err := mgr.CreateParticipant(ctx, "acct", rooms.ParticipantSpec{Identity: "bob"})
+			return err
+		}},
+		{"Manager.Participant", func(ctx context.Context) error { _, err := mgr.Participant(ctx, "acct", p0.ID); return err }},
+		{"Manager.JoinRoom", func(ctx context.Context) error { _, err := mgr.JoinRoom(ctx, "acct", "hall", p0.ID); return err }},
+		{"Manager.Receives", func(ctx context.Context) error { _, err := mgr.Receives(ctx, "acct", hall, p0.ID); return err }},
+		{"Manager.SetStreams", func(ctx context.Context) error { return mgr.SetStreams(ctx, "acct", p0.ID, nil) }},
+		{"Manager.RemoveParticipant", func(ctx context.Context) error { return mgr.RemoveParticipant(ctx, "acct", hall, p0.ID) }},
+		{"Manager.DeleteParticipant", func(ctx context.Context) error { return mgr.DeleteParticipant(ctx, "acct", p0.ID) }},
+		{"Manager.CreateSession", func(ctx context.Context) error { _, err := mgr.CreateSession(ctx, "acct", "call"); return err }},
+		{"Manager.Touch", func(ctx context.Context) error { return mgr.Touch(ctx, "acct", hall) }},
 		{"Ping", c.Ping},
 		{"Sessions.Create", func(ctx context.Context) error {
 			return store.Sessions().Create(ctx, &rooms.Session{ID: "s-x", Account: "acct"})
@@ -114,6 +144,17 @@ func TestRedisUnavailable(t *testing.T) {
 				took[i] = time.Since(start)
 				if !errors.Is(err, redis.ErrUnavailable) {
 					t.Errorf("%s with Redis %s: %v, want ErrUnavailable", tc.name, how, err)
+				}
+				// Every package maps it to 503 store_unavailable: the REST
+				// APIs, and signaling (error 503 store_unavailable).
+				if !httpx.Unavailable(err) {
+					t.Errorf("%s with Redis %s: httpx.Unavailable is false for %v", tc.name, how, err)
+				}
+				for pkg, mapping := range map[string]func(error) (int, string, string){
+					"rooms": rooms.HTTPStatus, "calling": calling.HTTPStatus, "auth": auth.HTTPStatus, "push": push.HTTPStatus} {
+					if status, code, _ := mapping(err); status != http.StatusServiceUnavailable || code != "store_unavailable" {
+						t.Errorf("%s with Redis %s: %s.HTTPStatus gives %d %s, want 503 store_unavailable", tc.name, how, pkg, status, code)
+					}
 				}
 				if took[i] > failFast {
 					t.Errorf("%s with Redis %s took %s, more than %s", tc.name, how, took[i], failFast)
@@ -171,6 +212,7 @@ func TestRedisUnavailable(t *testing.T) {
 			t.Errorf("%s after Redis came back: %v", tc.name, err)
 		}
 	}
+	joinAndLeave(t, mgr, "after Redis came back")
 	// The subscription that lost its connection ends, asking for a resync;
 	// a new one gets events again.
 	deadline := time.After(10 * time.Second)
@@ -206,6 +248,31 @@ func TestRedisUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the client to reach Redis after it resumed", func() bool { return c.Ping(ctx) == nil })
+	joinAndLeave(t, mgr, "after Redis resumed")
+}
+
+// joinAndLeave is what a signaling connection does in a room, on the
+// Manager that lived through the outage: every step must work.
+func joinAndLeave(t *testing.T, mgr *rooms.Manager, when string) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := mgr.CreateParticipant(ctx, "acct", rooms.ParticipantSpec{Identity: "carol"})
+	if err != nil {
+		t.Fatalf("CreateParticipant %s: %v", when, err)
+	}
+	s, err := mgr.JoinRoom(ctx, "acct", "lobby", p.ID)
+	if err != nil || s.Members[p.ID] == nil {
+		t.Fatalf("JoinRoom %s: %+v, %v", when, s, err)
+	}
+	if _, err := mgr.Receives(ctx, "acct", s.ID, p.ID); err != nil {
+		t.Fatalf("Receives %s: %v", when, err)
+	}
+	if err := mgr.DeleteParticipant(ctx, "acct", p.ID); err != nil {
+		t.Fatalf("DeleteParticipant %s: %v", when, err)
+	}
+	if s, err := mgr.Session(ctx, "acct", s.ID); err != nil || len(s.Members) != 0 {
+		t.Fatalf("the room %s after its only participant left: %+v, %v", when, s, err)
+	}
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

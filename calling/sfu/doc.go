@@ -30,7 +30,9 @@
 // buffered channel to the track's sink goroutine, which calls every sink
 // with it. When the queue is full the packet is dropped for the sinks and
 // counted (Track.Dropped); the reader never waits for a sink, so a slow or
-// blocked sink cannot delay the PeerConnection subscribers. A video packet
+// blocked sink cannot delay the PeerConnection subscribers. The packets and
+// bytes written to subscribers are counted with two atomic adds per packet
+// (Track.Stats, read at any time for metrics). A video packet
 // is also copied into the retransmission cache (a mutex that only NACK
 // answers contend for).
 //

@@ -76,6 +76,8 @@ type Track struct {
 	// goroutine (Forward) touches it, so reusing it needs no lock and keeps
 	// the header off the heap.
 	scratch rtp.Header
+
+	counters trackCounters // Stats
 }
 
 var _ webrtc.TrackLocal = (*Track)(nil)
@@ -360,6 +362,7 @@ func (t *Track) writePacket(pkt *rtp.Packet) {
 	h.ExtensionProfile = 0
 	h.Padding, h.PaddingSize = false, 0    // the payload is forwarded without its padding
 	rate := t.events.rate(pkt.PayloadType) // 0: not a telephone event
+	written := 0
 	for _, b := range *t.bindings.Load() {
 		h.SSRC = b.ssrc
 		h.PayloadType = b.payloadType
@@ -370,8 +373,11 @@ func (t *Track) writePacket(pkt *rtp.Packet) {
 			}
 			h.PayloadType = pt
 		}
-		_, _ = b.writer.WriteRTP(h, pkt.Payload) // a failing subscriber does not stop the others
+		if _, err := b.writer.WriteRTP(h, pkt.Payload); err == nil { // a failing subscriber does not stop the others
+			written++
+		}
 	}
+	t.counters.countForward(written, len(pkt.Payload))
 	if q := t.sinkQ.Load(); q != nil {
 		q.push(&pkt.Header, pkt.Payload)
 	}
@@ -443,7 +449,9 @@ func (t *Track) retransmit(b *binding, nack *rtcp.TransportLayerNack, buf []byte
 	if t.rtx == nil || t.state.Load() != 0 {
 		return 0
 	}
-	return b.retransmit(t.rtx, nack, buf, hdr)
+	sent := b.retransmit(t.rtx, nack, buf, hdr)
+	t.counters.countNACK(nack, sent)
+	return sent
 }
 
 func (t *Track) bindingBySSRC(ssrc uint32) *binding {

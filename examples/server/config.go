@@ -30,6 +30,7 @@ type config struct {
 	ringTimeout time.Duration
 	push        pushConfig
 	cluster     clusterConfig // cluster.go
+	ops         opsConfig     // metrics.go
 	drain       drainConfig
 }
 
@@ -117,6 +118,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.drain.reconnectURL, "drain-reconnect-url", "", "the ws:// or wss:// URL drained clients are told to connect to (default: the same URL, e.g. behind a load balancer)")
 	fs.DurationVar(&c.drain.readyTimeout, "ready-check-timeout", 2*time.Second, "how long each readiness check of GET /readyz may take")
 	clusterFlags(fs, &c.cluster)
+	opsFlags(fs, &c.ops)
 	c.http = defaultHTTPLimits
 	fs.DurationVar(&c.http.readHeader, "http-read-header-timeout", c.http.readHeader, "time to read a request's headers")
 	fs.DurationVar(&c.http.read, "http-read-timeout", c.http.read, "time to read a whole request, body included (not the signaling WebSocket once upgraded)")

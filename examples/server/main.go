@@ -91,6 +91,13 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 	}
 	fmt.Fprintf(out, "push wake-ups: %s\n", cfg.push)
 	fmt.Fprintf(out, "state: %s\n", app.sharing)
+	stopMetrics, err := serveMetrics(cfg.ops, app.metrics, cfg.http, out, logger)
+	if err != nil {
+		_ = ln.Close()
+		app.close()
+		return err
+	}
+	defer stopMetrics()
 
 	srv := newHTTPServer(app.handler, cfg.http, logger)
 	errc := make(chan error, 1)
@@ -133,6 +140,7 @@ var static embed.FS
 // app is everything the example composes, in memory.
 type app struct {
 	handler http.Handler
+	metrics http.Handler // for -metrics-addr (metrics.go)
 	close   func()
 	signal  *calling.Server
 	ready   *readiness // GET /readyz (drain.go)
@@ -249,6 +257,10 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	setQualityServer(signal)
 	rec.attach(signal)
 	roomsAPI, err := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: signal, Quality: signal})
+	var operator *ops // /metrics and /debug/pprof/ (metrics.go)
+	if err == nil {
+		operator, err = newOps(cfg.ops, metricsSources(signal, webhooks, tokens, pushes, rec, quality))
+	}
 	if err != nil {
 		_ = signal.Close()
 		pushes.close()
@@ -283,6 +295,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	mountAPI(mux, admin(signal.CallsHandler()), "calls")
 	mountAPI(mux, user(pushes.devices), "devices")
 	mountAPI(mux, admin(rec.api), "recordings")
+	operator.mount(mux, admin)
 	mux.Handle("/v1/", admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "route_not_found", "no such route")
 	})))
@@ -295,7 +308,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		mux.Handle("/", d.guard(http.FileServerFS(sub)))
 	}
 	ok = true
-	return &app{handler: mux, sharing: sh.describe(cfg.cluster), signal: signal, ready: ready, leavePlacement: sh.leavePlacement(), close: func() {
+	return &app{handler: mux, sharing: sh.describe(cfg.cluster), metrics: operator.metrics, signal: signal, ready: ready, leavePlacement: sh.leavePlacement(), close: func() {
 		cancel()
 		<-sweepDone
 		_ = signal.Close() // ends the wake-ups in flight first

@@ -66,6 +66,8 @@ type pushing struct {
 	// waker is nil when neither APNs nor FCM is configured: calls to an
 	// offline callee then fail callee_offline.
 	waker calling.Waker
+	// stats is the Waker's statistics (metrics.go); nil with waker.
+	stats *push.Waker
 	close func()
 }
 
@@ -121,6 +123,7 @@ func newPushing(cfg pushConfig, registry push.Registry, logger *slog.Logger, web
 		return w.Wake(ctx, push.Wakeup{Account: c.Account, Identity: c.Identity, CallID: c.CallID,
 			From: c.From, DisplayName: c.DisplayName, HasVideo: c.HasVideo, ExpiresAt: c.ExpiresAt})
 	})
+	p.stats = w
 	p.close = func() { _ = w.Close(); closeAll() }
 	return p, nil
 }
