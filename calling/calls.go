@@ -367,6 +367,7 @@ func (c *Call) accept(p *peer, pubs []protocol.Publication, opts *protocol.CallO
 	for _, other := range c.rung {
 		if other != p {
 			other.send(&protocol.Message{Type: protocol.TypeCallState, CallID: c.ID, State: protocol.StateEnded, Cause: protocol.CauseAnsweredElsewhere})
+			other.drainNudge() // it rings no more
 		}
 	}
 	c.rung = []*peer{p}

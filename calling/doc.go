@@ -76,6 +76,12 @@
 //	mux.Handle("/v1/calls/", calls)
 //	roomsAPI, _ := rooms.NewHandler(rooms.HandlerConfig{Manager: mgr, Issuer: issuer, Broadcaster: srv})
 //
+// To take a node out of service without cutting calls short, call Drain
+// before Close (on SIGTERM, say): new connections are refused (503
+// draining), idle ones are told to reconnect (elsewhere, or to the same URL
+// behind a load balancer) and closed with 1012, and calls and rooms go on
+// until they end or Drain's context does.
+//
 // Package calling/client is a Go participant for tests, bots and load; it
 // imports calling/protocol, never calling.
 //

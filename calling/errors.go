@@ -21,6 +21,10 @@ var (
 	// that has ended.
 	errCallNotFound = errors.New("calling: no such call")
 	errCallOver     = errors.New("calling: the call has already ended")
+
+	// ErrReconnectURL: a DrainOptions.ReconnectURL that is not an absolute
+	// ws:// or wss:// URL.
+	ErrReconnectURL = errors.New("calling: ReconnectURL must be an absolute ws:// or wss:// URL")
 )
 
 // Errors of recording on demand (Server.StartRecording, StopRecording).

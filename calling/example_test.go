@@ -174,3 +174,40 @@ func ExampleServer_NetworkQualityChanged() {
 	fmt.Println(m.Type, m.Level, "uplink", m.Uplink.Level, "downlink", m.Downlink.Level)
 	// Output: networkQuality EXCELLENT uplink EXCELLENT downlink UNKNOWN
 }
+
+// Drain a server before shutting it down: an idle client is told where to
+// connect next, and Drain returns once every connection has gone (a call
+// or room would keep it until it ended or ctx did).
+func ExampleServer_Drain() {
+	key, _ := auth.GenerateKey(auth.ES256)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	iss, _ := auth.NewIssuer(auth.IssuerConfig{Keys: keys})
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
+	mgr, _ := rooms.NewManager(rooms.Config{})
+	srv, err := calling.New(calling.Config{Rooms: mgr, Verifier: ver, Media: calling.MediaConfig{ICEIPs: []string{"127.0.0.1"}}})
+	if err != nil {
+		panic(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok, _, _ := iss.Mint(ctx, auth.TokenRequest{Identity: "alice", Account: "acct"})
+	api, _ := client.NewAPI("127.0.0.1")
+	// ReconnectTimeout -1: this client only reports the message (the
+	// default follows it to the URL).
+	c, err := client.Dial(ctx, client.Config{URL: "ws" + strings.TrimPrefix(hs.URL, "http"), Token: tok, API: api, ReconnectTimeout: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	drainCtx, stop := context.WithTimeout(ctx, 5*time.Second) // the drain timeout
+	defer stop()
+	err = srv.Drain(drainCtx, calling.DrainOptions{ReconnectURL: "wss://node-2.example.com/v1/signal"})
+	m := <-c.Events()
+	fmt.Println(err, srv.Draining(), m.Type, m.Reason, m.URL)
+	// Output: <nil> true reconnect draining wss://node-2.example.com/v1/signal
+}

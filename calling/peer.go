@@ -141,10 +141,14 @@ func (p *peer) run() {
 // fail ends the connection with a close code and reason (the first one wins).
 func (p *peer) fail(code websocket.StatusCode, reason string) {
 	p.closeMu.Lock()
-	if p.closeCode == 0 {
+	first := p.closeCode == 0
+	if first {
 		p.closeCode, p.closeMsg = code, reason
 	}
 	p.closeMu.Unlock()
+	if first && code == protocol.CloseSessionEnded {
+		p.tellReconnect() // a draining server says where to go next (drain.go)
+	}
 	p.cancel()
 }
 
@@ -285,6 +289,7 @@ func (p *peer) pinger() {
 
 func (p *peer) loop() {
 	for {
+		p.drainIfIdle() // drain.go
 		select {
 		case <-p.ctx.Done():
 			return
@@ -307,6 +312,9 @@ func (p *peer) loop() {
 func (p *peer) handle(m *protocol.Message) {
 	if p.rl != nil && p.rl.over.Load() {
 		p.endRelay(p.rl) // its room or call is over: this message is served here
+	}
+	if p.refuseDraining(m) { // drain.go
+		return
 	}
 	if p.rl != nil {
 		p.relayed(m)

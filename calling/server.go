@@ -57,6 +57,7 @@ type Server struct {
 	relayHTTP *http.Client                    // relays and requests to other nodes
 	retry     storeRetry                      // store writes waiting for an unavailable store
 	stats     serverStats                     // for Stats (stats.go)
+	drain     drainer                         // drain.go
 }
 
 var (
@@ -155,19 +156,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) close() error {
-	s.callsMu.Lock()
-	var live []*Call
-	for _, c := range s.calls {
-		live = append(live, c)
-	}
-	s.callsMu.Unlock()
-	for _, c := range live {
-		c.mu.Lock()
-		if c.state != protocol.StateEnded && c.state != protocol.StateFailed {
-			_ = c.setState(protocol.StateFailed, protocol.CauseServerShutdown)
-		}
-		c.mu.Unlock()
-	}
+	s.failLiveCalls(protocol.CauseServerShutdown)
 	s.cancel()
 	s.touchMu.Lock()
 	if s.touchStop != nil {
@@ -195,6 +184,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, httpx.Errorf(http.StatusServiceUnavailable, "shutting_down", "server is shutting down"))
 		return
 	}
+	doneDraining, err := s.drain.admit(r.Header.Get(hdrRelay)) // 503 draining while Drain runs (drain.go)
+	if err != nil {
+		httpx.WriteError(w, err)
+		return
+	}
+	defer doneDraining()
 	if kind := r.Header.Get(hdrRelay); kind != "" {
 		s.serveRelay(w, r, kind) // from another node of the cluster
 		return

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/pion/rtcp"
@@ -46,11 +47,20 @@ type Config struct {
 	// here. It runs on the track's RTCP goroutine and must not block or
 	// keep pkts.
 	OnRTCP func(track *RemoteTrack, pkts []rtcp.Packet)
+	// ReconnectTimeout bounds how long the client tries to connect again
+	// when the server asks it to (a reconnect message: the server is
+	// draining; reconnect.go). Default 30 s; negative: the client does not
+	// reconnect, and ends when the server closes the connection.
+	ReconnectTimeout time.Duration
 }
+
+// DefaultReconnectTimeout is Config.ReconnectTimeout's default.
+const DefaultReconnectTimeout = 30 * time.Second
 
 // Client is one participant.
 type Client struct {
-	conn      *websocket.Conn
+	conn      atomic.Pointer[websocket.Conn] // replaced when the client reconnects
+	cfg       Config                         // for reconnecting
 	api       *webrtc.API
 	onMessage func(protocol.Message)
 	onRTCP    func(*RemoteTrack, []rtcp.Packet)
@@ -77,9 +87,12 @@ type Client struct {
 	rtcpRead   map[*webrtc.RTPReceiver]bool // receivers whose RTCP a goroutine reads
 	inCall     string
 	closed     bool
-	status     chan protocol.Message
+	url        string // the URL connected to
+	token      string // the token of the connection, or the last refreshed one
 	seq        atomic.Int64
 	err        error
+	// reconnecting is set while the client connects again (reconnect.go).
+	reconnecting atomic.Bool
 }
 
 // Dial connects the signaling WebSocket and prepares the PeerConnection.
@@ -98,15 +111,17 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		}
 		cfg.Token = tok
 	}
-	h := http.Header{}
-	h.Set("Authorization", "Bearer "+cfg.Token)
-	conn, _, err := websocket.Dial(ctx, cfg.URL, &websocket.DialOptions{HTTPHeader: h, HTTPClient: cfg.HTTPClient})
+	if cfg.ReconnectTimeout == 0 {
+		cfg.ReconnectTimeout = DefaultReconnectTimeout
+	}
+	// The server's first message says the connection is registered (and,
+	// with the incoming grant, reachable for calls).
+	conn, first, err := open(ctx, cfg.URL, cfg.Token, cfg.HTTPClient)
 	if err != nil {
 		return nil, err
 	}
-	conn.SetReadLimit(1 << 20)
 	c := &Client{
-		conn: conn, api: cfg.API, onMessage: cfg.OnMessage, onRTCP: cfg.OnRTCP,
+		cfg: cfg, url: cfg.URL, token: cfg.Token, api: cfg.API, onMessage: cfg.OnMessage, onRTCP: cfg.OnRTCP,
 		rtcpRead:  map[*webrtc.RTPReceiver]bool{},
 		tracks:    make(chan *RemoteTrack, 16),
 		keyframes: make(chan string, 16),
@@ -115,27 +130,19 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		waiting:   map[string]chan protocol.Message{},
 		dcOpen:    make(chan struct{}),
 	}
+	c.conn.Store(conn)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.status = make(chan protocol.Message, 1)
-	c.wg.Add(1)
-	go c.read()
-	// The server's first message says the connection is registered (and,
-	// with the incoming grant, reachable for calls).
-	select {
-	case <-c.status:
-		if cfg.TokenSource != nil {
-			c.wg.Add(1)
-			go c.keepTokenFresh(cfg.Token, cfg.TokenSource)
-		}
-		return c, nil
-	case <-ctx.Done():
-		_ = c.Close()
-		return nil, ctx.Err()
-	case <-c.ctx.Done():
-		err := c.Err()
+	if err := c.handleFirst(first, false); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
+	c.wg.Add(1)
+	go c.read()
+	if cfg.TokenSource != nil {
+		c.wg.Add(1)
+		go c.keepTokenFresh(cfg.Token, cfg.TokenSource)
+	}
+	return c, nil
 }
 
 // request sends m with a fresh id and waits for the reply that echoes it.
@@ -205,7 +212,9 @@ const (
 
 // Status reports the signaling connection: connected from Dial's return
 // until it ends; offline after Close; error when the server or the network
-// ended it (Err says why). Dial itself is the connecting phase.
+// ended it (Err says why). Dial itself is the connecting phase, and so is
+// connecting again when the server asks (reconnect.go): connecting until
+// the new connection is up, then connected again.
 func (c *Client) Status() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -214,6 +223,8 @@ func (c *Client) Status() string {
 		return StatusOffline
 	case c.err != nil:
 		return StatusError
+	case c.reconnecting.Load():
+		return StatusConnecting
 	}
 	return StatusConnected
 }
@@ -226,7 +237,7 @@ func (c *Client) Close() error {
 	c.closed = true
 	c.mu.Unlock()
 	c.cancel()
-	err := c.conn.Close(websocket.StatusNormalClosure, "bye")
+	err := c.conn.Load().Close(websocket.StatusNormalClosure, "bye") // after closed is set: a reconnect stores no newer one
 	c.mu.Lock()
 	if c.pc != nil {
 		_ = c.pc.Close()
@@ -243,9 +254,12 @@ func (c *Client) write(m protocol.Message) error {
 	if err != nil {
 		return err
 	}
-	if err := c.conn.Write(c.ctx, websocket.MessageText, b); err != nil {
-		if c.ctx.Err() != nil { // the connection ended (write may run under c.mu: no c.Err here)
+	if err := c.conn.Load().Write(c.ctx, websocket.MessageText, b); err != nil {
+		switch {
+		case c.ctx.Err() != nil: // the connection ended (write may run under c.mu: no c.Err here)
 			return ErrClosed
+		case c.reconnecting.Load():
+			return ErrReconnecting
 		}
 		return err
 	}

@@ -10,6 +10,12 @@
 // track it receives (Config.OnRTCP shows it), so that its receiver reports
 // carry the times the server measures its round trip with.
 //
+// A server that drains sends reconnect: the client ends its session (rooms
+// and calls are not resumed), connects to the URL it was given (or the same
+// one) with a fresh token from Config.TokenSource, and carries on; Events
+// delivers the reconnect and then the new connection's status, the cue to
+// join or call again (Config.ReconnectTimeout bounds the attempts).
+//
 // A Client is safe for concurrent use. Its goroutines end when Close is
 // called or the connection ends.
 package client

@@ -12,16 +12,19 @@ import (
 // recordingStarted, recordingStopped,
 // networkQuality (this client's own network: Level, MOS, Uplink,
 // Downlink), participantNetworkQuality (another participant's: its
-// ParticipantID, Identity, Direction and Level), error, bye, and the rest.
-// It holds 64 messages; when the application does not keep up, newer
-// messages are dropped (OnMessage sees every one).
+// ParticipantID, Identity, Direction and Level), error, bye, and the rest;
+// reconnect (the server is draining: the client connects again by itself,
+// reconnect.go) and, once it has, the new connection's status (Dial's own
+// status is not delivered: Dial's return says it). It holds 64 messages;
+// when the application does not keep up, newer messages are dropped
+// (OnMessage sees every one).
 func (c *Client) Events() <-chan protocol.Message { return c.events }
 
 func (c *Client) read() {
 	defer c.wg.Done()
 	defer c.cancel()
 	for {
-		_, b, err := c.conn.Read(c.ctx)
+		_, b, err := c.conn.Load().Read(c.ctx)
 		if err != nil {
 			c.setErr(err)
 			return
@@ -38,6 +41,12 @@ func (c *Client) read() {
 		if c.onMessage != nil {
 			c.onMessage(m)
 		}
+		if m.Type == protocol.TypeReconnect && c.cfg.ReconnectTimeout > 0 {
+			if err := c.reconnect(m.URL); err != nil {
+				c.setErr(err)
+				return
+			}
+		}
 	}
 }
 
@@ -46,12 +55,6 @@ func (c *Client) handle(m protocol.Message) error {
 	waiter := c.waiting[m.ID]
 	c.mu.Unlock()
 	switch m.Type {
-	case protocol.TypeStatus:
-		select {
-		case c.status <- m:
-		default:
-		}
-		return nil
 	case protocol.TypeJoined:
 		c.mu.Lock()
 		err := c.newPC()

@@ -103,5 +103,8 @@ func (c *Client) Refresh(ctx context.Context, token string) (time.Time, error) {
 	if r.ExpiresAt == nil {
 		return time.Time{}, errors.New("client: refreshed without expiresAt")
 	}
+	c.mu.Lock()
+	c.token = token // a reconnect without a TokenSource presents it
+	c.mu.Unlock()
 	return *r.ExpiresAt, nil
 }

@@ -6,7 +6,8 @@ import "github.com/coder/websocket"
 // a client reads the same code from an error message and a close frame).
 // The server also closes with the standard codes 1000 (after leave), 1001
 // (shutting down), 1008 (replaced by a newer connection of the same
-// participant) and 1009 (a message over the size limit).
+// participant), 1009 (a message over the size limit) and 1012 (service
+// restart: the server is draining; a reconnect message came first).
 const (
 	// CloseTokenExpired ends a connection whose token expired or was
 	// revoked (reason token_expired or token_revoked) without a refresh

@@ -8,7 +8,7 @@ type Error struct {
 	// connection, 403 token invalid or a grant missing, 404 no such session,
 	// stream or call, 406 identity not acceptable, 409 conflict (session
 	// full, already joined), 429 rate limited, 500 internal, 503 server
-	// full or a shared store unavailable.
+	// full, draining, or a shared store unavailable.
 	Code int `json:"code"`
 	// Reason is one of the Reason* constants.
 	Reason  string `json:"reason"`
@@ -50,6 +50,7 @@ const (
 	ReasonServerFull            = "server_full"             // 503: the server's limits are reached
 	ReasonNodeUnreachable       = "node_unreachable"        // 503: the node serving the room or callee could not be reached
 	ReasonStoreUnavailable      = "store_unavailable"       // 503: a shared store (Redis) is unreachable; retry on the same connection
+	ReasonDraining              = "draining"                // 503: join or call on a draining server (also a reconnect message's reason)
 )
 
 func badMessage(msg string) *Error {

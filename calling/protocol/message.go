@@ -61,6 +61,13 @@ const (
 	// and that direction's Level).
 	TypeNetworkQuality            = "networkQuality"
 	TypeParticipantNetworkQuality = "participantNetworkQuality"
+
+	// TypeReconnect, server to client: the server is draining (Reason
+	// ReasonDraining) and is about to close this connection with 1012
+	// (service restart); connect again to URL, or to the same URL when it
+	// is empty. Calls and rooms are not carried over: the client joins or
+	// calls again on the new connection.
+	TypeReconnect = "reconnect"
 )
 
 // Message is one signaling message. Which fields are set depends on Type.
@@ -120,8 +127,10 @@ type Message struct {
 	// refresh: the new token (never logged). refreshed: its expiry.
 	Token     string     `json:"token,omitempty"`
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
-	// left, unpublished: why (a Reason* constant).
+	// left, unpublished, reconnect: why (a Reason* constant).
 	Reason string `json:"reason,omitempty"`
+	// reconnect: where to connect again ("" or absent: the same URL).
+	URL string `json:"url,omitempty"`
 
 	// networkQuality: the overall level (the worse direction's) and MOS,
 	// and each direction. participantNetworkQuality: Level is the level of

@@ -88,12 +88,12 @@ func newCluster(t *testing.T, redisAddr string) *cluster {
 	}}
 }
 
-// start runs a node named id; it is killed when the test ends.
-func (c *cluster) start(id string) *node {
+// start runs a node named id, with extra flags; it is killed when the test ends.
+func (c *cluster) start(id string, extra ...string) *node {
 	t := c.t
 	t.Helper()
-	flags, _ := json.Marshal([]string{"-addr", "127.0.0.1:0", "-ice-ip", "127.0.0.1", "-demo=false",
-		"-redis", c.redis, "-redis-prefix", c.prefix, "-key", c.keyFile, "-node-id", id, "-node-ttl", "2s"})
+	flags, _ := json.Marshal(append([]string{"-addr", "127.0.0.1:0", "-ice-ip", "127.0.0.1", "-demo=false",
+		"-redis", c.redis, "-redis-prefix", c.prefix, "-key", c.keyFile, "-node-id", id, "-node-ttl", "2s"}, extra...))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), c.env...), "SWITCHBOARD_TEST_NODE="+string(flags))
 	out, err := cmd.StdoutPipe()

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -30,6 +31,19 @@ type config struct {
 	push        pushConfig
 	cluster     clusterConfig // cluster.go
 	ops         opsConfig     // metrics.go
+	drain       drainConfig
+}
+
+// drainConfig is how the server stops (-drain-*, -ready-check-timeout; drain.go).
+type drainConfig struct {
+	// timeout bounds the drain on SIGTERM or SIGINT: calls and rooms have
+	// that long to end before they are cut (0: no drain).
+	timeout time.Duration
+	// reconnectURL is where drained clients are told to connect ("": the
+	// same URL, right behind a load balancer).
+	reconnectURL string
+	// readyTimeout bounds each readiness check of GET /readyz.
+	readyTimeout time.Duration
 }
 
 // demoConfig is the browser demo's setting (-demo*, SWITCHBOARD_DEMO_API_SECRET).
@@ -100,6 +114,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.demo.ttl, "demo-token-ttl", time.Minute, "lifetime of a demo token (the demo page refreshes its token in band before it expires)")
 	fs.DurationVar(&c.ringTimeout, "ring-timeout", 45*time.Second, "how long an unanswered call rings before it ends no_answer (a push wake-up is valid as long)")
 	recordingFlags(fs, &c.recording)
+	fs.DurationVar(&c.drain.timeout, "drain-timeout", 30*time.Second, "on SIGTERM or SIGINT, how long calls and rooms may go on while the server drains (new connections refused, idle ones sent elsewhere) before it shuts down; 0: no drain")
+	fs.StringVar(&c.drain.reconnectURL, "drain-reconnect-url", "", "the ws:// or wss:// URL drained clients are told to connect to (default: the same URL, e.g. behind a load balancer)")
+	fs.DurationVar(&c.drain.readyTimeout, "ready-check-timeout", 2*time.Second, "how long each readiness check of GET /readyz may take")
 	clusterFlags(fs, &c.cluster)
 	opsFlags(fs, &c.ops)
 	c.http = defaultHTTPLimits
@@ -113,6 +130,14 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.ringTimeout <= 0 {
 		return c, fmt.Errorf("-ring-timeout must be positive")
+	}
+	if c.drain.timeout < 0 || c.drain.readyTimeout <= 0 {
+		return c, fmt.Errorf("-drain-timeout must not be negative and -ready-check-timeout must be positive")
+	}
+	if u := c.drain.reconnectURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "ws" && pu.Scheme != "wss") || pu.Host == "" {
+			return c, fmt.Errorf("-drain-reconnect-url must be an absolute ws:// or wss:// URL")
+		}
 	}
 	if c.demo.perMinute < 1 {
 		return c, fmt.Errorf("-demo-tokens-per-minute must be at least 1")

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"encoding/json"
@@ -107,6 +108,7 @@ func run(ctx context.Context, args []string, out io.Writer, getenv func(string) 
 		return err
 	case <-ctx.Done():
 	}
+	app.drain(cfg.drain.timeout, cfg.drain.reconnectURL, logger) // drain.go
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
@@ -140,7 +142,12 @@ type app struct {
 	handler http.Handler
 	metrics http.Handler // for -metrics-addr (metrics.go)
 	close   func()
-	sharing string // how the node shares its state (one node, or a cluster on Redis)
+	signal  *calling.Server
+	ready   *readiness // GET /readyz (drain.go)
+	// leavePlacement takes the node out of room placement (a cluster's
+	// Nodes.Drain; nil for one node).
+	leavePlacement func(context.Context) error
+	sharing        string // how the node shares its state (one node, or a cluster on Redis)
 }
 
 func newApp(cfg config, logger *slog.Logger) (*app, error) {
@@ -273,6 +280,11 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
+	// Readiness checks of shared dependencies (drain.go): the shared state
+	// (Redis in a cluster; always reachable in memory).
+	ready := &readiness{draining: signal.Draining, timeout: cmp.Or(cfg.drain.readyTimeout, 2*time.Second), log: logger,
+		checks: []readinessCheck{{"store", sh.ready}}}
+	mux.Handle("GET /readyz", ready)
 	mux.Handle("/oauth2/token", tokens)
 	mux.Handle("/.well-known/jwks.json", keys.JWKSHandler())
 	mux.Handle("/v1/signal", signal)
@@ -296,7 +308,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		mux.Handle("/", d.guard(http.FileServerFS(sub)))
 	}
 	ok = true
-	return &app{handler: mux, sharing: sh.describe(cfg.cluster), metrics: operator.metrics, close: func() {
+	return &app{handler: mux, sharing: sh.describe(cfg.cluster), metrics: operator.metrics, signal: signal, ready: ready, leavePlacement: sh.leavePlacement(), close: func() {
 		cancel()
 		<-sweepDone
 		_ = signal.Close() // ends the wake-ups in flight first

@@ -20,32 +20,43 @@ import (
 )
 
 // startServer runs the example on a free loopback port and returns its base URL.
-// Extra flags come after the defaults and override them.
+// Extra flags come after the defaults and override them. It stops without
+// draining (-drain-timeout 0: connections left open are closed at once);
+// drain_test.go tests the drain.
 func startServer(t *testing.T, env map[string]string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-ice-ip", "127.0.0.1"}, args...), pw, func(k string) string { return env[k] })
-		pw.Close()
-	}()
+	base, stop, done := startStoppable(t, env, append([]string{"-drain-timeout", "0"}, args...)...)
 	t.Cleanup(func() {
-		cancel()
+		stop()
 		if err := <-done; err != nil {
 			t.Errorf("server: %v", err)
 		}
 	})
+	return base
+}
+
+// startStoppable runs the example like startServer; stop is what SIGTERM
+// does (run's context ends), and done gets run's result. The caller waits
+// for done.
+func startStoppable(t *testing.T, env map[string]string, args ...string) (base string, stop func(), done <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	result := make(chan error, 1)
+	go func() {
+		result <- run(ctx, append([]string{"-addr", "127.0.0.1:0", "-ice-ip", "127.0.0.1"}, args...), pw, func(k string) string { return env[k] })
+		pw.Close()
+	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	base := strings.TrimSpace(strings.TrimPrefix(line, "switchboard listening on "))
+	base = strings.TrimSpace(strings.TrimPrefix(line, "switchboard listening on "))
 	if _, err := url.Parse(base); err != nil || !strings.HasPrefix(base, "http://127.0.0.1:") {
 		t.Fatalf("first line %q", line)
 	}
-	return base
+	return base, cancel, result
 }
 
 // README's promise: curl -u user:secret -d grant_type=client_credentials

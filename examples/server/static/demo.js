@@ -89,6 +89,14 @@ async function main() {
   sb.on("error", (e) => { window.demo.error = e.message || String(e); log(`error ${e.code}: ${e.message}`); });
   sb.on("quality", showQuality);
   sb.on("participantNetworkQuality", (m) => log(`${m.identity}'s ${m.direction} is ${m.level}`));
+  // A draining server sends us on; a room is joined again once connected.
+  let rejoin = false;
+  sb.on("reconnect", (m) => { rejoin = mode === "room"; log(`server draining: reconnecting${m.url ? " to " + m.url : ""}`); });
+  sb.on("status", (s) => {
+    if (s !== "connected" || !rejoin) return;
+    rejoin = false;
+    sb.join({ room, publish, options: recordOption }).then(() => log(`joined ${room} again`), (e) => log(`rejoin failed: ${e.message}`));
+  });
   recording(sb);
 
   await sb.connect();

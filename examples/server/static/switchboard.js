@@ -18,8 +18,15 @@
 // direction {level, mos, loss, jitterMs, rttMs}), participantNetworkQuality
 // (another participant's: {participantId, identity, level, direction}),
 // quality (both folded: {self, peers: Map participantId → {identity,
-// uplink, downlink, level}}), error, close. Levels: EXCELLENT, GOOD, FAIR,
-// POOR, BAD (UNKNOWN: not scored yet).
+// uplink, downlink, level}}), error, close, reconnect. Levels: EXCELLENT,
+// GOOD, FAIR, POOR, BAD (UNKNOWN: not scored yet).
+//
+// Draining: when the server is about to restart it sends reconnect
+// ({reason, url}); the client emits "reconnect", ends the session it was in
+// (rooms and calls are not resumed: join or call again once "status" is
+// "connected" again), and connects to url (or to the same URL), with a fresh
+// token from tokenProvider, retrying with backoff for reconnectTimeoutMs
+// (30 s). Requests waiting for a reply are rejected with reason "draining".
 //
 // Tokens: pass token (a fixed one) or tokenProvider (an async function that
 // asks your backend for a fresh one). With a provider the client sends a
@@ -27,10 +34,11 @@
 // ahead, 1 to 30 s), so the connection outlives every single token.
 
 export class Client {
-  constructor({ url, token, tokenProvider }) {
+  constructor({ url, token, tokenProvider, reconnectTimeoutMs = 30000 }) {
     this.url = url;
     this.token = token;
     this.tokenProvider = tokenProvider;
+    this.reconnectTimeoutMs = reconnectTimeoutMs;
     this.refreshTimer = null;
     this.media = "";
     this.handlers = {};
@@ -221,6 +229,36 @@ export class Client {
     this.dc.send(JSON.stringify({ type: "message", to, text }));
   }
 
+  // reconnect follows a reconnect message: it drops the session and the
+  // connection, and connects to url (or the same URL) until it succeeds or
+  // reconnectTimeoutMs has passed.
+  async reconnect(url) {
+    if (this.pc) { this.pc.close(); this.pc = null; }
+    this.callId = "";
+    this.dc = null;
+    for (const w of this.waiting.values()) w.reject(Object.assign(new Error("the server asked to reconnect; retry"), { code: 503, reason: "draining" }));
+    this.waiting.clear();
+    clearTimeout(this.refreshTimer);
+    const old = this.ws;
+    old.onclose = old.onerror = old.onmessage = null; // its close (1012) is expected
+    old.close(1000, "reconnecting");
+    if (url) this.url = url;
+    const deadline = Date.now() + this.reconnectTimeoutMs;
+    for (let wait = 100; ; wait = Math.min(2 * wait, 2000)) {
+      if (this.tokenProvider) this.token = null; // a fresh one: a single-use token is spent
+      try {
+        await this.connect();
+        return;
+      } catch (err) {
+        if (Date.now() + wait > deadline) {
+          this.emit("error", { code: 0, reason: "reconnect_failed", message: String(err.message || err) });
+          return;
+        }
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
   leave() {
     clearTimeout(this.refreshTimer);
     this.send({ type: "leave" });
@@ -277,6 +315,10 @@ export class Client {
         if (!this.pc) return;
         if (!this.pc.remoteDescription) this.pendingICE.push(m.candidate);
         else await this.pc.addIceCandidate(m.candidate);
+        return;
+      case "reconnect": // the server is draining
+        this.emit("reconnect", { reason: m.reason, url: m.url || "" });
+        this.reconnect(m.url); // not awaited: connect replaces this message queue
         return;
       case "networkQuality":
       case "participantNetworkQuality":
