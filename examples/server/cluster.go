@@ -104,6 +104,14 @@ func newShared(c clusterConfig, nodeURL string, logger *slog.Logger) (*shared, e
 		_ = rc.Close()
 		return nil, err
 	}
+	// A process that reuses a node id holds nothing yet: drop what a
+	// killed predecessor left, or its heartbeats would renew those leases.
+	lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	err = nodes.Leave(lctx)
+	lcancel()
+	if err != nil {
+		logger.Warn("clearing this node id's leases at start", "err", err)
+	}
 	presence := rc.Presence(redis.PresenceConfig{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
