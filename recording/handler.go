@@ -142,9 +142,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, account string) e
 	body := listBody{Recordings: recs}
 	if len(recs) > limit {
 		body.Recordings = recs[:limit]
-		last := recs[limit-1]
-		b, _ := json.Marshal(cursor{T: last.StartedAt.UnixNano(), ID: last.ID})
-		body.NextCursor = base64.RawURLEncoding.EncodeToString(b)
+		body.NextCursor = ListCursor(recs[limit-1])
 	}
 	if body.Recordings == nil {
 		body.Recordings = []*Recording{}
@@ -259,3 +257,16 @@ func (h *Handler) stop(w http.ResponseWriter, r *http.Request, account string) e
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// ListCursor is the cursor GET /recordings returns after r: a page that
+// ends with r continues with it. Several handlers' pages (a cluster's
+// nodes) merge in List's order (CompareNewest) and continue from the same
+// cursor on each.
+func ListCursor(r *Recording) string {
+	b, _ := json.Marshal(cursor{T: r.StartedAt.UnixNano(), ID: r.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// CompareNewest orders recordings as List and GET /recordings do: newest
+// first (by StartedAt, then ID).
+func CompareNewest(a, b *Recording) int { return newer(a, b) }

@@ -419,3 +419,129 @@ func TestRedisStoppedAndRestarted(t *testing.T) {
 	hears(t, alice, "alice")
 	hears(t, bob, "bob")
 }
+
+// Recordings are kept by the node that wrote them; the API of any node
+// lists them all (pages merged across nodes, the cursor continuing on
+// each) and serves each one and its media, byte for byte.
+func TestRecordingsAcrossNodes(t *testing.T) {
+	c := newCluster(t, redistest.Addr(t))
+	a, b := c.start("node-a", "-recording", "AUDIO"), c.start("node-b", "-recording", "AUDIO")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	alice, bob := a.dial("alice", roomGrantsJSON), b.dial("bob", roomGrantsJSON)
+	j, err := alice.Join(ctx, client.JoinRequest{Room: "minutes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Join(ctx, client.JoinRequest{Room: "minutes"}); err != nil {
+		t.Fatal(err)
+	}
+	hears(t, alice, "alice")
+	owner, other := a, b
+	if c.holder("default", "room:"+j.SessionID) == "node-b" {
+		owner, other = b, a
+	}
+	// Started and stopped through the node that does not hold the room.
+	if st := other.rest("POST", "/v1/recordings", `{"sessionId":"`+j.SessionID+`","type":"AUDIO"}`, nil); st != http.StatusCreated {
+		t.Fatalf("start through %s: %d", other.id, st)
+	}
+	type rec struct {
+		ID, Status string
+		Bytes      int64
+	}
+	var page struct {
+		Recordings []rec
+		NextCursor string
+	}
+	// A participant's file is created at its first packet: both exist
+	// (listed through the other node) before the recording stops.
+	deadline := time.Now().Add(15 * time.Second)
+	for len(page.Recordings) < 2 {
+		if st := other.rest("GET", "/v1/recordings?sessionId="+j.SessionID, "", &page); st != http.StatusOK {
+			t.Fatalf("list on %s: %d", other.id, st)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recordings listed on %s while recording: %+v", other.id, page.Recordings)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := other.rest("DELETE", "/v1/recordings/active/sessions/"+j.SessionID, "", nil); st != http.StatusNoContent {
+		t.Fatalf("stop through %s: %d", other.id, st)
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		page.Recordings = nil
+		if st := other.rest("GET", "/v1/recordings?sessionId="+j.SessionID, "", &page); st != http.StatusOK {
+			t.Fatalf("list on %s: %d", other.id, st)
+		}
+		done := len(page.Recordings) >= 3 // two participants and the mix
+		for _, r := range page.Recordings {
+			done = done && r.Status == "completed"
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			var mine struct{ Recordings []rec }
+			st := owner.rest("GET", "/v1/recordings?sessionId="+j.SessionID, "", &mine)
+			t.Fatalf("recordings listed on %s: %+v; on %s: %d %+v", other.id, page.Recordings, owner.id, st, mine.Recordings)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Each one, and its media, from the node that did not write it.
+	for _, r := range page.Recordings {
+		var one rec
+		if st := other.rest("GET", "/v1/recordings/"+r.ID, "", &one); st != http.StatusOK || one.ID != r.ID {
+			t.Fatalf("GET %s on %s: %d %+v", r.ID, other.id, st, one)
+		}
+		mine, theirs := media(t, owner, r.ID), media(t, other, r.ID)
+		if len(mine) == 0 || int64(len(mine)) != r.Bytes || string(mine) != string(theirs) {
+			t.Fatalf("media of %s: %d bytes from %s, %d from %s, %d in the metadata", r.ID, len(mine), owner.id, len(theirs), other.id, r.Bytes)
+		}
+	}
+	// Pages of one: every recording once, in the order of the whole list.
+	var seen []string
+	for cursor := ""; ; {
+		var p struct {
+			Recordings []rec
+			NextCursor string
+		}
+		q := "/v1/recordings?limit=1&sessionId=" + j.SessionID
+		if cursor != "" {
+			q += "&cursor=" + cursor
+		}
+		if st := other.rest("GET", q, "", &p); st != http.StatusOK || len(p.Recordings) > 1 {
+			t.Fatalf("page on %s: %d %+v", other.id, st, p)
+		}
+		for _, r := range p.Recordings {
+			seen = append(seen, r.ID)
+		}
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	var want []string
+	for _, r := range page.Recordings {
+		want = append(want, r.ID)
+	}
+	if strings.Join(seen, ",") != strings.Join(want, ",") {
+		t.Fatalf("paged %v, listed %v", seen, want)
+	}
+}
+
+// media fetches a recording's media from n.
+func media(t *testing.T, n *node, id string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest("GET", n.base+"/v1/recordings/"+id+"/media", nil)
+	req.SetBasicAuth(apiUser, apiSecret)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("media of %s from %s: %d %s", id, n.id, res.StatusCode, b)
+	}
+	return b
+}

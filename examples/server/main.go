@@ -294,7 +294,11 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	mountAPI(mux, admin(roomsAPI), "sessions", "participants")
 	mountAPI(mux, admin(signal.CallsHandler()), "calls")
 	mountAPI(mux, user(pushes.devices), "devices")
-	mountAPI(mux, admin(rec.api), "recordings")
+	// In a cluster each node keeps what it recorded; the API gathers them
+	// (cluster_recordings.go).
+	recAPI := newClusterRecordings(http.StripPrefix("/v1", admin(rec.api)), sh.nodes, logger)
+	mux.Handle("/v1/recordings", recAPI)
+	mux.Handle("/v1/recordings/", recAPI)
 	operator.mount(mux, admin)
 	mux.Handle("/v1/", admin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "route_not_found", "no such route")
