@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
 type config struct {
@@ -30,8 +32,11 @@ type config struct {
 	ringTimeout time.Duration
 	push        pushConfig
 	cluster     clusterConfig // cluster.go
-	ops         opsConfig     // metrics.go
-	drain       drainConfig
+	// maxParticipants caps the participants of one session or room
+	// (-max-participants; rooms.Config.MaxParticipantsPerSession).
+	maxParticipants int
+	ops             opsConfig // metrics.go
+	drain           drainConfig
 }
 
 // drainConfig is how the server stops (-drain-*, -ready-check-timeout; drain.go).
@@ -118,6 +123,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.drain.reconnectURL, "drain-reconnect-url", "", "the ws:// or wss:// URL drained clients are told to connect to (default: the same URL, e.g. behind a load balancer)")
 	fs.DurationVar(&c.drain.readyTimeout, "ready-check-timeout", 2*time.Second, "how long each readiness check of GET /readyz may take")
 	clusterFlags(fs, &c.cluster)
+	fs.IntVar(&c.maxParticipants, "max-participants", rooms.DefaultMaxParticipants, "participants of one session or room; a join past it is error 409 session_full (Bandwidth's default is 20; a webinar needs more)")
 	opsFlags(fs, &c.ops)
 	c.http = defaultHTTPLimits
 	fs.DurationVar(&c.http.readHeader, "http-read-header-timeout", c.http.readHeader, "time to read a request's headers")
@@ -127,6 +133,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.http.maxHeaderBytes, "http-max-header-bytes", c.http.maxHeaderBytes, "largest request header block, in bytes")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.maxParticipants < 2 {
+		return c, fmt.Errorf("-max-participants must be at least 2")
 	}
 	if c.ringTimeout <= 0 {
 		return c, fmt.Errorf("-ring-timeout must be positive")

@@ -200,7 +200,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		return nil, err
 	}
 
-	mgr, err := rooms.NewManager(rooms.Config{Store: sh.store, Bus: sh.bus, Logger: logger})
+	mgr, err := rooms.NewManager(rooms.Config{Store: sh.store, Bus: sh.bus, MaxParticipantsPerSession: cfg.maxParticipants, Logger: logger})
 	if err != nil {
 		return nil, err
 	}

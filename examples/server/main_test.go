@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -17,6 +19,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/switchboard-rtc/switchboard/auth"
+	"github.com/switchboard-rtc/switchboard/calling/client"
+	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
 // startServer runs the example on a free loopback port and returns its base URL.
@@ -184,5 +188,32 @@ func TestEnvSecretsNotPrinted(t *testing.T) {
 	out := startupOutput(t, env, 5)
 	if strings.Contains(out, "secret-0123456789") || !strings.Contains(out, "demo-admin (secret from SWITCHBOARD_DEMO_API_SECRET)") {
 		t.Fatalf("output:\n%s", out)
+	}
+}
+
+// -max-participants caps a room: the cap joins, one past it is refused
+// with session_full.
+func TestMaxParticipantsFlag(t *testing.T) {
+	env := map[string]string{"SWITCHBOARD_API_USER": apiUser, "SWITCHBOARD_API_SECRET": apiSecret}
+	base := startServer(t, env, "-max-participants", "3", "-demo=false")
+	api, err := client.NewAPI("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{t: t, id: "single", base: base, api: api}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := range 3 {
+		if _, err := n.dial(fmt.Sprintf("user-%d", i), roomGrantsJSON).Join(ctx, client.JoinRequest{Room: "small"}); err != nil {
+			t.Fatalf("participant %d of 3: %v", i+1, err)
+		}
+	}
+	_, err = n.dial("user-3", roomGrantsJSON).Join(ctx, client.JoinRequest{Room: "small"})
+	var pe *protocol.Error
+	if !errors.As(err, &pe) || pe.Reason != protocol.ReasonSessionFull {
+		t.Fatalf("the 4th of 3: %v", err)
+	}
+	if _, err := parseFlags([]string{"-max-participants", "1"}, func(string) string { return "" }); err == nil {
+		t.Fatal("-max-participants 1 accepted")
 	}
 }
