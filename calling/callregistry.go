@@ -27,7 +27,7 @@ func (s *Server) placeCallHere(ctx context.Context, account, from, to string, op
 	to = normalizeCallee(to)
 	release := func() {}
 	if s.cfg.Cluster != nil && auth.ValidIdentity(to) {
-		addr, rel, err := s.routeCallee(ctx, account, to)
+		addr, rel, err := s.holdHome(ctx, identKey{account, to})
 		if err != nil {
 			return nil, err
 		}

@@ -302,14 +302,3 @@ func (p *peer) routeJoin(m *protocol.Message) (string, error) {
 	}
 	return addr, nil
 }
-
-// routeCallee returns the address of the node that is the callee's home,
-// or "" and a release of the hold this node took on it (called when the
-// call ends).
-func (s *Server) routeCallee(ctx context.Context, account, to string) (string, func(), error) {
-	addr, release, err := s.holdHome(ctx, identKey{account, to})
-	if err != nil {
-		return "", nil, err
-	}
-	return addr, release, nil
-}

@@ -354,7 +354,6 @@ func TestClusterRelayAuthentication(t *testing.T) {
 // node used it up, the serving node checks it without using it again.
 func TestClusterSingleUseTokenRelayed(t *testing.T) {
 	a, b, leases := newClusterEnvs(t)
-	_ = a
 	sid := rooms.RoomSessionID("once")
 	(memNode{leases, "a"}).Claim(context.Background(), acct, "room:"+sid)
 	tok, _, err := b.issuer.Mint(context.Background(), auth.TokenRequest{Identity: "olga", Account: acct, Grants: roomGrants, SingleUse: true})
@@ -374,7 +373,7 @@ func TestClusterSingleUseTokenRelayed(t *testing.T) {
 // stops there; b answers with what a decided.
 func TestClusterRecordingOnDemand(t *testing.T) {
 	rec := newFakeRecorder()
-	a, b, leases := newClusterEnvs(t, func(c *calling.Config) { c.Recorder = rec })
+	_, b, leases := newClusterEnvs(t, func(c *calling.Config) { c.Recorder = rec })
 	sid := rooms.RoomSessionID("minutes")
 	(memNode{leases, "a"}).Claim(context.Background(), acct, "room:"+sid)
 	ctx := ctxT(t, 20*time.Second)
@@ -399,7 +398,6 @@ func TestClusterRecordingOnDemand(t *testing.T) {
 		t.Fatalf("stop through b: %v", err)
 	}
 	log.wait(t, "recordingStopped", 1, isType(protocol.TypeRecordingStopped))
-	_ = a
 }
 
 func (l *memLeases) count(prefix string) int {
@@ -425,8 +423,7 @@ func TestClusterRefusalsLeaveNoLease(t *testing.T) {
 	}
 	waitFor(t, func() bool { return leases.count("room:") == 0 })
 
-	bob := a.phone("bob")
-	_ = bob
+	a.phone("bob") // connected, so the first call rings and stays live
 	if _, err := a.srv.PlaceCall(ctx, acct, "support", "bob", protocol.CallOptions{Audio: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -434,4 +431,39 @@ func TestClusterRefusalsLeaveNoLease(t *testing.T) {
 		t.Fatal("a second call past Limits.Calls was placed")
 	}
 	waitFor(t, func() bool { return leases.count("call:") == 1 })
+}
+
+// The cluster secret is at least 32 bytes: 32 is taken (newClusterEnvs),
+// 31 refused.
+func TestClusterSecretLength(t *testing.T) {
+	_, _, leases := newClusterEnvs(t)
+	mgr, _ := rooms.NewManager(rooms.Config{})
+	key, _ := auth.GenerateKey(auth.ES256)
+	keys, _ := auth.NewKeySet(auth.KeySetConfig{Current: key})
+	ver, _ := auth.NewVerifier(auth.VerifierConfig{Keys: keys})
+	if _, err := calling.New(calling.Config{Rooms: mgr, Verifier: ver, Cluster: memNode{leases, "c"}, ClusterSecret: []byte(strings.Repeat("s", 31))}); err == nil {
+		t.Fatal("a 31-byte cluster secret was accepted")
+	}
+}
+
+// A request between nodes is read up to 64 KiB: one byte more is 413
+// before any signature check; at the limit it is read (and this forged one
+// refused 401).
+func TestClusterRequestBodyLimit(t *testing.T) {
+	a, _, _ := newClusterEnvs(t)
+	for _, tc := range []struct {
+		size   int
+		status int
+	}{{64 << 10, http.StatusUnauthorized}, {64<<10 + 1, http.StatusRequestEntityTooLarge}} {
+		req, _ := http.NewRequest(http.MethodPost, a.http.URL+"/v1/signal", strings.NewReader(strings.Repeat("x", tc.size)))
+		req.Header.Set("Switchboard-Relay", "broadcast")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.status {
+			t.Errorf("%d bytes: %d, want %d", tc.size, res.StatusCode, tc.status)
+		}
+	}
 }

@@ -82,6 +82,13 @@
 // behind a load balancer) and closed with 1012, and calls and rooms go on
 // until they end or Drain's context does.
 //
+// Several nodes share the work when Config.Cluster places rooms, the homes
+// of identities that may receive calls, and calls on nodes
+// (adapters/redis.Nodes.Cluster): a connection that reaches another node is
+// relayed, message for message, to the node that serves its room or call,
+// and the calls API, broadcasts and recordings on demand reach that node
+// from any other (docs/cluster.md).
+//
 // Package calling/client is a Go participant for tests, bots and load; it
 // imports calling/protocol, never calling.
 //

@@ -269,19 +269,28 @@ func (p *peer) writer() {
 
 func (p *peer) pinger() {
 	defer p.wg.Done()
-	t := time.NewTicker(p.srv.cfg.PingInterval)
+	if keepalive(p.ctx, p.conn, p.srv.cfg.PingInterval, p.srv.cfg.PingTimeout) {
+		p.fail(protocol.CloseTimeout, "ping timeout")
+	}
+}
+
+// keepalive pings conn every interval until ctx ends; it reports true when
+// a pong did not come within timeout (while ctx was still live). The ping
+// is not bound to ctx: coder/websocket closes a connection whose context
+// ends, which would lose the close code.
+func keepalive(ctx context.Context, conn *websocket.Conn, interval, timeout time.Duration) (lost bool) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
-		case <-p.ctx.Done():
-			return
+		case <-ctx.Done():
+			return false
 		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), p.srv.cfg.PingTimeout)
-			err := p.conn.Ping(ctx)
+			pctx, cancel := context.WithTimeout(context.Background(), timeout)
+			err := conn.Ping(pctx)
 			cancel()
-			if err != nil && p.ctx.Err() == nil {
-				p.fail(protocol.CloseTimeout, "ping timeout")
-				return
+			if err != nil && ctx.Err() == nil {
+				return true
 			}
 		}
 	}

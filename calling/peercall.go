@@ -31,7 +31,7 @@ func (p *peer) handleCall(m *protocol.Message) error {
 		}
 		release := func() {}
 		if to := normalizeCallee(m.To); p.srv.cfg.Cluster != nil && auth.ValidIdentity(to) && to != p.claims.Subject {
-			addr, rel, err := p.srv.routeCallee(p.ctx, p.claims.Account, to)
+			addr, rel, err := p.srv.holdHome(p.ctx, identKey{p.claims.Account, to})
 			if err != nil {
 				return err
 			}

@@ -113,21 +113,8 @@ func (rl *nodeRelay) start() {
 // node_unreachable within PingInterval + PingTimeout.
 func (rl *nodeRelay) pinger() {
 	defer rl.p.wg.Done()
-	t := time.NewTicker(rl.p.srv.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-rl.ctx.Done():
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), rl.p.srv.cfg.PingTimeout)
-			err := rl.conn.Ping(ctx)
-			cancel()
-			if err != nil && !rl.ended.Load() && rl.ctx.Err() == nil {
-				rl.p.post(func() { rl.p.relayClosed(rl, -1, "") })
-				return
-			}
-		}
+	if keepalive(rl.ctx, rl.conn, rl.p.srv.cfg.PingInterval, rl.p.srv.cfg.PingTimeout) && !rl.ended.Load() {
+		rl.p.post(func() { rl.p.relayClosed(rl, -1, "") })
 	}
 }
 

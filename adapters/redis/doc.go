@@ -9,8 +9,10 @@
 //   - Presence: the method set of calling.Presence (busy marks of 1:1 calls,
 //     cluster-wide);
 //   - Registry: push.Registry (devices and their push tokens);
-//   - Nodes: the registry of live nodes and the room → node leases (room
-//     placement), for the signaling relay still to come.
+//   - Nodes: the registry of live nodes and the leases of rooms, identity
+//     homes and calls (placement); Nodes.Cluster is calling.Cluster, with
+//     which calling relays a connection to the node serving its room or
+//     call (docs/cluster.md).
 //
 // All are built on one Client (New), which holds the connection pool and
 // the key prefix; a host gives each node a Client on the same Redis and the

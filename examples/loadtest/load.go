@@ -41,21 +41,15 @@ type participant struct {
 
 // run puts the load on the server and measures it.
 func run(ctx context.Context, cfg config) (*report, error) {
-	api, err := newAPI(cfg.iceIP)
+	api, err := client.NewAPI(cfg.iceIP)
 	if err != nil {
 		return nil, err
 	}
 	rep := &report{Rooms: cfg.rooms, Participants: cfg.participants, Publishers: cfg.publishers, Errors: map[string]int{}}
-	var errMu sync.Mutex
-	fail := func(kind string, err error) {
-		errMu.Lock()
-		rep.Errors[kind]++
-		errMu.Unlock()
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup // every goroutine of the run; all end with ctx
 	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // before wg.Wait (deferred calls run last first)
 
 	var parts []*participant
 	tick := time.NewTicker(time.Duration(float64(time.Second) / cfg.joinRate))
@@ -69,7 +63,8 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			}
 			p := &participant{id: uint32(len(parts)), room: r, pub: i < cfg.publishers, seen: map[uint32]map[uint32]struct{}{}}
 			if err := p.start(ctx, cfg, api, &wg); err != nil {
-				fail(err.Error()[:strings.IndexByte(err.Error()+":", ':')], err)
+				kind, _, _ := strings.Cut(err.Error(), ":") // token, dial, publish, join
+				rep.Errors[kind]++
 				continue
 			}
 			defer p.c.Close()

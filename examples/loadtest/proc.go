@@ -6,14 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
-
-	"github.com/pion/webrtc/v4"
-
-	"github.com/switchboard-rtc/switchboard/calling/client"
 )
-
-// newAPI is the pion API of every client: ICE on one address only.
-func newAPI(ip string) (*webrtc.API, error) { return client.NewAPI(ip) }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times (100 on
 // Linux everywhere this runs).

@@ -20,6 +20,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/switchboard-rtc/switchboard/adapters/redis"
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/client"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
@@ -203,13 +204,23 @@ func hears(t *testing.T, c *client.Client, who string) {
 	}
 }
 
-// holder returns the node holding the lease of a key ("" when none).
+// holder returns the live node holding the lease of a key ("" when none),
+// as the nodes see it.
 func (c *cluster) holder(account, key string) string {
-	r := goredis.NewClient(&goredis.Options{Addr: c.redis, DisableIdentity: true})
-	defer r.Close()
-	esc := strings.NewReplacer("%", "%25", ":", "%3A", "{", "%7B", "}", "%7D") // as adapters/redis names keys
-	v, _ := r.Get(context.Background(), c.prefix+"nodes:room:"+esc.Replace(account)+":"+esc.Replace(key)).Result()
-	return v
+	rc, err := redis.New(redis.Config{Addr: c.redis, Prefix: c.prefix})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer rc.Close()
+	nodes, err := rc.Nodes(redis.NodesConfig{ID: "test-probe"})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	n, _, err := nodes.Holder(context.Background(), account, key)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return n.ID
 }
 
 // Two nodes, one Redis: participants on node a and node b join one room and

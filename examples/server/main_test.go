@@ -217,3 +217,25 @@ func TestMaxParticipantsFlag(t *testing.T) {
 		t.Fatal("-max-participants 1 accepted")
 	}
 }
+
+// -node-ttl is at least 1 s: 1s is taken, 999ms refused.
+func TestNodeTTLFlag(t *testing.T) {
+	env := func(k string) string {
+		return map[string]string{"SWITCHBOARD_CLUSTER_SECRET": strings.Repeat("c", 32)}[k]
+	}
+	args := func(ttl string) []string {
+		return []string{"-redis", "127.0.0.1:6379", "-key", "k.pem", "-node-ttl", ttl}
+	}
+	if _, err := parseFlags(args("1s"), env); err != nil {
+		t.Fatalf("-node-ttl 1s: %v", err)
+	}
+	if _, err := parseFlags(args("999ms"), env); err == nil {
+		t.Fatal("-node-ttl 999ms accepted")
+	}
+	short := func(k string) string {
+		return map[string]string{"SWITCHBOARD_CLUSTER_SECRET": strings.Repeat("c", 31)}[k]
+	}
+	if _, err := parseFlags(args("1s"), short); err == nil {
+		t.Fatal("a 31-byte SWITCHBOARD_CLUSTER_SECRET accepted")
+	}
+}
