@@ -131,7 +131,7 @@ func (h *clusterRecordings) one(w http.ResponseWriter, r *http.Request, id strin
 		proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Header.Set(hdrLocal, "1")
-		}, ErrorLog: nil}
+		}}
 		proxy.ServeHTTP(w, r)
 		return
 	}
