@@ -25,6 +25,9 @@ var (
 	// ErrReconnectURL: a DrainOptions.ReconnectURL that is not an absolute
 	// ws:// or wss:// URL.
 	ErrReconnectURL = errors.New("calling: ReconnectURL must be an absolute ws:// or wss:// URL")
+
+	// ErrSendBatch: a MediaConfig.SendBatch below -1.
+	ErrSendBatch = errors.New("calling: MediaConfig.SendBatch must be -1, 0 or positive")
 )
 
 // Errors of recording on demand (Server.StartRecording, StopRecording).

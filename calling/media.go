@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/codecs"
 	"github.com/switchboard-rtc/switchboard/internal/iceaddr"
 	"github.com/switchboard-rtc/switchboard/internal/pionlog"
+	"github.com/switchboard-rtc/switchboard/internal/udpbatch"
 )
 
 // MediaConfig builds the pion API a Server uses when Config.API is nil.
@@ -36,15 +37,40 @@ type MediaConfig struct {
 	// DisconnectedTimeout and FailedTimeout of ICE. Defaults 3 s and 5 s,
 	// so a vanished peer is gone within 10 s.
 	DisconnectedTimeout, FailedTimeout time.Duration
+	// SendBatch is how many datagrams one system call sends at most when a
+	// packet is forwarded to many subscribers (sendmmsg on Linux): the
+	// copies of one packet leave together instead of one sendto each.
+	// 0: 64. -1: no batching. Only a Server that builds its API from
+	// MediaConfig (Config.API nil) batches.
+	SendBatch int
 }
 
 // NewAPI returns a pion API with the codecs and interceptors of
 // RegisterMedia and one shared UDP port. Close the returned io.Closer after
 // the last PeerConnection is closed to release the port.
 func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
+	m, err := newMedia(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.api, m.closer, nil
+}
+
+// media is what newMedia builds: the API, what releases its sockets, and
+// the sockets' send batching (nil when MediaConfig.SendBatch is -1).
+type media struct {
+	api    *webrtc.API
+	closer io.Closer
+	batch  udpbatch.Group
+}
+
+func newMedia(cfg MediaConfig) (*media, error) {
+	if cfg.SendBatch < -1 {
+		return nil, ErrSendBatch
+	}
 	me, ir := &webrtc.MediaEngine{}, &interceptor.Registry{}
 	if err := RegisterMedia(me, ir); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	se := webrtc.SettingEngine{}
 	if cfg.Logger == nil {
@@ -63,40 +89,50 @@ func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 			External: cfg.NAT1To1IPs, AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteReplace,
 		}); err != nil {
-			return nil, nil, fmt.Errorf("calling: NAT 1:1 addresses: %w", err)
+			return nil, fmt.Errorf("calling: NAT 1:1 addresses: %w", err)
 		}
 	}
 
 	var muxes []ice.UDPMux
 	var conns []net.PacketConn
+	var batch udpbatch.Group
 	closeAll := func() {
 		for _, c := range conns {
 			_ = c.Close()
 		}
 	}
+	// wrap gives pion's mux the socket, batched unless SendBatch is -1.
+	wrap := func(c *net.UDPConn) net.PacketConn {
+		if cfg.SendBatch == -1 {
+			return c
+		}
+		b := udpbatch.New(c, cfg.SendBatch)
+		batch = append(batch, b)
+		return b
+	}
 	if len(cfg.ICEIPs) > 0 {
 		allowed, loopback, err := iceaddr.Parse(cfg.ICEIPs)
 		if err != nil {
-			return nil, nil, fmt.Errorf("calling: ICE IP: %w", err)
+			return nil, fmt.Errorf("calling: ICE IP: %w", err)
 		}
 		for _, ip := range allowed {
 			c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: cfg.UDPPort})
 			if err != nil {
 				closeAll()
-				return nil, nil, err
+				return nil, err
 			}
 			conns = append(conns, c)
-			muxes = append(muxes, webrtc.NewICEUDPMux(nil, c))
+			muxes = append(muxes, webrtc.NewICEUDPMux(nil, wrap(c)))
 		}
 		se.SetIPFilter(iceaddr.Filter(allowed))
 		se.SetIncludeLoopbackCandidate(loopback)
 	} else {
 		c, err := net.ListenUDP("udp", &net.UDPAddr{Port: cfg.UDPPort})
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		conns = append(conns, c)
-		muxes = append(muxes, webrtc.NewICEUDPMux(nil, c))
+		muxes = append(muxes, webrtc.NewICEUDPMux(nil, wrap(c)))
 	}
 	if len(muxes) == 1 {
 		se.SetICEUDPMux(muxes[0])
@@ -105,13 +141,13 @@ func NewAPI(cfg MediaConfig) (*webrtc.API, io.Closer, error) {
 	}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return api, closerFunc(func() error {
+	return &media{api: api, batch: batch, closer: closerFunc(func() error {
 		var errs []error
 		for _, m := range muxes {
 			errs = append(errs, m.Close())
 		}
 		return errors.Join(errs...)
-	}), nil
+	})}, nil
 }
 
 // RegisterMedia configures what an SFU API needs: pion's default codecs plus

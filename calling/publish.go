@@ -30,6 +30,7 @@ func (p *peer) newTrack(pub protocol.Publication, recv *webrtc.RTPReceiver, code
 		},
 		Muted: p.st.mutes[pub.Alias], // announced muted, or muted before its media
 		Clock: p.srv.clock,
+		Batch: p.srv.batch,
 	})
 	if err != nil {
 		p.log.Warn("publish", "track", pub.Alias, "codec", codec.MimeType, "err", err)

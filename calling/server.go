@@ -15,6 +15,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/auth"
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
+	"github.com/switchboard-rtc/switchboard/calling/sfu"
 	"github.com/switchboard-rtc/switchboard/internal/clock"
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/rooms"
@@ -25,6 +26,7 @@ import (
 type Server struct {
 	cfg       Config
 	api       *webrtc.API
+	batch     sfu.Batcher // the sockets' send batching; nil: none
 	apiCloser io.Closer
 	log       *slog.Logger
 	lim       *limiter
@@ -123,11 +125,14 @@ func New(cfg Config) (*Server, error) {
 		if cfg.Media.Logger == nil {
 			cfg.Media.Logger = cfg.Logger
 		}
-		api, closer, err := NewAPI(cfg.Media)
+		m, err := newMedia(cfg.Media)
 		if err != nil {
 			return nil, err
 		}
-		s.api, s.apiCloser = api, closer
+		s.api, s.apiCloser = m.api, m.closer
+		if m.batch != nil {
+			s.batch = m.batch
+		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	events := cfg.Rooms.Subscribe(s.ctx)

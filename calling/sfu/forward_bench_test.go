@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/pion/interceptor"
@@ -171,3 +172,44 @@ func (w *recordingWriter) WriteRTP(h *rtp.Header, p []byte) (int, error) {
 	return len(p), nil
 }
 func (w *recordingWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// batchLog records Begin, End and the writes between them.
+type batchLog struct{ events []string }
+
+func (l *batchLog) Begin() { l.events = append(l.events, "begin") }
+func (l *batchLog) End()   { l.events = append(l.events, "end") }
+
+type loggingWriter struct {
+	l  *batchLog
+	id string
+}
+
+func (w loggingWriter) WriteRTP(*rtp.Header, []byte) (int, error) {
+	w.l.events = append(w.l.events, w.id)
+	return 0, nil
+}
+func (w loggingWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// A fan-out to several subscribers is one batch; a packet for one
+// subscriber is not batched (nothing to gather).
+func TestFanOutIsOneBatch(t *testing.T) {
+	l := &batchLog{}
+	tr, err := NewTrack(TrackConfig{Codec: opusTrack(t).Codec(), Batch: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	_, _ = tr.Bind(fakeCtx{id: "a", w: loggingWriter{l, "a"}})
+	tr.writePacket(benchPacket())
+	_, _ = tr.Bind(fakeCtx{id: "b", w: loggingWriter{l, "b"}})
+	_, _ = tr.Bind(fakeCtx{id: "c", w: loggingWriter{l, "c"}})
+	tr.writePacket(benchPacket())
+	if got, want := strings.Join(l.events, " "), "a begin a b c end"; got != want {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+	if a := testing.AllocsPerRun(100, func() { l.events = l.events[:0]; tr.writePacket(benchPacket0) }); a != 0 {
+		t.Fatalf("%v allocations per batched fan-out", a)
+	}
+}
+
+var benchPacket0 = benchPacket()

@@ -54,6 +54,7 @@ type Track struct {
 	keyframe     func(ssrc uint32)
 	kfInterval   int64 // nanoseconds
 	clock        Clock
+	batch        Batcher // nil: none
 	sinkQueueLen int
 	rtx          *rtxCache // video only: the shared retransmission cache
 
@@ -99,6 +100,7 @@ func NewTrack(cfg TrackConfig) (*Track, error) {
 		events: telephoneEvents(cfg.Negotiated), keyframe: cfg.Keyframe,
 		kfInterval: int64(cmp.Or(cfg.KeyframeInterval, DefaultKeyframeInterval)),
 		clock:      cmp.Or[Clock](cfg.Clock, realClock{}),
+		batch:      cfg.Batch,
 	}
 	for _, c := range cfg.Negotiated {
 		if isTelephoneEvent(c.MimeType) && t.events.rate(uint8(c.PayloadType)) != 0 {
@@ -363,7 +365,12 @@ func (t *Track) writePacket(pkt *rtp.Packet) {
 	h.Padding, h.PaddingSize = false, 0    // the payload is forwarded without its padding
 	rate := t.events.rate(pkt.PayloadType) // 0: not a telephone event
 	written := 0
-	for _, b := range *t.bindings.Load() {
+	bindings := *t.bindings.Load()
+	if t.batch != nil && len(bindings) > 1 {
+		t.batch.Begin()
+		defer t.batch.End()
+	}
+	for _, b := range bindings {
 		h.SSRC = b.ssrc
 		h.PayloadType = b.payloadType
 		if rate != 0 { // DTMF: the subscriber's telephone-event type at that rate, or nothing
@@ -448,6 +455,10 @@ func (t *Track) ReadRTCPTo(r RTCPReader, reports RTCPSink) {
 func (t *Track) retransmit(b *binding, nack *rtcp.TransportLayerNack, buf []byte, hdr *rtp.Header) int {
 	if t.rtx == nil || t.state.Load() != 0 {
 		return 0
+	}
+	if t.batch != nil {
+		t.batch.Begin()
+		defer t.batch.End()
 	}
 	sent := b.retransmit(t.rtx, nack, buf, hdr)
 	t.counters.countNACK(nack, sent)

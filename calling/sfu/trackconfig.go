@@ -56,4 +56,18 @@ type TrackConfig struct {
 	SinkQueue int
 	// Clock is the time of the keyframe rate limit. Default: the real clock.
 	Clock Clock
+	// Batch brackets each packet's fan-out (and each NACK's answer) so
+	// that the datagrams written to subscribers can leave the socket
+	// together. Default: none.
+	Batch Batcher
+}
+
+// Batcher gathers the datagrams written between Begin and End and sends
+// them at End (calling's UDP sockets do, with one sendmmsg). Begin and
+// End are called in pairs on the goroutine that writes, around writes
+// that never wait for the network; they must be safe for concurrent use
+// (every track's goroutine uses the same Batcher).
+type Batcher interface {
+	Begin()
+	End()
 }

@@ -12,19 +12,20 @@ import (
 )
 
 type config struct {
-	addr     string
-	data     string
-	iceIPs   []string
-	natIPs   []string
-	stun     []string
-	keyFile  string
-	udpPort  int
-	webhook  string
-	whSecret string
-	user     string
-	secret   string
-	demo     demoConfig
-	http     httpLimits
+	addr      string
+	data      string
+	iceIPs    []string
+	natIPs    []string
+	stun      []string
+	keyFile   string
+	udpPort   int
+	sendBatch int
+	webhook   string
+	whSecret  string
+	user      string
+	secret    string
+	demo      demoConfig
+	http      httpLimits
 
 	recording recordingConfig // recording.go
 	// ringTimeout is how long an unanswered call rings (-ring-timeout);
@@ -112,6 +113,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	})
 	fs.StringVar(&c.keyFile, "key", "", "PEM file of the token signing key (P-256 ECDSA or Ed25519; every node of a cluster uses the same); default: generated at start")
 	fs.IntVar(&c.udpPort, "udp-port", 0, "the one UDP port all media shares (0: any free port)")
+	fs.IntVar(&c.sendBatch, "send-batch", 0, "datagrams sent per system call when a packet fans out to many subscribers (0: 64; -1: one sendto each)")
 	fs.StringVar(&c.webhook, "webhook-url", "", "POST call states, DTMF and participant events here, signed with SWITCHBOARD_WEBHOOK_SECRET (docs/webhooks.md)")
 	fs.BoolVar(&c.demo.on, "demo", true, "serve the browser demo at / and hand out demo tokens at /demo/token, to loopback clients only (turn off anywhere real)")
 	fs.BoolVar(&c.demo.public, "demo-insecure-public", false, "INSECURE: serve the demo and its open token endpoint to every address, not only loopback")
