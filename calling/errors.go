@@ -26,8 +26,8 @@ var (
 	// ws:// or wss:// URL.
 	ErrReconnectURL = errors.New("calling: ReconnectURL must be an absolute ws:// or wss:// URL")
 
-	// ErrSendBatch: a MediaConfig.SendBatch below -1.
-	ErrSendBatch = errors.New("calling: MediaConfig.SendBatch must be -1, 0 or positive")
+	// ErrMediaConfig: a MediaConfig.SendBatch or SocketBuffer below -1.
+	ErrMediaConfig = errors.New("calling: MediaConfig.SendBatch and SocketBuffer must be -1, 0 or positive")
 )
 
 // Errors of recording on demand (Server.StartRecording, StopRecording).

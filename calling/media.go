@@ -1,6 +1,7 @@
 package calling
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -45,7 +46,18 @@ type MediaConfig struct {
 	// 0: 64. -1: no batching. Only a Server that builds its API from
 	// MediaConfig (Config.API nil) batches.
 	SendBatch int
+	// SocketBuffer is the send and receive buffer of the media socket, in
+	// bytes (SO_SNDBUF, SO_RCVBUF; the kernel caps it at
+	// net.core.wmem_max and rmem_max). A packet forwarded to many
+	// subscribers is that many datagrams in flight at once (about 1 KiB of
+	// buffer each on Linux until the receiver takes it); with the kernel's
+	// default (about 208 KiB) a fan-out to a few hundred waits on the
+	// socket. 0: DefaultSocketBuffer. -1: the kernel's default.
+	SocketBuffer int
 }
+
+// DefaultSocketBuffer is MediaConfig.SocketBuffer's default: 4 MiB.
+const DefaultSocketBuffer = 4 << 20
 
 // NewAPI returns a pion API with the codecs and interceptors of
 // RegisterMedia and one shared UDP port. Close the returned io.Closer after
@@ -67,8 +79,8 @@ type media struct {
 }
 
 func newMedia(cfg MediaConfig) (*media, error) {
-	if cfg.SendBatch < -1 {
-		return nil, ErrSendBatch
+	if cfg.SendBatch < -1 || cfg.SocketBuffer < -1 {
+		return nil, ErrMediaConfig
 	}
 	me, ir := &webrtc.MediaEngine{}, &interceptor.Registry{}
 	if err := RegisterMedia(me, ir); err != nil {
@@ -105,6 +117,10 @@ func newMedia(cfg MediaConfig) (*media, error) {
 	}
 	// wrap gives pion's mux the socket, batched unless SendBatch is -1.
 	wrap := func(c *net.UDPConn) net.PacketConn {
+		if size := cmp.Or(cfg.SocketBuffer, DefaultSocketBuffer); size > 0 {
+			_ = c.SetWriteBuffer(size) // best effort: the kernel caps it
+			_ = c.SetReadBuffer(size)
+		}
 		if cfg.SendBatch == -1 {
 			return c
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/calling"
 	"github.com/switchboard-rtc/switchboard/rooms"
 )
 
@@ -20,6 +21,8 @@ type config struct {
 	keyFile   string
 	udpPort   int
 	sendBatch int
+	joinRate  float64 // calling.Limits.JoinRate (burst twice that)
+	peerConns int     // calling.Limits.PeerConnections
 	webhook   string
 	whSecret  string
 	user      string
@@ -125,6 +128,8 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.drain.reconnectURL, "drain-reconnect-url", "", "the ws:// or wss:// URL drained clients are told to connect to (default: the same URL, e.g. behind a load balancer)")
 	fs.DurationVar(&c.drain.readyTimeout, "ready-check-timeout", 2*time.Second, "how long each readiness check of GET /readyz may take")
 	clusterFlags(fs, &c.cluster)
+	fs.Float64Var(&c.joinRate, "join-rate", calling.DefaultJoinRate, "joins per second the whole server accepts (a token bucket with a burst of twice that); a join over it gets error 429 join_rate_limited")
+	fs.IntVar(&c.peerConns, "max-peer-connections", calling.DefaultMaxPeerConnections, "live PeerConnections (participants in rooms and calls) the server holds; a join past it gets error 503 server_full")
 	fs.IntVar(&c.maxParticipants, "max-participants", rooms.DefaultMaxParticipants, "participants of one session or room; a join past it is error 409 session_full (Bandwidth's default is 20; a webinar needs more)")
 	opsFlags(fs, &c.ops)
 	c.http = defaultHTTPLimits
@@ -141,6 +146,15 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.ringTimeout <= 0 {
 		return c, fmt.Errorf("-ring-timeout must be positive")
+	}
+	if c.joinRate < 0.5 {
+		return c, fmt.Errorf("-join-rate must be at least 0.5")
+	}
+	if c.peerConns < 1 {
+		return c, fmt.Errorf("-max-peer-connections must be at least 1")
+	}
+	if c.sendBatch < -1 {
+		return c, fmt.Errorf("-send-batch must be -1, 0 or positive")
 	}
 	if c.drain.timeout < 0 || c.drain.readyTimeout <= 0 {
 		return c, fmt.Errorf("-drain-timeout must not be negative and -ready-check-timeout must be positive")

@@ -247,7 +247,8 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	signal, err := calling.New(calling.Config{Rooms: mgr, Verifier: verifier, Hooks: hooks, ICEServers: iceServers,
 		Quality: quality, Recorder: rec, Waker: pushes.waker, RingTimeout: cfg.ringTimeout, Logger: logger,
 		Presence: sh.presence, Cluster: sh.cluster, ClusterSecret: sh.clusterSecret(cfg.cluster),
-		Media: calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort, SendBatch: cfg.sendBatch}})
+		Limits: calling.Limits{JoinRate: cfg.joinRate, JoinBurst: int(2 * cfg.joinRate), PeerConnections: cfg.peerConns},
+		Media:  calling.MediaConfig{ICEIPs: cfg.iceIPs, NAT1To1IPs: cfg.natIPs, UDPPort: cfg.udpPort, SendBatch: cfg.sendBatch}})
 	if err != nil {
 		pushes.close()
 		rec.close()

@@ -239,3 +239,23 @@ func TestNodeTTLFlag(t *testing.T) {
 		t.Fatal("a 31-byte SWITCHBOARD_CLUSTER_SECRET accepted")
 	}
 }
+
+// The media and load flags at their limits and one past.
+func TestLoadFlagLimits(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"-join-rate", "0.5"}, true}, {[]string{"-join-rate", "0.4"}, false},
+		{[]string{"-max-peer-connections", "1"}, true}, {[]string{"-max-peer-connections", "0"}, false},
+		{[]string{"-send-batch", "-1"}, true}, {[]string{"-send-batch", "-2"}, false},
+	} {
+		cfg, err := parseFlags(tc.args, func(string) string { return "" })
+		if (err == nil) != tc.ok {
+			t.Errorf("%v: err %v", tc.args, err)
+		}
+		if tc.ok && tc.args[0] == "-join-rate" && cfg.joinRate != 0.5 {
+			t.Errorf("-join-rate 0.5 parsed as %v", cfg.joinRate)
+		}
+	}
+}
