@@ -23,12 +23,23 @@ import (
 )
 
 func main() {
+	if mode := os.Getenv(forwarderEnv); mode != "" { // a baseline run's forwarder (baseline.go)
+		if err := runForwarder(mode, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest forwarder:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := parseFlags(os.Args[1:], os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(2)
+	}
+	run := run
+	if cfg.baseline != "" {
+		run = runBaseline
 	}
 	rep, err := run(ctx, cfg)
 	if err != nil {
@@ -57,6 +68,7 @@ type config struct {
 	serverPID    int     // 0: no server figures
 	payload      int     // RTP payload bytes
 	json         bool
+	baseline     string // "", sendto or sendmmsg: a plain UDP forwarder instead of the server
 }
 
 func parseFlags(args []string, getenv func(string) string) (config, error) {
@@ -73,6 +85,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.serverPID, "server-pid", 0, "the server's process id, to report its CPU time and memory (Linux /proc)")
 	fs.IntVar(&c.payload, "payload", 80, "RTP payload bytes per packet (Opus at 32 kbit/s is about 80)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
+	fs.StringVar(&c.baseline, "baseline", "", "sendto or sendmmsg: measure a plain UDP forwarder process (one system call per datagram, or per fan-out) in the same shape instead of the server")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -81,7 +94,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		c.publishers = c.participants
 	}
 	switch {
-	case c.user == "" || c.secret == "":
+	case c.baseline != "" && c.baseline != "sendto" && c.baseline != "sendmmsg":
+		return c, errors.New("-baseline must be sendto or sendmmsg")
+	case c.baseline == "" && (c.user == "" || c.secret == ""):
 		return c, errors.New("set SWITCHBOARD_API_USER and SWITCHBOARD_API_SECRET to the server's API credentials")
 	case c.rooms < 1 || c.participants < 2:
 		return c, errors.New("-rooms must be at least 1 and -participants at least 2")

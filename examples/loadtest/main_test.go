@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -136,5 +137,48 @@ func TestBadFlags(t *testing.T) {
 	}
 	if _, err := parseFlags(nil, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_API_USER") {
 		t.Errorf("no credentials: %v", err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(forwarderEnv); mode != "" { // this binary as a baseline's forwarder
+		if err := runForwarder(mode, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// Both baselines forward every packet to the rest of its room, from a
+// separate process whose CPU is measured.
+func TestBaselines(t *testing.T) {
+	for _, mode := range []string{"sendto", "sendmmsg"} {
+		t.Run(mode, func(t *testing.T) {
+			cfg, err := parseFlags([]string{"-baseline", mode, "-rooms", "2", "-participants", "3", "-publishers", "2", "-duration", "1s"}, func(string) string { return "" })
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			rep, err := runBaseline(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case len(rep.Errors) > 0 || rep.Joined != 6:
+				t.Fatalf("joined %d, errors %v", rep.Joined, rep.Errors)
+			case rep.Sent != 4*50 || rep.Expected != 2*rep.Sent: // 4 publishers, 1 s at 50/s; each heard by 2
+				t.Fatalf("sent %d, expected %d", rep.Sent, rep.Expected)
+			case rep.LossPct >= 1 || rep.Received > rep.Expected:
+				t.Fatalf("received %d of %d", rep.Received, rep.Expected)
+			case rep.ServerCPUSeconds <= 0 || rep.ServerRSSMiB <= 0:
+				t.Fatalf("forwarder figures %+v", rep)
+			}
+		})
+	}
+	if _, err := parseFlags([]string{"-baseline", "write"}, func(string) string { return "" }); err == nil {
+		t.Error("-baseline write accepted")
 	}
 }
