@@ -13,10 +13,13 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/internal/codecs"
 	"github.com/switchboard-rtc/switchboard/internal/iceaddr"
+	"github.com/switchboard-rtc/switchboard/internal/lazyinterceptor"
 	"github.com/switchboard-rtc/switchboard/internal/pionlog"
 	"github.com/switchboard-rtc/switchboard/internal/senderreport"
 	"github.com/switchboard-rtc/switchboard/internal/udpbatch"
@@ -170,15 +173,16 @@ func newMedia(cfg MediaConfig) (*media, error) {
 
 // RegisterMedia configures what an SFU API needs: pion's default codecs plus
 // RFC 4733 telephone-event, and the interceptors: NACK generation toward
-// publishers (for the streams that negotiate it: video), RTCP receiver
+// publishers and TWCC feedback (both for video only, and built for a
+// PeerConnection only when a video stream arrives: internal/lazyinterceptor,
+// so an audio-only PeerConnection runs neither goroutine), RTCP receiver
 // reports (pion's) and sender reports (internal/senderreport: a few atomic
 // counters per packet and one goroutine for every PeerConnection, where
-// pion's takes a lock and the time per packet and a goroutine each), and
-// TWCC feedback. No statistics interceptor (nothing on the server reads
-// GetStats; it cost about 7 % of the CPU forwarding audio) and no
-// per-subscriber NACK responder: forwarded video is retransmitted from one
-// cache per published track. Hosts that build their own *webrtc.API
-// (Config.API) call it.
+// pion's takes a lock and the time per packet and a goroutine each). No
+// statistics interceptor (nothing on the server reads GetStats; it cost
+// about 7 % of the CPU forwarding audio) and no per-subscriber NACK
+// responder: forwarded video is retransmitted from one cache per published
+// track. Hosts that build their own *webrtc.API (Config.API) call it.
 func RegisterMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
 	if err := codecs.Register(me); err != nil {
 		return err
@@ -187,7 +191,7 @@ func RegisterMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
 	if err != nil {
 		return err
 	}
-	ir.Add(gen)
+	ir.Add(lazyinterceptor.New(gen, lazyinterceptor.HasFeedback("nack")))
 	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	me.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
 	rr, err := report.NewReceiverInterceptor()
@@ -196,7 +200,18 @@ func RegisterMedia(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
 	}
 	ir.Add(rr)
 	ir.Add(senderreport.New(0, nil))
-	return webrtc.ConfigureTWCCSender(me, ir)
+	// TWCC feedback lets a publisher's browser estimate its uplink for
+	// video; audio goes without (pion's ConfigureTWCCSender adds both).
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeVideo)
+	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, webrtc.RTPCodecTypeVideo); err != nil {
+		return err
+	}
+	twccGen, err := twcc.NewSenderInterceptor()
+	if err != nil {
+		return err
+	}
+	ir.Add(lazyinterceptor.New(twccGen, lazyinterceptor.HasFeedback(webrtc.TypeRTCPFBTransportCC)))
+	return nil
 }
 
 type closerFunc func() error
