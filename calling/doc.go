@@ -28,7 +28,8 @@
 // with one reader goroutine; its subscribers are an immutable slice behind
 // an atomic pointer, replaced on change (copy-on-write); each packet is
 // written once per subscriber from one reused buffer, with no lock and no
-// allocation. All peers share one UDP port (pion's UDP mux).
+// allocation. All peers share one UDP port (pion's UDP mux), and the copies
+// of one packet leave it in one sendmmsg (MediaConfig.SendBatch).
 // Config.TrackObserver hands the host each published track (with its
 // account, session, participant, call and codec) and a context that ends
 // with it, so a recorder or a quality probe can attach an sfu.Sink to it
