@@ -181,7 +181,7 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	i := p.n
 	ip := &p.ips[i]
 	*ip = addr.Addr().As16()
-	p.addrs[i].IP, p.addrs[i].Port = ip[:], int(addr.Port())
+	p.addrs[i].IP, p.addrs[i].Port, p.addrs[i].Zone = ip[:], int(addr.Port()), addr.Addr().Zone()
 	p.msgs[i].Buffers[0] = p.bufs[i][:copy(p.bufs[i], b)]
 	p.n++
 	var full *pending

@@ -342,3 +342,25 @@ func BenchmarkFanOutParallel(b *testing.B) {
 	s := c.Stats()
 	b.ReportMetric(float64(s.Syscalls)/float64(s.Packets), "syscalls/packet")
 }
+
+// A batched datagram is addressed as written, zone included (a link-local
+// IPv6 peer, fe80::…%eth0, is unreachable without it: the kernel refuses
+// a link-local destination with no interface). ::1 with a zone is what a
+// test may send to; the kernel ignores the zone there.
+func TestBatchedAddressKeepsTheZone(t *testing.T) {
+	dst := listen(t, "[::1]:0")
+	c := New(listen(t, "[::1]:0"), 0)
+	to := netip.AddrPortFrom(netip.MustParseAddr("::1").WithZone("lo"), addrPort(dst).Port())
+	c.Begin()
+	_, _ = c.WriteToAddrPort([]byte("z"), to)
+	c.mu.Lock()
+	got := c.cur.msgs[0].Addr.(*net.UDPAddr).AddrPort()
+	c.mu.Unlock()
+	c.End()
+	if got != to {
+		t.Fatalf("batched to %v, written to %v", got, to)
+	}
+	if b := readN(t, dst, 1); string(b[0]) != "z" {
+		t.Fatalf("got %q", b[0])
+	}
+}
