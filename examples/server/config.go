@@ -147,7 +147,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	if c.ringTimeout <= 0 {
 		return c, fmt.Errorf("-ring-timeout must be positive")
 	}
-	if c.joinRate < 0.5 {
+	if !(c.joinRate >= 0.5) { // NaN too
 		return c, fmt.Errorf("-join-rate must be at least 0.5")
 	}
 	if c.peerConns < 1 {

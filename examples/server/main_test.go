@@ -247,6 +247,7 @@ func TestLoadFlagLimits(t *testing.T) {
 		ok   bool
 	}{
 		{[]string{"-join-rate", "0.5"}, true}, {[]string{"-join-rate", "0.4"}, false},
+		{[]string{"-join-rate", "NaN"}, false}, // no limit at all, silently
 		{[]string{"-max-peer-connections", "1"}, true}, {[]string{"-max-peer-connections", "0"}, false},
 		{[]string{"-send-batch", "-1"}, true}, {[]string{"-send-batch", "-2"}, false},
 	} {

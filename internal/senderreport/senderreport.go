@@ -4,7 +4,7 @@
 // three atomic counters and reads the clock once per report interval, not
 // once per packet under a mutex; one goroutine serves every PeerConnection
 // (pion's starts one per PeerConnection), and a PeerConnection's reports
-// leave in one compound RTCP packet.
+// leave in one compound RTCP packet (several past MaxCompound bytes).
 //
 // The RTP timestamp of a report is extrapolated from one packet per
 // interval (the first in-order packet after the previous report): RTP
@@ -24,6 +24,12 @@ import (
 
 // DefaultInterval is how often a stream's sender report is sent.
 const DefaultInterval = time.Second
+
+// MaxCompound is the largest compound RTCP packet of reports written at
+// once, in bytes (before SRTCP): a PeerConnection with more streams than
+// fit (42 reports) gets several packets. It keeps the datagram under a
+// path MTU, and browsers drop RTCP packets over 2 KB.
+const MaxCompound = 1200
 
 // Factory makes the interceptor of each PeerConnection (it implements
 // interceptor.Factory; add it to an interceptor.Registry). Its goroutine
@@ -205,8 +211,8 @@ func (i *Interceptor) Close() error {
 	return nil
 }
 
-// report writes one compound packet of the sender reports of i's streams
-// that have a mark.
+// report writes the sender reports of i's streams that have a mark, as
+// few compound packets of at most MaxCompound bytes as hold them.
 func (i *Interceptor) report(now time.Time) {
 	i.mu.Lock()
 	w := i.w
@@ -217,8 +223,17 @@ func (i *Interceptor) report(now time.Time) {
 		}
 	}
 	i.mu.Unlock()
-	if w != nil && len(pkts) > 0 {
-		_, _ = w.Write(pkts, interceptor.Attributes{})
+	if w == nil {
+		return
+	}
+	for len(pkts) > 0 {
+		n, size := 0, 0
+		for n < len(pkts) && (n == 0 || size+pkts[n].MarshalSize() <= MaxCompound) {
+			size += pkts[n].MarshalSize()
+			n++
+		}
+		_, _ = w.Write(pkts[:n], interceptor.Attributes{})
+		pkts = pkts[n:]
 	}
 }
 

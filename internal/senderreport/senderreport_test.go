@@ -160,3 +160,38 @@ func BenchmarkWritePath(b *testing.B) {
 		})
 	}
 }
+
+// A PeerConnection that sends many streams (a subscriber in a large room)
+// gets its reports in several compound packets, none larger than
+// MaxCompound: one 5 KB datagram would be fragmented on the way, and
+// browsers drop RTCP packets over 2 KB (WebRTC's kMaxRtpPacketLen).
+func TestManyStreamsSplitIntoPacketsThatFit(t *testing.T) {
+	c := &clock{t: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+	f := New(time.Hour, c.now)
+	ii, _ := f.NewInterceptor("")
+	defer ii.Close()
+	out := &rtcpCapture{}
+	ii.BindRTCPWriter(out)
+	const streams = 200
+	for ssrc := uint32(1); ssrc <= streams; ssrc++ {
+		w := bind(t, ii, ssrc, 48000)
+		_, _ = w.Write(&rtp.Header{SequenceNumber: 1, Timestamp: 1}, make([]byte, 80), nil)
+	}
+	f.Report()
+	seen := map[uint32]bool{}
+	for _, pkts := range out.writes {
+		b, err := rtcp.Marshal(pkts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > MaxCompound {
+			t.Fatalf("a compound packet of %d bytes (%d reports), want at most %d", len(b), len(pkts), MaxCompound)
+		}
+		for _, p := range pkts {
+			seen[p.(*rtcp.SenderReport).SSRC] = true
+		}
+	}
+	if len(seen) != streams {
+		t.Fatalf("reports for %d streams, want %d", len(seen), streams)
+	}
+}

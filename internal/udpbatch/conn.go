@@ -32,16 +32,27 @@ const MaxDatagram = 1500
 // Conn is a UDP socket with batched writes. It is safe for concurrent use:
 // any number of goroutines may write, and any number of fan-outs may be
 // open at once (their datagrams share the batch and leave with whichever
-// End comes first).
+// End comes first). Each goroutine's datagrams leave in the order it
+// wrote them.
 type Conn struct {
 	udp   *net.UDPConn
 	batch *ipv4.PacketConn // sendmmsg on Linux; a loop of sendmsg elsewhere
 	size  int
 
-	mu   sync.Mutex
-	open int      // fan-outs between Begin and End; mu
-	cur  *pending // the datagrams waiting; mu
-	free []*pending
+	mu       sync.Mutex
+	open     int      // fan-outs between Begin and End; mu
+	cur      *pending // the datagrams waiting; mu
+	free     []*pending
+	inflight int // batches taken and not yet sent; mu
+
+	// sendMu orders the system calls. A batch holds datagrams of several
+	// goroutines and is sent by whichever takes it; were the sends not
+	// ordered, a goroutine's next datagram (in a later batch, or written
+	// directly) could leave before the batch still being sent by another.
+	// So sendMu is locked while mu is held, by whoever takes a batch and by
+	// a direct write while batches are in flight: the system calls happen
+	// in the order of those critical sections.
+	sendMu sync.Mutex
 
 	packets, syscalls, failed atomic.Uint64
 }
@@ -91,6 +102,9 @@ func (c *Conn) End() {
 	c.mu.Lock()
 	c.open--
 	p := c.takeLocked()
+	if p != nil {
+		c.sendMu.Lock() // in order: see sendMu
+	}
 	c.mu.Unlock()
 	if p != nil {
 		c.send(p)
@@ -98,12 +112,13 @@ func (c *Conn) End() {
 }
 
 // takeLocked returns the waiting batch (nil if empty) and puts an empty one
-// in its place.
+// in its place. The caller locks sendMu before it unlocks mu, then sends.
 func (c *Conn) takeLocked() *pending {
 	p := c.cur
 	if p.n == 0 {
 		return nil
 	}
+	c.inflight++
 	if k := len(c.free); k > 0 {
 		c.cur = c.free[k-1]
 		c.free = c.free[:k-1]
@@ -115,7 +130,8 @@ func (c *Conn) takeLocked() *pending {
 
 // send writes p's datagrams, as many per system call as the kernel takes;
 // a datagram the kernel refuses is dropped (counted in Stats) and the rest
-// still go. p returns to the free list.
+// still go. p returns to the free list. The caller holds sendMu; send
+// unlocks it.
 func (c *Conn) send(p *pending) {
 	msgs := p.msgs[:p.n]
 	for len(msgs) > 0 {
@@ -133,8 +149,10 @@ func (c *Conn) send(p *pending) {
 		}
 		msgs = msgs[min(n, len(msgs)):]
 	}
+	c.sendMu.Unlock()
 	p.n = 0
 	c.mu.Lock()
+	c.inflight--
 	c.free = append(c.free, p)
 	c.mu.Unlock()
 }
@@ -144,8 +162,15 @@ func (c *Conn) send(p *pending) {
 func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	c.mu.Lock()
 	if c.open == 0 || len(b) > MaxDatagram {
+		wait := c.inflight > 0 // batches taken before this write leave first
+		if wait {
+			c.sendMu.Lock()
+		}
 		c.mu.Unlock()
 		n, err := c.udp.WriteToUDPAddrPort(b, addr)
+		if wait {
+			c.sendMu.Unlock()
+		}
 		c.syscalls.Add(1)
 		if err == nil {
 			c.packets.Add(1)
@@ -156,12 +181,13 @@ func (c *Conn) WriteToAddrPort(b []byte, addr netip.AddrPort) (int, error) {
 	i := p.n
 	ip := &p.ips[i]
 	*ip = addr.Addr().As16()
-	p.addrs[i].IP, p.addrs[i].Port = ip[:], int(addr.Port())
+	p.addrs[i].IP, p.addrs[i].Port, p.addrs[i].Zone = ip[:], int(addr.Port()), addr.Addr().Zone()
 	p.msgs[i].Buffers[0] = p.bufs[i][:copy(p.bufs[i], b)]
 	p.n++
 	var full *pending
 	if p.n == len(p.msgs) {
 		full = c.takeLocked()
+		c.sendMu.Lock() // in order: see sendMu
 	}
 	c.mu.Unlock()
 	if full != nil {
