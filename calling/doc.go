@@ -50,10 +50,11 @@
 // not import.
 //
 // Each connection is an actor: a reader, a writer with a bounded queue (a
-// client that lets it fill is disconnected with close code 4008), a pinger
-// (no pong within PingTimeout closes with 4408), and one loop that alone
-// changes the connection's state. Bad tokens close with 4403, identities that
-// break the rule with 4406. A token bounds the connection's life: at its
+// client that lets it fill is disconnected with close code 4008), and one
+// loop that alone changes the connection's state and pings the client
+// every PingInterval (no pong within PingTimeout closes with 4408; a
+// goroutine lives for each ping, none waits between them). Bad tokens
+// close with 4403, identities that break the rule with 4406. A token bounds the connection's life: at its
 // expiry (on Config.Clock) or within TokenCheckInterval of its revocation
 // the connection closes with 4401, unless the client sent a fresh token for
 // the same identity in a refresh message (narrowed grants apply at once).

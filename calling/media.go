@@ -79,6 +79,10 @@ type media struct {
 	api    *webrtc.API
 	closer io.Closer
 	batch  udpbatch.Group
+	// withFeedback returns an API like api whose PeerConnection hands its
+	// decrypted RTCP to fb (one API per PeerConnection: pion's
+	// BufferFactory does not say which PeerConnection a stream is of).
+	withFeedback func(fb *feedback) *webrtc.API
 }
 
 func newMedia(cfg MediaConfig) (*media, error) {
@@ -162,7 +166,12 @@ func newMedia(cfg MediaConfig) (*media, error) {
 	}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return &media{api: api, batch: batch, closer: closerFunc(func() error {
+	withFeedback := func(fb *feedback) *webrtc.API {
+		pcSE := se // NewAPI keeps its own copy; the mux and the filters are shared
+		pcSE.BufferFactory = fb.buffer
+		return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(pcSE))
+	}
+	return &media{api: api, batch: batch, withFeedback: withFeedback, closer: closerFunc(func() error {
 		var errs []error
 		for _, m := range muxes {
 			errs = append(errs, m.Close())
@@ -220,22 +229,35 @@ func (f closerFunc) Close() error { return f() }
 
 // newPeerConnection makes the PeerConnection of a session within the
 // server's PeerConnections and Rooms limits. closePeerConnection releases it.
-func (p *peer) newPeerConnection(sid string) (*webrtc.PeerConnection, error) {
+// With the server's own API the PeerConnection hands the RTCP about the
+// tracks it receives to the returned feedback (nil with a host's API: then
+// a goroutine per sender reads it, sfu.Track.ReadRTCPTo).
+func (p *peer) newPeerConnection(sid string) (*webrtc.PeerConnection, *feedback, error) {
 	if err := p.srv.lim.acquirePC(p, roomKey{p.claims.Account, sid}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	pc, err := p.srv.api.NewPeerConnection(webrtc.Configuration{})
+	api := p.srv.api
+	var fb *feedback
+	if p.srv.withFeedback != nil {
+		fb = newFeedback()
+		api = p.srv.withFeedback(fb)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		p.srv.lim.releasePC(p)
-		return nil, err
+		return nil, nil, err
 	}
-	return pc, nil
+	return pc, fb, nil
 }
 
-// closePeerConnection closes pc (if any) and releases the peer's slot.
-func (p *peer) closePeerConnection(pc *webrtc.PeerConnection) {
+// closePeerConnection closes pc (if any), ends fb's measurements and
+// releases the peer's slot.
+func (p *peer) closePeerConnection(pc *webrtc.PeerConnection, fb *feedback) {
 	if pc != nil {
 		_ = pc.Close()
+	}
+	if fb != nil {
+		fb.close()
 	}
 	p.srv.lim.releasePC(p)
 }

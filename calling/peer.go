@@ -18,7 +18,7 @@ import (
 
 // peer is one signaling connection and, after join, its PeerConnection. It
 // is an actor (docs/architecture.md): a reader goroutine, a writer goroutine
-// with a bounded queue, a pinger, and one loop that alone mutates the state
+// with a bounded queue, and one loop that alone mutates the state and pings
 // in peerState. Anything else talks to it through send, poke, post and fail.
 type peer struct {
 	srv    *Server
@@ -28,7 +28,7 @@ type peer struct {
 
 	ctx        context.Context
 	cancel     context.CancelFunc
-	wg         sync.WaitGroup // reader, pinger, track readers (Forward), RTCP readers
+	wg         sync.WaitGroup // reader, a ping waiting for its pong, track readers (Forward), RTCP readers
 	writerDone chan struct{}
 
 	out   chan []byte            // to the writer; full = slow consumer
@@ -41,6 +41,12 @@ type peer struct {
 	closeMu   sync.Mutex
 	closeCode websocket.StatusCode
 	closeMsg  string
+
+	// noData: the client's last join, call or accept asked for no data
+	// channel (on the loop).
+	noData bool
+	// pinging: a ping waits for its pong (ping).
+	pinging atomic.Bool
 
 	// Set once by join (on the loop) before the peer is visible to others.
 	pid      string
@@ -99,10 +105,9 @@ func newPeer(s *Server, conn *websocket.Conn, c *auth.Claims) *peer {
 // and the close code. Instead the writer flushes, then Close sends the close
 // frame, which ends the reader's Read.
 func (p *peer) run() {
-	p.wg.Add(2)
+	p.wg.Add(1) // the reader; the writer signals writerDone
 	go p.reader()
 	go p.writer()
-	go p.pinger()
 	online := p.srv.goOnline(p)
 	switch {
 	case p.rl != nil: // the home node greets it
@@ -267,11 +272,27 @@ func (p *peer) writer() {
 	}
 }
 
-func (p *peer) pinger() {
-	defer p.wg.Done()
-	if keepalive(p.ctx, p.conn, p.srv.cfg.PingInterval, p.srv.cfg.PingTimeout) {
-		p.fail(protocol.CloseTimeout, "ping timeout")
+// ping checks that the client is alive (on the loop, every PingInterval):
+// a goroutine that lives for one ping waits for the pong, so no goroutine
+// per connection waits between pings. No pong within PingTimeout closes
+// the connection with 4408.
+func (p *peer) ping() {
+	if !p.pinging.CompareAndSwap(false, true) {
+		return // the last one is still waiting
 	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer p.pinging.Store(false)
+		// Not bound to p.ctx: coder/websocket closes a connection whose
+		// context ends, which would lose the close code.
+		ctx, cancel := context.WithTimeout(context.Background(), p.srv.cfg.PingTimeout)
+		err := p.conn.Ping(ctx)
+		cancel()
+		if err != nil && p.ctx.Err() == nil {
+			p.fail(protocol.CloseTimeout, "ping timeout")
+		}
+	}()
 }
 
 // keepalive pings conn every interval until ctx ends; it reports true when
@@ -297,11 +318,15 @@ func keepalive(ctx context.Context, conn *websocket.Conn, interval, timeout time
 }
 
 func (p *peer) loop() {
+	pings := time.NewTicker(p.srv.cfg.PingInterval)
+	defer pings.Stop()
 	for {
 		p.drainIfIdle() // drain.go
 		select {
 		case <-p.ctx.Done():
 			return
+		case <-pings.C:
+			p.ping()
 		case m := <-p.inbox:
 			p.handle(m)
 		case <-p.fnC:
@@ -374,6 +399,7 @@ func (p *peer) handle(m *protocol.Message) {
 // peerState is owned by the peer's loop.
 type peerState struct {
 	pc          *webrtc.PeerConnection
+	feedback    *feedback                                    // the RTCP of pc's senders (nil: read by a goroutine each)
 	ephemeral   bool                                         // participant created for this connection; deleted on leave
 	leaveRoom   bool                                         // joined a room by name; leaves it on disconnect
 	roomName    string                                       // the room joined by name ("" for a session joined by id)

@@ -92,7 +92,11 @@ func (p *peer) checkCallable(m *protocol.Message) error {
 	if err := checkPublications(m.Publish); err != nil {
 		return err
 	}
-	return p.mayPublish(m.Publish, nil)
+	if err := p.mayPublish(m.Publish, nil); err != nil {
+		return err
+	}
+	p.noData = m.DataChannel != nil && !*m.DataChannel
+	return nil
 }
 
 // enterCall joins the call's session (on the loop, after accept).

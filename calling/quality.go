@@ -27,8 +27,9 @@ type QualityMonitor interface {
 	Join(participantID, identity string)
 	Remove(participantID string)
 	// AttachUplink measures a track the participant publishes: write is
-	// attached as a sink of the track (sfu.Sink: the forwarded packets, in
-	// order, on the track's sink goroutine) until detach. stream names the
+	// attached as a probe of the track (sfu.Track.Observe: the forwarded
+	// packets, in order, on the track's reader goroutine, so it must return
+	// at once) until detach. stream names the
 	// track on the server ("<participant id>/<stream alias>"); mimeType,
 	// clockRate and eventPayloadTypes are its codec and its RFC 4733
 	// telephone-event payload types. The Server detaches it while the
@@ -36,8 +37,9 @@ type QualityMonitor interface {
 	AttachUplink(participantID, stream, mimeType string, clockRate uint32, eventPayloadTypes []uint8) (write func(h *rtp.Header, payload []byte) error, detach func(), err error)
 	// AttachDownlink measures a track the server sends the participant:
 	// report receives the RTCP packets holding sender or receiver reports
-	// that the participant sends about it (read from the server's RTP
-	// sender, sfu.Track.ReadRTCPTo) until detach. stream names the
+	// that the participant sends about it (an sfu.Feedback's RTCPSink, on
+	// the goroutine of the participant's PeerConnection that reads its
+	// RTCP) until detach. stream names the
 	// published track as in AttachUplink; ssrc is the stream's SSRC as the
 	// participant receives it.
 	AttachDownlink(participantID, stream string, ssrc uint32, mimeType string, clockRate uint32) (report func(pkts []rtcp.Packet) error, detach func(), err error)
@@ -254,7 +256,7 @@ func (p *peer) measureUplink(pt *pubTrack) {
 	if err != nil {
 		return
 	}
-	unsink, err := pt.Attach(sfu.SinkFunc(write))
+	unsink, err := pt.Observe(sfu.SinkFunc(write))
 	if err != nil {
 		detach()
 		return

@@ -28,8 +28,11 @@ type Server struct {
 	api       *webrtc.API
 	batch     sfu.Batcher // the sockets' send batching; nil: none
 	apiCloser io.Closer
-	log       *slog.Logger
-	lim       *limiter
+	// withFeedback makes a PeerConnection's API (newPeerConnection); nil
+	// with a host's Config.API.
+	withFeedback func(*feedback) *webrtc.API
+	log          *slog.Logger
+	lim          *limiter
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -129,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.api, s.apiCloser = m.api, m.closer
+		s.api, s.apiCloser, s.withFeedback = m.api, m.closer, m.withFeedback
 		if m.batch != nil {
 			s.batch = m.batch
 		}

@@ -53,6 +53,7 @@ func (p *peer) join(m *protocol.Message) error {
 
 // joinHere joins the room or session m names on this node.
 func (p *peer) joinHere(m *protocol.Message) error {
+	p.noData = m.DataChannel != nil && !*m.DataChannel
 	p.st.recording = ""
 	if m.Options != nil {
 		p.st.recording = m.Options.Recording // the room's call option of the recording policy
@@ -113,7 +114,7 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []protocol
 		p.leaveSession(part.ID, sid)
 		return err
 	}
-	pc, err := p.newPeerConnection(sid)
+	pc, fb, err := p.newPeerConnection(sid)
 	if err != nil {
 		p.leaveSession(part.ID, sid)
 		return err
@@ -123,20 +124,22 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []protocol
 		p.identity = part.ID
 	}
 	p.log = p.srv.log.With("identity", p.claims.Subject, "participant", part.ID, "session", sid)
-	p.st.pc = pc
+	p.st.pc, p.st.feedback = pc, fb
 	p.st.senders = make(map[trackKey]*outTrack)
 	p.st.published = make(map[string]*pubTrack)
 	p.st.recv = make(map[*webrtc.RTPReceiver]protocol.Publication)
 	p.st.mutes = make(map[string]bool)
 	p.st.fwd = make(map[*webrtc.RTPReceiver]*pubTrack)
 	p.installCallbacks(pc)
-	err = p.openDataChannel(pc)
+	if !p.noData {
+		err = p.openDataChannel(pc)
+	}
 	if err == nil {
 		err = p.addReceivers(pubs)
 	}
 	if err != nil {
-		p.closePeerConnection(pc)
-		p.st.pc = nil
+		p.closePeerConnection(pc, fb)
+		p.st.pc, p.st.feedback = nil, nil
 		p.leaveSession(part.ID, sid)
 		return err
 	}
@@ -168,7 +171,14 @@ func (p *peer) enterSession(part *rooms.Participant, sid string, pubs []protocol
 	p.srv.tellRecording(r.key, p)
 	p.srv.recordRoom(r)
 	p.sync()
-	p.negotiate() // the data channel and the receivers need an offer even with nothing to send
+	// The data channel and the receivers need an offer even with nothing to
+	// send. A PeerConnection with no m-line at all (no data channel, nothing
+	// published, nothing yet to receive) cannot be offered: it has no
+	// transport to describe, so its first offer waits for sync to add a
+	// sender.
+	if !p.noData || len(pc.GetTransceivers()) > 0 {
+		p.negotiate()
+	}
 	return nil
 }
 
@@ -411,7 +421,7 @@ func (p *peer) exitSession() {
 	for _, f := range p.st.fwd { // their observers' contexts end
 		f.close()
 	}
-	p.closePeerConnection(p.st.pc)
+	p.closePeerConnection(p.st.pc, p.st.feedback)
 	p.dcMu.Lock()
 	p.dc = nil
 	p.dcMu.Unlock()

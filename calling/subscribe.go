@@ -18,8 +18,9 @@ import (
 // subscriber. Its fields are owned by the subscriber's loop, which is also
 // where pion calls Bind (inside SetRemoteDescription).
 type outTrack struct {
-	t  *sfu.Track
-	tr *webrtc.RTPTransceiver
+	t    *sfu.Track
+	tr   *webrtc.RTPTransceiver
+	ssrc uint32 // the sender's, when its RTCP goes through the peer's feedback (0: a reader goroutine)
 	// payloadTypes are the payload types the subscriber's last answer
 	// accepted on this m-line (nil: not known; every codec of ctx counts).
 	// A sender made for a reused m-line carries the API's codecs, not the
@@ -93,6 +94,9 @@ func (p *peer) sync() {
 		}
 		delete(p.st.senders, k)
 		changed = true
+		if p.st.feedback != nil && o.ssrc != 0 {
+			p.st.feedback.remove(o.ssrc)
+		}
 		if s := o.tr.Sender(); s != nil {
 			if err := p.st.pc.RemoveTrack(s); err != nil { // the m-line goes inactive
 				continue
@@ -122,6 +126,14 @@ func (p *peer) sync() {
 		p.st.senders[k] = o
 		s := o.tr.Sender()
 		reports, stop := p.measureDownlink(k, t, s)
+		if fb := p.st.feedback; fb != nil && s != nil {
+			if enc := s.GetParameters().Encodings; len(enc) > 0 {
+				o.ssrc = uint32(enc[0].SSRC)
+				fb.add(o.ssrc, t.NewFeedback(reports), stop)
+				changed = true
+				continue
+			}
+		}
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()

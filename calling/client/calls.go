@@ -12,7 +12,7 @@ func (c *Client) Call(ctx context.Context, to string, opts protocol.CallOptions)
 	c.mu.Lock()
 	pubs := append([]protocol.Publication(nil), c.pubs...)
 	c.mu.Unlock()
-	m, err := c.request(ctx, protocol.Message{Type: protocol.TypeCall, To: to, Options: &opts, Publish: pubs})
+	m, err := c.request(ctx, protocol.Message{Type: protocol.TypeCall, To: to, Options: &opts, Publish: pubs, DataChannel: c.dataChannel()})
 	if err != nil {
 		return "", err
 	}
@@ -24,7 +24,7 @@ func (c *Client) Accept(callID string, opts protocol.CallOptions) error {
 	c.mu.Lock()
 	pubs := append([]protocol.Publication(nil), c.pubs...)
 	c.mu.Unlock()
-	return c.write(protocol.Message{Type: protocol.TypeAccept, ID: c.nextID(), CallID: callID, Options: &opts, Publish: pubs})
+	return c.write(protocol.Message{Type: protocol.TypeAccept, ID: c.nextID(), CallID: callID, Options: &opts, Publish: pubs, DataChannel: c.dataChannel()})
 }
 
 // Reject declines an incoming call.

@@ -33,6 +33,11 @@ type Config struct {
 	TokenSource func(ctx context.Context) (string, error)
 	// API makes the PeerConnection. Default: NewAPI() (every interface).
 	API *webrtc.API
+	// NoDataChannel asks the server for no data channel on this client's
+	// PeerConnections (join, call and accept carry "dataChannel": false):
+	// SendData fails and no data messages or broadcasts arrive; the server
+	// saves an SCTP association (five goroutines) per participant.
+	NoDataChannel bool
 	// HTTPClient for the WebSocket handshake. Default http.DefaultClient.
 	HTTPClient *http.Client
 	// OnMessage, if set, sees every message from the server after the

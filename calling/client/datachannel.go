@@ -8,9 +8,26 @@ import (
 	"github.com/switchboard-rtc/switchboard/calling/protocol"
 )
 
+// ErrNoDataChannel is SendData's error on a client made with
+// Config.NoDataChannel.
+var ErrNoDataChannel = errors.New("client: no data channel (Config.NoDataChannel)")
+
+// dataChannel is the dataChannel field of join, call and accept: false
+// with Config.NoDataChannel, else absent.
+func (c *Client) dataChannel() *bool {
+	if !c.cfg.NoDataChannel {
+		return nil
+	}
+	no := false
+	return &no
+}
+
 // SendData sends a text message over the data channel to an identity
 // (empty = everyone else in the room).
 func (c *Client) SendData(ctx context.Context, to, text string) error {
+	if c.cfg.NoDataChannel {
+		return ErrNoDataChannel
+	}
 	select {
 	case <-c.DataChannelOpen():
 	case <-ctx.Done():

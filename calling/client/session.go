@@ -21,7 +21,7 @@ func (c *Client) Join(ctx context.Context, req JoinRequest) (*protocol.Message, 
 	c.mu.Lock()
 	pubs := append([]protocol.Publication(nil), c.pubs...)
 	c.mu.Unlock()
-	m := protocol.Message{Type: protocol.TypeJoin, Room: req.Room, SessionID: req.SessionID, Publish: pubs}
+	m := protocol.Message{Type: protocol.TypeJoin, Room: req.Room, SessionID: req.SessionID, Publish: pubs, DataChannel: c.dataChannel()}
 	if req.Recording != "" {
 		m.Options = &protocol.CallOptions{Recording: req.Recording}
 	}

@@ -85,6 +85,10 @@ type Message struct {
 	// room's call option of the recording policy); nothing else of it is read.
 	// join, publish: tracks the client publishes.
 	Publish []Publication `json:"publish,omitempty"`
+	// join, call, accept: false asks the server to open no data channel on
+	// this connection's PeerConnection (no data messages or broadcasts reach
+	// it; the server saves an SCTP association). Absent or true: it opens one.
+	DataChannel *bool `json:"dataChannel,omitempty"`
 	// unpublish, mute: the stream concerned.
 	StreamAlias string `json:"streamAlias,omitempty"`
 	Muted       *bool  `json:"muted,omitempty"`

@@ -10,11 +10,16 @@
 // A Track is made for the publisher's negotiated codec (NewTrack), added to
 // each subscriber's PeerConnection as a webrtc.TrackLocal (pion calls Bind
 // and Unbind), and fed by Forward with the publisher's *webrtc.TrackRemote
-// on a goroutine of its own. Each subscriber's RTPSender is read by
-// ReadRTCP, which turns PLI and FIR into keyframe requests (at most one per
-// TrackConfig.KeyframeInterval) and answers NACKs from the shared cache;
-// ReadRTCPTo also hands the subscriber's sender and receiver reports to an
-// RTCPSink (a quality probe measuring the subscriber's downlink).
+// on a goroutine of its own. A subscriber's RTCP about the track goes to a
+// Feedback (Track.NewFeedback), whose HandleRTCP turns PLI and FIR into
+// keyframe requests (at most one per TrackConfig.KeyframeInterval), answers
+// NACKs from the shared cache and hands sender and receiver reports to an
+// RTCPSink (a quality probe measuring the subscriber's downlink). The caller
+// decides where HandleRTCP runs: package calling calls it on the goroutine
+// pion already has for the subscriber's decrypted RTCP, so a subscriber
+// costs no goroutine here; ReadRTCP and ReadRTCPTo are the same handling
+// in a loop over an RTPSender's ReadRTCP, one goroutine per sender, for a
+// host that builds its own webrtc.API.
 //
 // # The per-packet path
 //
@@ -34,15 +39,19 @@
 // bytes written to subscribers are counted with two atomic adds per packet
 // (Track.Stats, read at any time for metrics). A video packet
 // is also copied into the retransmission cache (a mutex that only NACK
-// answers contend for).
+// answers contend for). A probe (Observe) is called right there on the
+// reader goroutine, with no copy and no queue: it is for what only counts
+// (a quality probe reading sequence numbers and timestamps), and must
+// never wait.
 //
 // # Concurrency
 //
 // Track is safe for concurrent use. Forward runs on one goroutine (the
-// caller's); ReadRTCP on one goroutine per subscriber, which also calls
-// its RTCPSink (ReadRTCPTo); the sinks of a track
-// are called on its sink goroutine, which Attach starts and Close ends.
-// Bind, Unbind, Attach, detach, SetMuted, RequestKeyframe and Close may be
-// called from any goroutine. Close does not wait for a sink; a detach
-// function waits for its sink's call in flight.
+// caller's), which also calls the probes; a Feedback is used by one
+// goroutine at a time, which also calls its RTCPSink (ReadRTCP runs one
+// per subscriber); the sinks of a track are called on its sink goroutine,
+// which Attach starts and Close ends. Bind, Unbind, Attach, Observe,
+// detach, SetMuted, RequestKeyframe, NewFeedback and Close may be called
+// from any goroutine. Close does not wait for a sink; a detach function
+// waits for its sink's or probe's call in flight.
 package sfu

@@ -67,7 +67,8 @@ type Track struct {
 	started  atomic.Bool   // Forward has been called
 	bindings atomic.Pointer[[]*binding]
 	sinks    atomic.Pointer[[]*attachment]
-	sinkQ    atomic.Pointer[sinkQueue] // the queue while a sink is attached, else nil
+	probes   atomic.Pointer[[]*attachment] // Observe's: called on the reader goroutine
+	sinkQ    atomic.Pointer[sinkQueue]     // the queue while a sink is attached, else nil
 
 	mu     sync.Mutex // serialises the copy-on-write writers of bindings and sinks, and Close
 	queue  *sinkQueue // made at the first Attach; mu
@@ -117,6 +118,8 @@ func NewTrack(cfg TrackConfig) (*Track, error) {
 	noBindings, noSinks := []*binding{}, []*attachment{}
 	t.bindings.Store(&noBindings)
 	t.sinks.Store(&noSinks)
+	noProbes := []*attachment{}
+	t.probes.Store(&noProbes)
 	if cfg.Muted {
 		t.state.Store(stateMuted)
 	}
@@ -176,8 +179,12 @@ func (t *Track) Close() {
 	for _, a := range *t.sinks.Load() {
 		a.gone.Store(true)
 	}
-	noSinks := []*attachment{}
+	for _, a := range *t.probes.Load() {
+		a.gone.Store(true)
+	}
+	noSinks, noProbes := []*attachment{}, []*attachment{}
 	t.sinks.Store(&noSinks)
+	t.probes.Store(&noProbes)
 	t.sinkQ.Store(nil)
 	t.cancel()
 }
@@ -231,17 +238,65 @@ func (t *Track) Attach(s Sink) (detach func(), err error) {
 func (t *Track) remove(a *attachment) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	old := *t.sinks.Load()
-	next := make([]*attachment, 0, len(old))
-	for _, x := range old {
-		if x != a {
-			next = append(next, x)
-		}
-	}
+	next := without(*t.sinks.Load(), a)
 	t.sinks.Store(&next)
 	if len(next) == 0 {
 		t.sinkQ.Store(nil)
 	}
+}
+
+// dropProbe removes a probe that failed.
+func (t *Track) dropProbe(a *attachment) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	next := without(*t.probes.Load(), a)
+	t.probes.Store(&next)
+}
+
+// without returns a copy of list without a.
+func without(list []*attachment, a *attachment) []*attachment {
+	next := make([]*attachment, 0, len(list))
+	for _, x := range list {
+		if x != a {
+			next = append(next, x)
+		}
+	}
+	return next
+}
+
+// Observe attaches a probe: a Sink called on the track's reader goroutine,
+// right after each packet is written to the PeerConnection subscribers,
+// with no queue, no copy and no goroutine of its own. It sees what an
+// attached Sink sees (the same packets, the publisher's header without
+// extensions or padding, the payload valid only during the call), but it
+// runs on the per-packet path: WriteRTP must return at once (update a few
+// counters under an uncontended lock at most; no I/O, no channel send that
+// can wait, no allocation per packet), or it delays every subscriber of the
+// track. A quality probe that reads sequence numbers and timestamps is the
+// use; a recorder or anything that may wait takes Attach. A probe that
+// returns an error is detached. detach stops the calls and waits for a call
+// in flight; it must not be called from the probe's own WriteRTP. Observing
+// a closed track returns ErrClosed.
+func (t *Track) Observe(s Sink) (detach func(), err error) {
+	a := &attachment{sink: s}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil, ErrClosed
+	}
+	old := *t.probes.Load()
+	next := make([]*attachment, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, a)
+	t.probes.Store(&next)
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		next := without(*t.probes.Load(), a)
+		t.probes.Store(&next)
+		t.mu.Unlock()
+		a.detach()
+	}, nil
 }
 
 // Bind implements webrtc.TrackLocal: it picks the subscriber's payload type
@@ -385,6 +440,14 @@ func (t *Track) writePacket(pkt *rtp.Packet) {
 		}
 	}
 	t.counters.countForward(written, len(pkt.Payload))
+	if probes := *t.probes.Load(); len(probes) > 0 {
+		h.SSRC, h.PayloadType = pkt.SSRC, pkt.PayloadType // the publisher's, as sinks see them
+		for _, a := range probes {
+			if a.write(h, pkt.Payload) {
+				t.dropProbe(a)
+			}
+		}
+	}
 	if q := t.sinkQ.Load(); q != nil {
 		q.push(&pkt.Header, pkt.Payload)
 	}
@@ -398,55 +461,85 @@ func (t *Track) writePacket(pkt *rtp.Packet) {
 func (t *Track) ReadRTCP(r RTCPReader) { t.ReadRTCPTo(r, nil) }
 
 // ReadRTCPTo is ReadRTCP that also hands the subscriber's reports to
-// reports (nil: none): every RTCP packet read that holds a sender or
-// receiver report, audio or video, as rtcp.Unmarshal parsed it (the
-// reports' blocks are about the streams the subscriber receives: this
-// track's, with the subscriber's SSRC, and possibly others of its
-// PeerConnection). The sink is called on this goroutine, one packet at a
-// time; it must not block or keep pkts. A sink that returns an error is
-// not called again.
+// reports (nil: none); see Feedback. It is a loop around a Feedback's
+// HandleRTCP: where the RTCP can be had without a reader per sender (a
+// pion BufferFactory that sees the decrypted packets), use a Feedback.
 func (t *Track) ReadRTCPTo(r RTCPReader, reports RTCPSink) {
+	f := t.NewFeedback(reports)
 	buf := make([]byte, maxPacket)
-	pktBuf := make([]byte, maxPacket)
-	var hdr rtp.Header
-	var b *binding
-	video := t.kind == webrtc.RTPCodecTypeVideo
 	for {
 		n, _, err := r.Read(buf)
 		if err != nil {
 			return
 		}
-		if !video && reports == nil {
-			continue
-		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
-		hasReport := false
-		for _, p := range pkts {
-			switch p := p.(type) {
-			case *rtcp.ReceiverReport, *rtcp.SenderReport:
-				hasReport = true
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if video {
-					t.RequestKeyframe()
+		f.HandleRTCP(buf[:n])
+	}
+}
+
+// Feedback acts on the RTCP one subscriber sends about this track: PLI and
+// FIR become keyframe requests (at most one per TrackConfig.KeyframeInterval),
+// NACKs are answered from the shared retransmission cache (video), and
+// every packet holding a sender or receiver report goes to the RTCPSink
+// given to NewFeedback, as rtcp.Unmarshal parsed it (the reports' blocks
+// are about the streams the subscriber receives: this track's, with the
+// subscriber's SSRC, and possibly others of its PeerConnection). The sink
+// is called on the caller's goroutine, one packet at a time; it must not
+// block or keep pkts. A sink that returns an error is not called again.
+//
+// A Feedback is not safe for concurrent use: one goroutine at a time calls
+// HandleRTCP.
+type Feedback struct {
+	t       *Track
+	reports RTCPSink
+	video   bool
+	b       *binding // the binding of the last NACK's SSRC
+	hdr     rtp.Header
+	buf     []byte // retransmissions; made at the first NACK
+}
+
+// NewFeedback returns the handler of one subscriber's RTCP for this track.
+func (t *Track) NewFeedback(reports RTCPSink) *Feedback {
+	return &Feedback{t: t, reports: reports, video: t.kind == webrtc.RTPCodecTypeVideo}
+}
+
+// HandleRTCP acts on raw, one RTCP packet or compound packet as the
+// subscriber sent it (decrypted). Audio without a report sink has nothing
+// to act on, and raw is not even parsed.
+func (f *Feedback) HandleRTCP(raw []byte) {
+	if !f.video && f.reports == nil {
+		return
+	}
+	pkts, err := rtcp.Unmarshal(raw)
+	if err != nil {
+		return
+	}
+	t := f.t
+	hasReport := false
+	for _, p := range pkts {
+		switch p := p.(type) {
+		case *rtcp.ReceiverReport, *rtcp.SenderReport:
+			hasReport = true
+		case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+			if f.video {
+				t.RequestKeyframe()
+			}
+		case *rtcp.TransportLayerNack:
+			if !f.video {
+				continue
+			}
+			if f.b == nil || f.b.ssrc != p.MediaSSRC {
+				f.b = t.bindingBySSRC(p.MediaSSRC)
+			}
+			if f.b != nil {
+				if f.buf == nil {
+					f.buf = make([]byte, maxPacket)
 				}
-			case *rtcp.TransportLayerNack:
-				if !video {
-					continue
-				}
-				if b == nil || b.ssrc != p.MediaSSRC {
-					b = t.bindingBySSRC(p.MediaSSRC)
-				}
-				if b != nil {
-					t.retransmit(b, p, pktBuf, &hdr)
-				}
+				t.retransmit(f.b, p, f.buf, &f.hdr)
 			}
 		}
-		if hasReport && reports != nil && reports.WriteRTCP(pkts) != nil {
-			reports = nil
-		}
+	}
+	if hasReport && f.reports != nil && f.reports.WriteRTCP(pkts) != nil {
+		f.reports = nil
 	}
 }
 

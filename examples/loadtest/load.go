@@ -155,7 +155,7 @@ func (p *participant) start(ctx context.Context, cfg config, api *webrtc.API, wg
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	wsURL := "ws" + strings.TrimPrefix(cfg.url, "http") + "/v1/signal"
-	c, err := client.Dial(dctx, client.Config{URL: wsURL, Token: tok, API: api})
+	c, err := client.Dial(dctx, client.Config{URL: wsURL, Token: tok, API: api, NoDataChannel: !cfg.dataChannel})
 	if err != nil {
 		return fmt.Errorf("dial: %w", err)
 	}

@@ -69,6 +69,7 @@ type config struct {
 	payload      int     // RTP payload bytes
 	json         bool
 	baseline     string // "", sendto or sendmmsg: a plain UDP forwarder instead of the server
+	dataChannel  bool   // ask the server for each participant's data channel
 }
 
 func parseFlags(args []string, getenv func(string) string) (config, error) {
@@ -85,6 +86,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.serverPID, "server-pid", 0, "the server's process id, to report its CPU time and memory (Linux /proc)")
 	fs.IntVar(&c.payload, "payload", 80, "RTP payload bytes per packet (Opus at 32 kbit/s is about 80)")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
+	fs.BoolVar(&c.dataChannel, "data-channel", true, "open each participant's data channel (false: audio-only peers, as a phone app that never sends data would join)")
 	fs.StringVar(&c.baseline, "baseline", "", "sendto or sendmmsg: measure a plain UDP forwarder process (one system call per datagram, or per fan-out) in the same shape instead of the server")
 	if err := fs.Parse(args); err != nil {
 		return c, err
