@@ -5,8 +5,10 @@
 // Ring, Redirect, Hangup.
 //
 // Parse turns a document into typed verbs (PlayAudio, Gather, …), with
-// every attribute checked against the range Bandwidth documents and every
-// default filled in, and URLs resolved against the document's own URL. A
+// every attribute it uses checked against the range Bandwidth documents
+// (attributes that mean nothing here are accepted unchecked and ignored)
+// and every default filled in, and URLs resolved against the document's
+// own URL. A
 // document that is not well formed, holds a verb or attribute this package
 // does not know, or a value out of range, is refused as a whole with an
 // *Error naming the verb and attribute: nothing of it runs. The supported

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +31,7 @@ const (
 	CodeInvalidAttr   = "invalid_attribute" // an unknown attribute or a value out of range
 	CodeInvalidText   = "invalid_text"      // an element's text (URL, digits, name) is wrong or missing
 	CodeUnsupported   = "unsupported"       // known to Bandwidth, impossible here (a phone number target)
-	CodeInvalidNested = "invalid_nesting"   // a verb where it may not be (PlayAudio is the only child of Gather…)
+	CodeInvalidNested = "invalid_nesting"   // a verb where it may not be (only PlayAudio and SpeakSentence go in Gather…)
 )
 
 // Error is why a document was refused: the verb (and attribute) at fault,
@@ -72,22 +74,18 @@ func Parse(doc []byte, base *url.URL) (*Response, error) {
 	if len(doc) > MaxDocumentBytes {
 		return nil, &Error{Code: CodeTooLarge, Reason: fmt.Sprintf("document is %d bytes, more than %d", len(doc), MaxDocumentBytes)}
 	}
-	var root node
-	d := xml.NewDecoder(bytes.NewReader(doc))
-	d.Strict = true
-	if err := d.Decode(&root); err != nil {
-		return nil, &Error{Code: CodeSyntax, Reason: "not well-formed XML: " + err.Error()}
+	root, err := decodeRoot(doc)
+	if err != nil {
+		return nil, err
 	}
-	if rest, err := d.Token(); err == nil {
-		if _, ok := rest.(xml.StartElement); ok {
-			return nil, &Error{Code: CodeSyntax, Reason: "more than one root element"}
-		}
+	if root.XMLName.Space != "" {
+		return nil, &Error{Code: CodeSyntax, Reason: "namespaces are not part of BXML"}
 	}
-	if root.XMLName.Local != "Response" || root.XMLName.Space != "" {
-		return nil, &Error{Code: CodeSyntax, Reason: fmt.Sprintf("the root element must be <Response>, not <%s>", root.XMLName.Local)}
+	if root.XMLName.Local != "Response" {
+		return nil, &Error{Code: CodeSyntax, Reason: fmt.Sprintf("the root element must be <Response>, not <%s>", clip(root.XMLName.Local))}
 	}
 	if len(root.Attrs) > 0 {
-		return nil, &Error{Code: CodeInvalidAttr, Reason: "<Response> takes no attributes"}
+		return nil, &Error{Code: CodeInvalidAttr, Attr: qname(root.Attrs[0].Name), Reason: "<Response> takes no attributes"}
 	}
 	if strings.TrimSpace(root.Text) != "" {
 		return nil, &Error{Code: CodeInvalidText, Reason: "<Response> holds verbs, not text"}
@@ -104,6 +102,72 @@ func Parse(doc []byte, base *url.URL) (*Response, error) {
 	return r, nil
 }
 
+// decodeRoot reads the one root element of doc. Before and after it only
+// an XML declaration, comments and white space may stand; a DOCTYPE is
+// refused (BXML has none, and no entity beyond XML's five is expanded).
+func decodeRoot(doc []byte) (node, error) {
+	var root node
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	d.Strict = true
+	seen := false
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			if !seen {
+				return root, &Error{Code: CodeSyntax, Reason: "no root element"}
+			}
+			return root, nil
+		}
+		if err != nil {
+			return root, &Error{Code: CodeSyntax, Reason: "not well-formed XML: " + err.Error()}
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if seen {
+				return root, &Error{Code: CodeSyntax, Reason: "more than one root element"}
+			}
+			seen = true
+			if err := d.DecodeElement(&root, &t); err != nil {
+				return root, &Error{Code: CodeSyntax, Reason: "not well-formed XML: " + err.Error()}
+			}
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) > 0 {
+				return root, &Error{Code: CodeSyntax, Reason: "text outside <Response>"}
+			}
+		case xml.Directive:
+			return root, &Error{Code: CodeSyntax, Reason: "a DOCTYPE or other directive is not part of BXML"}
+		case xml.Comment, xml.ProcInst:
+		default:
+			return root, &Error{Code: CodeSyntax, Reason: "unexpected XML outside <Response>"}
+		}
+	}
+}
+
+// qname is an attribute's name with its namespace (the prefix or URL
+// encoding/xml resolved), so an error names the attribute as given.
+func qname(n xml.Name) string {
+	if n.Space == "" {
+		return n.Local
+	}
+	return n.Space + ":" + n.Local
+}
+
+// maxQuoted bounds a value quoted in an error's reason.
+const maxQuoted = 80
+
+// clip shortens s for quoting in an error.
+func clip(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	for i := maxQuoted; i > 0; i-- {
+		if utf8.RuneStart(s[i]) {
+			return s[:i] + "…"
+		}
+	}
+	return ""
+}
+
 // parser holds what the verbs of one document share.
 type parser struct {
 	base  *url.URL
@@ -118,8 +182,11 @@ func (p *parser) verb(n node, parent string) (Verb, error) {
 		return nil, &Error{Code: CodeTooLarge, Verb: name, Index: p.count, Reason: fmt.Sprintf("more than %d verbs", MaxVerbs)}
 	}
 	parse, ok := verbs[name]
-	if !ok || n.XMLName.Space != "" {
-		return nil, &Error{Code: CodeUnknownVerb, Verb: name, Index: p.count, Reason: "unknown verb"}
+	if n.XMLName.Space != "" {
+		return nil, &Error{Code: CodeUnknownVerb, Verb: clip(name), Index: p.count, Reason: "namespaces are not part of BXML (" + clip(n.XMLName.Space) + ")"}
+	}
+	if !ok {
+		return nil, &Error{Code: CodeUnknownVerb, Verb: clip(name), Index: p.count, Reason: "unknown verb"}
 	}
 	if parent != "" && name != "PlayAudio" && name != "SpeakSentence" {
 		return nil, &Error{Code: CodeInvalidNested, Verb: name, Index: p.count, Reason: "only PlayAudio and SpeakSentence may be nested in <" + parent + ">"}
@@ -206,11 +273,11 @@ func (e *element) checkAttrs() {
 	dup := map[string]bool{}
 	for _, a := range e.n.Attrs {
 		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
-			e.fail(CodeInvalidAttr, a.Name.Local, "namespaces are not part of BXML")
+			e.fail(CodeInvalidAttr, qname(a.Name), "namespaces are not part of BXML")
 			return
 		}
 		if a.Name.Space != "" || !e.seen[a.Name.Local] {
-			e.fail(CodeInvalidAttr, a.Name.Local, "unknown attribute")
+			e.fail(CodeInvalidAttr, clip(qname(a.Name)), "unknown attribute")
 			return
 		}
 		if dup[a.Name.Local] {
@@ -281,13 +348,17 @@ func (e *element) seconds(name string, def, lo, hi float64) time.Duration {
 	if !ok {
 		return time.Duration(def * float64(time.Second))
 	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil || math.IsNaN(f) || f < lo || f > hi {
+	v = strings.TrimSpace(v)
+	f, err := strconv.ParseFloat(v, 64)
+	if !decimal.MatchString(v) || err != nil || math.IsNaN(f) || f < lo || f > hi {
 		e.fail(CodeInvalidAttr, name, "must be a number of seconds from %g to %g", lo, hi)
 		return 0
 	}
 	return time.Duration(f * float64(time.Second))
 }
+
+// decimal is a plain decimal number: digits, at most one point.
+var decimal = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
 
 // millis reads a whole number of milliseconds within [lo, hi].
 func (e *element) millis(name string, def, lo, hi int) time.Duration {
@@ -299,8 +370,9 @@ func (e *element) integer(name string, def, lo, hi int) int {
 	if !ok {
 		return def
 	}
-	i, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || i < lo || i > hi {
+	v = strings.TrimSpace(v)
+	i, err := strconv.Atoi(v)
+	if !decimal.MatchString(v) || strings.Contains(v, ".") || err != nil || i < lo || i > hi {
 		e.fail(CodeInvalidAttr, name, "must be a whole number from %d to %d", lo, hi)
 		return 0
 	}

@@ -1,6 +1,7 @@
 package bxml
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/switchboard-rtc/switchboard/auth"
@@ -19,8 +20,8 @@ func parsePlayAudio(e *element) Verb {
 
 func parseSpeakSentence(e *element) Verb {
 	e.noChildren()
-	v := &SpeakSentence{Voice: e.str("voice"), Locale: e.str("locale"), Gender: e.str("gender")}
-	switch strings.ToLower(v.Gender) {
+	v := &SpeakSentence{Voice: e.str("voice"), Locale: e.str("locale"), Gender: strings.ToLower(e.str("gender"))}
+	switch v.Gender {
 	case "", "male", "female", "neutral":
 	default:
 		e.fail(CodeInvalidAttr, "gender", "must be male, female or neutral")
@@ -46,6 +47,7 @@ func parseGather(e *element) Verb {
 		Tag:               e.str("tag"),
 	}
 	e.noText()
+	e.checkAttrs() // before the prompts: faults are reported in document order
 	if e.err != nil {
 		return nil
 	}
@@ -76,22 +78,34 @@ func parseTransfer(e *element) Verb {
 		if e.err != nil {
 			return nil
 		}
-		switch c.XMLName.Local {
+		name := c.XMLName.Local
+		if c.XMLName.Space != "" {
+			name = "" // namespaced: not one of ours
+		}
+		switch name {
 		case "Identity":
-			if len(c.Attrs) > 0 || len(c.Nodes) > 0 {
+			if len(c.Attrs) > 0 {
+				e.fail(CodeInvalidAttr, clip(qname(c.Attrs[0].Name)), "<Identity> takes no attributes")
+				continue
+			}
+			if len(c.Nodes) > 0 {
 				e.fail(CodeInvalidNested, "", "<Identity> takes only text")
 				continue
 			}
 			id := strings.TrimSpace(c.Text)
 			if !auth.ValidIdentity(id) {
-				e.fail(CodeInvalidText, "", "<Identity> %q is not an identity (3-64 of letters, digits and - _ + = / .)", id)
+				e.fail(CodeInvalidText, "", "<Identity> %q is not an identity (3-64 of letters, digits and - _ + = / .)", clip(id))
+				continue
+			}
+			if slices.Contains(v.Targets, id) {
+				e.fail(CodeInvalidText, "", "<Identity> %s is given twice", id)
 				continue
 			}
 			v.Targets = append(v.Targets, id)
 		case "PhoneNumber", "SipUri":
 			e.fail(CodeUnsupported, "", "<%s>: a WebRTC server has no telephone network; transfer to an <Identity>", c.XMLName.Local)
 		default:
-			e.fail(CodeInvalidNested, "", "<%s> may not be nested in <Transfer> (use <Identity>)", c.XMLName.Local)
+			e.fail(CodeInvalidNested, "", "<%s> may not be nested in <Transfer> (use <Identity>)", clip(qname(c.XMLName)))
 		}
 	}
 	switch {
@@ -116,7 +130,7 @@ func parseConference(e *element) Verb {
 		"username", "password", "fallbackUsername", "fallbackPassword", "callbackTimeout", "callIdsToCoach")
 	v.Room = e.text(true)
 	if e.err == nil && (v.Room == "*" || !auth.ValidRoomName(v.Room)) {
-		e.fail(CodeInvalidText, "", "%q is not a room name", v.Room)
+		e.fail(CodeInvalidText, "", "%q is not a room name", clip(v.Room))
 	}
 	return v
 }
@@ -130,7 +144,7 @@ func (e *element) fileFormat() string {
 		return "webm"
 	}
 	if strings.ToLower(strings.TrimSpace(v)) != "webm" {
-		e.fail(CodeUnsupported, "fileFormat", "recordings are WebM; %q is not written", v)
+		e.fail(CodeUnsupported, "fileFormat", "recordings are WebM; %q is not written", clip(v))
 	}
 	return "webm"
 }
