@@ -173,7 +173,10 @@ func TestBaselines(t *testing.T) {
 				t.Fatalf("sent %d, expected %d", rep.Sent, rep.Expected)
 			case rep.LossPct >= 1 || rep.Received > rep.Expected:
 				t.Fatalf("received %d of %d", rep.Received, rep.Expected)
-			case rep.ServerCPUSeconds <= 0 || rep.ServerRSSMiB <= 0:
+			// The forwarder's CPU in the 1 s window can be under one
+			// clock tick of /proc (10 ms) for 400 datagrams: 0 is a
+			// reading, a negative one is not.
+			case rep.ServerCPUSeconds < 0 || rep.ServerRSSMiB <= 0:
 				t.Fatalf("forwarder figures %+v", rep)
 			}
 		})
