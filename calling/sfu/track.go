@@ -220,10 +220,7 @@ func (t *Track) Attach(s Sink) (detach func(), err error) {
 		t.queue = newSinkQueue(t.sinkQueueLen)
 		go t.queue.run(t) // ends with t.ctx (Close)
 	}
-	old := *t.sinks.Load()
-	next := make([]*attachment, len(old), len(old)+1)
-	copy(next, old)
-	next = append(next, a)
+	next := with(*t.sinks.Load(), a)
 	t.sinks.Store(&next)
 	t.sinkQ.Store(t.queue)
 	t.mu.Unlock()
@@ -254,6 +251,11 @@ func (t *Track) dropProbe(a *attachment) {
 }
 
 // without returns a copy of list without a.
+// with returns a copy of list with a appended (the readers keep the old one).
+func with(list []*attachment, a *attachment) []*attachment {
+	return append(slices.Clone(list), a) // the clone is ours: appending cannot touch list
+}
+
 func without(list []*attachment, a *attachment) []*attachment {
 	next := make([]*attachment, 0, len(list))
 	for _, x := range list {
@@ -284,10 +286,7 @@ func (t *Track) Observe(s Sink) (detach func(), err error) {
 		t.mu.Unlock()
 		return nil, ErrClosed
 	}
-	old := *t.probes.Load()
-	next := make([]*attachment, len(old), len(old)+1)
-	copy(next, old)
-	next = append(next, a)
+	next := with(*t.probes.Load(), a)
 	t.probes.Store(&next)
 	t.mu.Unlock()
 	return func() {
